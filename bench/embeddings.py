@@ -1,0 +1,140 @@
+"""Benchmark the paper encoder on the seed corpus: throughput per setting, load time, peak RSS, truncation effect.
+
+    uv run python bench/embeddings.py [--data PATH] [--repeats N] [--quick]
+
+Each setting runs in a fresh subprocess, so its load time and peak RSS are its own. Throughput is papers/s over
+whole-corpus encode() calls after one warm-up call (median and best of --repeats). The "unsorted" rows feed the
+encoder one batch at a time, as an encoder without cross-batch length sorting would pad: the baseline of
+/work/shared/notes/embeddings.md (~13 papers/s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = REPO / "data" / "sample" / "seed_papers.jsonl"
+SHARED_DATA = Path("/work/shared/data/seed_papers.jsonl")
+
+
+def load_texts(path: Path) -> list[str]:
+    from paperwire_enricher.embeddings import paper_text
+
+    texts = []
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                paper = json.loads(line)
+                texts.append(paper_text(paper.get("title", ""), paper.get("abstract", "")))
+    return texts
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # ru_maxrss is KiB on Linux
+
+
+def run_one(data: Path, max_tokens: int, batch_size: int, threads: int, sorted_: bool, repeats: int) -> dict:
+    from paperwire_enricher.embeddings import OnnxMiniLMEncoder
+
+    texts = load_texts(data)
+    t0 = time.perf_counter()
+    enc = OnnxMiniLMEncoder(max_tokens=max_tokens, batch_size=batch_size, intra_op_num_threads=threads)
+    load_s = time.perf_counter() - t0
+
+    def encode_all() -> None:
+        if sorted_:
+            enc.encode(texts)
+        else:
+            for i in range(0, len(texts), batch_size):
+                enc.encode(texts[i : i + batch_size])
+
+    enc.encode(texts[:batch_size])  # warm-up: first run allocates ORT's arena and plans
+    rates = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        encode_all()
+        rates.append(len(texts) / (time.perf_counter() - t))
+    pieces = [len(e.ids) for e in enc._tokenizer.encode_batch(texts)]
+    return {
+        "max_tokens": max_tokens,
+        "batch": batch_size,
+        "threads": threads,
+        "sorted": sorted_,
+        "median": statistics.median(rates),
+        "best": max(rates),
+        "load_s": load_s,
+        "rss_mib": peak_rss_mib(),
+        "mean_pieces": sum(pieces) / len(pieces),
+        "n": len(texts),
+    }
+
+
+def truncation_proxy(data: Path) -> tuple[float, float, float]:
+    """Mean / min cosine between each paper's 128- and 256-token vectors, and the share of papers truncated."""
+    import numpy as np
+
+    from paperwire_enricher.embeddings import OnnxMiniLMEncoder
+
+    texts = load_texts(data)
+    e256, e128 = OnnxMiniLMEncoder(max_tokens=256), OnnxMiniLMEncoder(max_tokens=128)
+    cos = (e256.encode(texts) * e128.encode(texts)).sum(axis=1)
+    over = np.mean([len(e.ids) > 128 for e in e256._tokenizer.encode_batch(texts)])
+    return float(cos.mean()), float(cos.min()), float(over)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA if DEFAULT_DATA.exists() else SHARED_DATA)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="only the 256-token settings at 2 threads")
+    ap.add_argument("--one", help=argparse.SUPPRESS)  # "max_tokens,batch,threads,sorted": child mode
+    args = ap.parse_args(argv)
+
+    if args.one:
+        mt, bs, th, so = (int(x) for x in args.one.split(","))
+        print(json.dumps(run_one(args.data, mt, bs, th, bool(so), args.repeats)))
+        return
+
+    grid: list[tuple[int, int, int, int]] = [(256, 32, 2, 0)]  # the notes' untuned setting
+    for mt in (256,) if args.quick else (256, 128):
+        for th in (2,) if args.quick else (1, 2):
+            grid += [(mt, bs, th, 1) for bs in (16, 32, 64)]
+    print(f"data: {args.data}  repeats: {args.repeats}", flush=True)
+    header = f"{'max_tok':>7} {'batch':>5} {'thr':>3} {'sort':>4} {'p/s med':>8} {'p/s best':>8} {'load s':>6} {'RSS MiB':>7}"
+    print(header)
+    print("-" * len(header), flush=True)
+    results = []
+    for mt, bs, th, so in grid:
+        cmd = [sys.executable, __file__, "--data", str(args.data), "--repeats", str(args.repeats)]
+        out = subprocess.run([*cmd, "--one", f"{mt},{bs},{th},{so}"], check=True, capture_output=True, text=True)
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        results.append(r)
+        print(
+            f"{mt:>7} {bs:>5} {th:>3} {'yes' if so else 'no':>4} {r['median']:>8.1f} {r['best']:>8.1f} "
+            f"{r['load_s']:>6.2f} {r['rss_mib']:>7.0f}",
+            flush=True,
+        )
+    for mt in sorted({r["max_tokens"] for r in results}, reverse=True):
+        best = max((r for r in results if r["max_tokens"] == mt and r["sorted"]), key=lambda r: r["median"])
+        print(
+            f"best at {mt} tokens: batch {best['batch']}, {best['threads']} threads: {best['median']:.1f} papers/s "
+            f"(mean {best['mean_pieces']:.0f} word pieces/paper, {best['n']} papers)"
+        )
+    mean_cos, min_cos, over = truncation_proxy(args.data)
+    print(
+        f"truncation 128 vs 256: mean cosine {mean_cos:.4f}, min {min_cos:.4f}; "
+        f"{over:.0%} of papers exceed 128 pieces"
+    )
+    print(f"peak RSS of this parent (2 encoders for the truncation check): {peak_rss_mib():.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

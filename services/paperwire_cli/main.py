@@ -1,0 +1,124 @@
+"""The `paperwire` command: run services, ingest sources, manage topics."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+
+from paperwire_common.logging import configure_logging
+from paperwire_common.settings import CommonSettings
+
+
+def _backend_env(args: argparse.Namespace) -> None:
+    # --backend is a shortcut for PAPERWIRE_BACKEND, so every settings class sees the same choice.
+    if getattr(args, "backend", None):
+        os.environ["PAPERWIRE_BACKEND"] = args.backend
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .runner import SAMPLE, SERVICES, run_all, run_one
+
+    if args.service == "all":
+        ingest = args.ingest if args.ingest is not None else ([str(SAMPLE)] if not args.no_sample else [])
+        return asyncio.run(run_all(ingest))
+    if args.service not in SERVICES or args.service == "ingestor":
+        print(f"paperwire: cannot run {args.service!r} alone; use `paperwire ingest`", file=sys.stderr)
+        return 2
+    if CommonSettings().backend == "embedded":
+        print("paperwire: a service alone needs the real backends (--backend kafka); the embedded backend lives "
+              "inside `paperwire run all`", file=sys.stderr)
+        return 2
+    return asyncio.run(run_one(args.service))
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from paperwire_common.backends import make_backends
+    from paperwire_ingestor.records import FormatError
+    from paperwire_ingestor.service import Ingestor
+
+    if CommonSettings().backend == "embedded":
+        print("paperwire: `ingest` publishes to Kafka (--backend kafka); with the embedded backend use "
+              "`paperwire run all --ingest PATH`", file=sys.stderr)
+        return 2
+
+    async def go() -> int:
+        b = make_backends(CommonSettings(), client_id="paperwire-ingestor")
+        await b.start()
+        try:
+            total = 0
+            for target in args.sources:
+                s = await Ingestor(b).ingest_path(target, args.format)
+                print(f"{target}: {s.line()}")
+                for r in s.reasons[: args.show_rejections]:
+                    print(f"  rejected {r}")
+                if len(s.reasons) > args.show_rejections:
+                    print(f"  ... {len(s.reasons) - args.show_rejections} more rejections")
+                total += s.read
+            return 0
+        except FormatError as e:
+            print(f"paperwire: {e}", file=sys.stderr)
+            return 1
+        finally:
+            await b.stop()
+
+    return asyncio.run(go())
+
+
+def cmd_topics(args: argparse.Namespace) -> int:
+    from paperwire_common.topics import ALL_TOPICS
+
+    if args.action == "create":
+        from paperwire_common.backends import make_backends
+
+        async def go() -> None:
+            b = make_backends(CommonSettings())
+            await b.bus.start()
+            for spec in ALL_TOPICS:
+                await b.bus.ensure_topics([spec.name, spec.dlq], partitions=spec.partitions)
+            await b.bus.stop()
+
+        asyncio.run(go())
+    for t in ALL_TOPICS:
+        print(f"{t.name:22} key={t.key:9} schema={t.schema.__name__:14} producer={t.producer:9} "
+              f"consumers={','.join(t.consumers):26} dlq={t.dlq}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="paperwire", description=__doc__)
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    r = sub.add_parser("run", help="run one service, or all of them in one process")
+    r.add_argument("service", help="all, enricher, indexer, trending, notifier or gateway")
+    r.add_argument("--backend", choices=["embedded", "kafka"])
+    r.add_argument("--ingest", action="append", metavar="PATH", help="(run all) ingest these at start")
+    r.add_argument("--no-sample", action="store_true", help="(run all) do not ingest the sample corpus")
+    r.set_defaults(func=cmd_run)
+
+    i = sub.add_parser("ingest", help="read papers from files, stdin (-) or URLs and publish them")
+    i.add_argument("sources", nargs="+", metavar="PATH|URL")
+    i.add_argument("--format", default="auto",
+                   choices=["auto", "text", "jsonl", "arxiv-atom", "oai-pmh", "daily-papers"])
+    i.add_argument("--backend", choices=["embedded", "kafka"])
+    i.add_argument("--show-rejections", type=int, default=20, metavar="N")
+    i.set_defaults(func=cmd_ingest)
+
+    t = sub.add_parser("topics", help="list the topic registry; `create` creates the topics on Kafka")
+    t.add_argument("action", nargs="?", choices=["list", "create"], default="list")
+    t.add_argument("--backend", choices=["embedded", "kafka"])
+    t.set_defaults(func=cmd_topics)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    _backend_env(args)
+    s = CommonSettings()
+    configure_logging(s.log_level, s.log_format)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

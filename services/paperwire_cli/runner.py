@@ -1,0 +1,147 @@
+"""Run one service, or all of them in one process (the embedded default behind `make run`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from paperwire_common.backends import Backends, make_backends
+from paperwire_common.consumer import ConsumerLoop
+from paperwire_common.health import health_app, serve_health
+from paperwire_common.logging import get_logger
+from paperwire_common.settings import CommonSettings
+
+log = get_logger(__name__)
+WORKERS = ("enricher", "indexer")
+SERVICES = ("ingestor", *WORKERS, "gateway")
+SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample" / "seed_papers.jsonl"
+
+
+def build_worker(name: str, b: Backends, common: CommonSettings) -> tuple[Any, ConsumerLoop]:
+    if name == "enricher":
+        from paperwire_enricher.service import Enricher, load_encoder
+        from paperwire_enricher.settings import EnricherSettings
+
+        es = EnricherSettings()
+        svc: Any = Enricher(b, es, encoder=load_encoder(es, common.embeddings))
+    elif name == "indexer":
+        from paperwire_indexer.service import Indexer
+
+        svc = Indexer(b)
+    elif name == "trending":
+        from paperwire_trending.service import Trending
+
+        svc = Trending(b)
+    elif name == "notifier":
+        from paperwire_notifier.service import Notifier
+
+        svc = Notifier(b)
+    else:
+        raise ValueError(f"unknown worker {name!r}")
+    return svc, svc.loop()
+
+
+def install_stop(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+
+async def _supervise(tasks: dict[str, asyncio.Task[Any]], stop: asyncio.Event) -> int:
+    """Wait for stop; a task that dies on its own stops everything (loudly) with exit code 1."""
+    waiter = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([waiter, *tasks.values()], return_when=asyncio.FIRST_COMPLETED)
+    code = 0
+    for name, t in tasks.items():
+        if t in done and not t.cancelled() and t.exception() is not None:
+            log.error("service.crashed", service=name, error=repr(t.exception()))
+            code = 1
+    stop.set()
+    await asyncio.gather(*tasks.values(), return_exceptions=True)
+    waiter.cancel()
+    return code
+
+
+async def wait_drained(loops: list[ConsumerLoop], timeout_s: float = 600) -> None:
+    """Until every consumer has committed everything (the embedded pipeline is idle)."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while asyncio.get_running_loop().time() < deadline:
+        lags = [await lp.consumer.lag() for lp in loops if lp.started]
+        if len(lags) == len(loops) and not any(lags):
+            return
+        await asyncio.sleep(0.1)
+    raise TimeoutError("pipeline did not drain")
+
+
+async def run_all(ingest: list[str], on_ready: Callable[[], Awaitable[None]] | None = None) -> int:
+    from paperwire_gateway.service import Gateway
+    from paperwire_ingestor.service import Ingestor
+
+    common = CommonSettings()
+    b = make_backends(common)
+    await b.start()
+    stop = asyncio.Event()
+    install_stop(stop)
+    workers = {n: build_worker(n, b, common) for n in WORKERS}
+    loops = [lp for _, lp in workers.values()]
+    state = {"ingested": False}
+
+    def readiness() -> dict[str, bool]:
+        return {"pipeline": all(lp.started for lp in loops) and state["ingested"]}
+
+    gateway = Gateway(b, readiness=readiness)
+    tasks = {n: asyncio.create_task(lp.run(stop), name=n) for n, (_, lp) in workers.items()}
+    tasks["gateway"] = asyncio.create_task(gateway.run(stop), name="gateway")
+
+    async def ingest_then_ready() -> None:
+        ing = Ingestor(b)
+        for path in ingest:
+            s = await ing.ingest_path(path)
+            log.info("ingest.summary", source=path, summary=s.line())
+        await wait_drained(loops)
+        state["ingested"] = True
+        log.info("paperwire.ready", documents=await b.index.count(),
+                 url=f"http://{gateway.settings.host}:{gateway.settings.port}")
+        if on_ready:
+            await on_ready()
+        await stop.wait()
+
+    tasks["startup"] = asyncio.create_task(ingest_then_ready(), name="startup")
+    code = await _supervise(tasks, stop)
+    await b.stop()
+    return code
+
+
+async def run_one(name: str) -> int:
+    """One service in its own process, with /healthz, /readyz, /metrics on its health port."""
+    common = CommonSettings()
+    b = make_backends(common, client_id=f"paperwire-{name}")
+    await b.start()
+    stop = asyncio.Event()
+    install_stop(stop)
+    tasks: dict[str, asyncio.Task[Any]] = {}
+    if name == "gateway":
+        from paperwire_gateway.service import Gateway
+
+        tasks[name] = asyncio.create_task(Gateway(b).run(stop))
+    else:
+        _, lp = build_worker(name, b, common)
+        port = lp.settings.health_port or HEALTH_PORTS[name]
+
+        async def ready() -> dict[str, bool]:
+            return {"consumer": lp.started and lp.halted is None, "index": await b.index.ready()}
+
+        tasks[name] = asyncio.create_task(lp.run(stop))
+        tasks["health"] = asyncio.create_task(serve_health(health_app(name, ready), common.health_host, port, stop))
+        log.info("service.started", service=name, health=f"http://{common.health_host}:{port}/healthz")
+    code = await _supervise(tasks, stop)
+    with contextlib.suppress(Exception):
+        await b.stop()
+    return code
+
+
+HEALTH_PORTS = {"enricher": 9101, "indexer": 9102, "trending": 9103, "notifier": 9104}

@@ -1,0 +1,69 @@
+"""Build the adapters a service needs from CommonSettings (the one place that knows both backends)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .bus.embedded import EmbeddedBus
+from .bus.port import EventBus
+from .registry import MemoryRegistry, PaperRegistry, RedisRegistry
+from .search.embedded import EmbeddedIndex
+from .search.port import SearchIndex
+from .settings import CommonSettings
+from .topics import ALL_TOPICS
+
+
+@dataclass
+class Backends:
+    """Shared adapters. In embedded mode one instance is shared by every service of the process."""
+
+    settings: CommonSettings
+    bus: EventBus
+    index: SearchIndex
+    registry: PaperRegistry
+    redis: Any = None
+    _started: bool = field(default=False, repr=False)
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        await self.bus.start()
+        for spec in ALL_TOPICS:
+            await self.bus.ensure_topics([spec.name, spec.dlq], partitions=spec.partitions)
+        await self.index.start()
+        await self.index.ensure_index()
+        self._started = True
+
+    async def stop(self) -> None:
+        if not self._started:
+            return
+        await self.bus.stop()
+        await self.index.stop()
+        if self.redis is not None:
+            await self.redis.aclose()
+        self._started = False
+
+
+def make_backends(settings: CommonSettings, *, client_id: str = "paperwire") -> Backends:
+    if settings.backend == "embedded":
+        import os
+
+        path = None
+        if settings.embedded_data_dir:
+            os.makedirs(settings.embedded_data_dir, exist_ok=True)
+            path = os.path.join(settings.embedded_data_dir, "index.sqlite")
+        return Backends(settings, EmbeddedBus(), EmbeddedIndex(path), MemoryRegistry())
+    from redis.asyncio import Redis
+
+    from .bus.kafka import KafkaBus
+    from .search.elastic import ElasticIndex
+
+    redis = Redis.from_url(settings.redis_url)
+    return Backends(
+        settings,
+        KafkaBus(settings.kafka_bootstrap, client_id=client_id, namespace=settings.namespace),
+        ElasticIndex(settings.elasticsearch_url, settings.namespace + settings.index_alias),
+        RedisRegistry(redis, prefix=settings.namespace),
+        redis,
+    )

@@ -1,0 +1,184 @@
+"""EventBus on Apache Kafka via aiokafka (>= 0.13: older clients fail against Kafka 4).
+
+Safety choices, each against an aiokafka default:
+- producer: enable_idempotence + acks=all (default acks=1 loses acknowledged writes on leader failover);
+  every send is bounded by `send_timeout_s`, because an idempotent send retries forever while the broker is down;
+- consumer: enable_auto_commit=False (we commit after the sink write), auto_offset_reset=earliest
+  (a new group must not silently skip history), and a rebalance listener that waits for the batch in flight
+  to be written and committed before partitions are handed to another member.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from ..logging import get_logger
+from .port import Message, Record
+
+log = get_logger(__name__)
+
+
+class BusUnavailable(RuntimeError):
+    """The broker did not acknowledge in time; nothing of the batch may be assumed written."""
+
+
+class KafkaBus:
+    def __init__(
+        self,
+        bootstrap: str,
+        *,
+        client_id: str = "paperwire",
+        send_timeout_s: float = 30.0,
+        linger_ms: int = 5,
+        max_batch_bytes: int = 1_048_576,
+        compression: str | None = None,
+        namespace: str = "",
+    ) -> None:
+        self.bootstrap = bootstrap
+        # A namespace prefixes topics and groups on the broker (tests, staging beside production).
+        self.ns = namespace
+        self.client_id = client_id
+        self.send_timeout_s = send_timeout_s
+        self._producer_kw: dict[str, Any] = dict(
+            linger_ms=linger_ms, max_batch_size=max_batch_bytes, compression_type=compression
+        )
+        self._producer: AIOKafkaProducer | None = None
+
+    async def start(self) -> None:
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap,
+            client_id=self.client_id,
+            enable_idempotence=True,
+            acks="all",
+            request_timeout_ms=int(self.send_timeout_s * 1000),
+            **self._producer_kw,
+        )
+        await asyncio.wait_for(self._producer.start(), timeout=self.send_timeout_s)
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+
+    async def ensure_topics(self, names: Sequence[str], partitions: int = 3) -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, client_id=f"{self.client_id}-admin")
+        await admin.start()
+        try:
+            existing = set(await admin.list_topics())
+            wanted = [self.ns + n for n in names]
+            missing = [NewTopic(n, num_partitions=partitions, replication_factor=1) for n in wanted if n not in existing]
+            if missing:
+                await admin.create_topics(missing)
+                log.info("kafka.topics_created", topics=[t.name for t in missing])
+        finally:
+            await admin.close()
+
+    async def publish(self, messages: Sequence[Message]) -> None:
+        if self._producer is None:
+            raise RuntimeError("KafkaBus.publish before start()")
+        futures = [
+            await self._producer.send(self.ns + m.topic, m.value, key=m.key.encode(), headers=list(m.headers))
+            for m in messages
+        ]
+        try:
+            await asyncio.wait_for(asyncio.gather(*futures), timeout=self.send_timeout_s)
+        except TimeoutError as e:
+            raise BusUnavailable(f"kafka at {self.bootstrap} did not acknowledge within {self.send_timeout_s}s") from e
+
+    async def end_offsets(self, topic: str) -> dict[int, int]:
+        topic = self.ns + topic
+        c = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        await c.start()
+        try:
+            parts = c.partitions_for_topic(topic) or set()
+            if not parts:
+                await c._client.force_metadata_update()
+                parts = c.partitions_for_topic(topic) or set()
+            tps = [TopicPartition(topic, p) for p in sorted(parts)]
+            ends = await c.end_offsets(tps) if tps else {}
+            return {tp.partition: off for tp, off in ends.items()}
+        finally:
+            await c.stop()
+
+    def consumer(self, group: str, topics: Sequence[str], *, from_beginning: bool = True) -> KafkaConsumer:
+        return KafkaConsumer(self.bootstrap, group, list(topics), from_beginning, self.client_id, self.ns)
+
+
+class _FlushOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, owner: KafkaConsumer) -> None:
+        self.owner = owner
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        # The runner holds `batch_lock` from poll until commit: waiting for it means the batch in flight
+        # has been written to its sink and committed before another member takes the partitions.
+        async with self.owner.batch_lock:
+            log.info("kafka.partitions_revoked", group=self.owner.group, partitions=len(revoked))
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        log.info("kafka.partitions_assigned", group=self.owner.group, partitions=len(assigned))
+
+
+class KafkaConsumer:
+    def __init__(
+        self, bootstrap: str, group: str, topics: list[str], from_beginning: bool, client_id: str, ns: str = ""
+    ) -> None:
+        self.group, self.topics, self.ns = group, topics, ns
+        self.batch_lock = asyncio.Lock()
+        self._c = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap,
+            group_id=ns + group,
+            client_id=f"{client_id}-{group}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest" if from_beginning else "latest",
+            max_poll_interval_ms=300_000,
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=3_000,
+        )
+
+    async def start(self) -> None:
+        self._c.subscribe([self.ns + t for t in self.topics], listener=_FlushOnRevoke(self))
+        await self._c.start()
+
+    async def stop(self) -> None:
+        await self._c.stop()
+
+    async def poll(self, max_records: int, timeout_s: float) -> list[Record]:
+        batches = await self._c.getmany(timeout_ms=int(timeout_s * 1000), max_records=max_records)
+        out: list[Record] = []
+        for tp, recs in batches.items():
+            for r in recs:
+                out.append(
+                    Record(
+                        tp.topic.removeprefix(self.ns),
+                        (r.key or b"").decode(),
+                        r.value or b"",
+                        tuple((k, v) for k, v in (r.headers or ())),
+                        tp.partition,
+                        r.offset,
+                        r.timestamp / 1000.0,
+                    )
+                )
+        return out
+
+    async def commit(self, offsets: Mapping[tuple[str, int], int]) -> None:
+        if offsets:
+            await self._c.commit({TopicPartition(self.ns + t, p): off for (t, p), off in offsets.items()})
+
+    async def rewind(self) -> None:
+        assigned = list(self._c.assignment())
+        if assigned:
+            await self._c.seek_to_committed(*assigned)
+
+    async def lag(self) -> int:
+        total = 0
+        for tp in self._c.assignment():
+            hw = self._c.highwater(tp)
+            committed = await self._c.committed(tp)
+            if hw is not None:
+                total += max(0, hw - (committed or 0))
+        return total

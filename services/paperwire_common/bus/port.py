@@ -1,0 +1,90 @@
+"""EventBus port: what services need from a log-structured bus (Kafka semantics).
+
+Contract (tests/contract/test_event_bus.py runs it against every adapter):
+- one key always lands in the same partition, so one paper's events stay in order;
+- a consumer group sees each record at least once; it resumes after the last *committed* offset;
+- records polled but not committed are delivered again after `rewind()` or a restart (crash safety).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+import asyncio
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Message:
+    topic: str
+    key: str
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+    def header(self, name: str) -> str | None:
+        for k, v in self.headers:
+            if k == name:
+                return v.decode()
+        return None
+
+
+@dataclass(frozen=True)
+class Record(Message):
+    partition: int = 0
+    offset: int = 0
+    timestamp: float = 0.0
+
+
+@dataclass
+class TopicPartitionOffsets:
+    """Next offset to read per (topic, partition) — what a commit stores."""
+
+    offsets: dict[tuple[str, int], int] = field(default_factory=dict)
+
+    def advance(self, records: Sequence[Record]) -> None:
+        for r in records:
+            tp = (r.topic, r.partition)
+            self.offsets[tp] = max(self.offsets.get(tp, 0), r.offset + 1)
+
+
+class Producer(Protocol):
+    async def publish(self, messages: Sequence[Message]) -> None:
+        """Durably append all messages (acks=all on Kafka); raises if any could not be written."""
+        ...
+
+
+class Consumer(Protocol):
+    # Held by the runner from poll to commit; a rebalance waits for it (flush-and-commit on revoke).
+    batch_lock: asyncio.Lock
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def poll(self, max_records: int, timeout_s: float) -> list[Record]:
+        """Up to max_records records, waiting at most timeout_s for the first one."""
+        ...
+
+    async def commit(self, offsets: Mapping[tuple[str, int], int]) -> None:
+        """Store the next offsets to read for this group."""
+        ...
+
+    async def rewind(self) -> None:
+        """Go back to the last committed offsets (after a failed batch): uncommitted records come again."""
+        ...
+
+    async def lag(self) -> int:
+        """Records in assigned partitions after the committed offsets."""
+        ...
+
+
+class EventBus(Producer, Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def ensure_topics(self, names: Sequence[str], partitions: int = 3) -> None: ...
+
+    def consumer(self, group: str, topics: Sequence[str], *, from_beginning: bool = True) -> Consumer: ...
+
+    async def end_offsets(self, topic: str) -> dict[int, int]: ...

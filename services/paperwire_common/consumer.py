@@ -1,0 +1,141 @@
+"""The consumer loop every service shares: poll -> decode -> handle -> dead-letter -> commit.
+
+Offsets are committed only after the handler's sink write, so a crash means redelivery, never loss;
+handlers are idempotent (keyed by event id / external version), so redelivery never double-counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+
+from .bus.port import Consumer, Producer, Record, TopicPartitionOffsets
+from .clock import Clock, SystemClock
+from .envelope import Decoded, PoisonMessage, dead_letter, decode
+from .logging import get_logger
+from .metrics import BATCH_SECONDS, CONSUMER_LAG, DEAD_LETTERED, FAILED, HALTED, PROCESSED
+from .settings import ConsumerSettings
+from .topics import BY_NAME
+
+log = get_logger(__name__)
+
+# A handler gets the decoded events of one batch and returns the ones that failed permanently, with why.
+Handler = Callable[[list[Decoded[BaseModel]]], Awaitable[list[tuple[Decoded[BaseModel], str]]]]
+
+
+class PoisonHalt(RuntimeError):
+    """Too much of one batch is poison: something upstream is broken; stop rather than dead-letter it all."""
+
+
+@dataclass
+class LoopStats:
+    processed: int = 0
+    dead_lettered: int = 0
+    failed_batches: int = 0
+    batches: int = 0
+
+
+class ConsumerLoop:
+    def __init__(
+        self,
+        *,
+        service: str,
+        group: str,
+        consumer: Consumer,
+        producer: Producer,
+        handler: Handler,
+        settings: ConsumerSettings,
+        clock: Clock | None = None,
+    ) -> None:
+        self.service, self.group = service, group
+        self.consumer, self.producer, self.handler = consumer, producer, handler
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.stats = LoopStats()
+        self.halted: str | None = None
+        self.started = False
+
+    def _decode(self, records: Sequence[Record]) -> tuple[list[Decoded[BaseModel]], list[tuple[Record, str]]]:
+        good: list[Decoded[BaseModel]] = []
+        poison: list[tuple[Record, str]] = []
+        for r in records:
+            spec = BY_NAME.get(r.topic)
+            if spec is None:
+                poison.append((r, f"no schema registered for topic {r.topic}"))
+                continue
+            try:
+                good.append(decode(spec, r))
+            except PoisonMessage as e:
+                poison.append((r, str(e)))
+        return good, poison
+
+    async def run_once(self) -> int:
+        """Handle one batch; returns how many records it committed (0 on an empty poll or a retry)."""
+        records = await self.consumer.poll(self.settings.batch_size, self.settings.poll_timeout_s)
+        if not records:
+            return 0
+        async with self.consumer.batch_lock:
+            with BATCH_SECONDS.labels(self.service).time():
+                good, poison = self._decode(records)
+                s = self.settings
+                if len(records) >= s.poison_min_batch and len(poison) / len(records) > s.poison_max_ratio:
+                    HALTED.labels(self.service).set(1)
+                    self.halted = (
+                        f"{len(poison)} of {len(records)} records poison (> {s.poison_max_ratio:.0%}); "
+                        f"first: {poison[0][1]}"
+                    )
+                    log.error("consumer.halted", service=self.service, group=self.group, reason=self.halted)
+                    raise PoisonHalt(self.halted)
+                try:
+                    failures = await self.handler(good) if good else []
+                except Exception:
+                    FAILED.labels(self.service, records[0].topic).inc()
+                    self.stats.failed_batches += 1
+                    log.exception("consumer.batch_failed", service=self.service, records=len(records))
+                    await self.consumer.rewind()
+                    raise
+                dlq = [dead_letter(r, reason=why, group=self.group, time=self.clock.now()) for r, why in poison]
+                dlq += [dead_letter(d.record, reason=why, group=self.group, time=self.clock.now()) for d, why in failures]
+                if dlq:
+                    await self.producer.publish(dlq)
+                    for m in dlq:
+                        DEAD_LETTERED.labels(self.service, m.topic.removesuffix(".dlq")).inc()
+                        log.warning("consumer.dead_lettered", service=self.service, topic=m.topic,
+                                    reason=m.header("dlq_reason"), key=m.key)
+                offsets = TopicPartitionOffsets()
+                offsets.advance(records)
+                await self.consumer.commit(offsets.offsets)
+        for r in records:
+            PROCESSED.labels(self.service, r.topic).inc()
+        self.stats.processed += len(records) - len(dlq)
+        self.stats.dead_lettered += len(dlq)
+        self.stats.batches += 1
+        return len(records)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Until `stop` is set: the batch in flight is finished and committed before returning (drain)."""
+        await self.consumer.start()
+        self.started = True
+        backoff = self.settings.retry_backoff_s
+        try:
+            while not stop.is_set():
+                try:
+                    n = await self.run_once()
+                    backoff = self.settings.retry_backoff_s
+                    if n == 0:
+                        CONSUMER_LAG.labels(self.service, self.group).set(await self.consumer.lag())
+                except PoisonHalt:
+                    raise
+                except Exception:
+                    # Transient failure (sink down, broker blip): uncommitted records come again after a wait.
+                    try:
+                        await asyncio.wait_for(stop.wait(), timeout=backoff)
+                    except TimeoutError:
+                        pass
+                    backoff = min(backoff * 2, 30.0)
+        finally:
+            await self.consumer.stop()
+            log.info("consumer.stopped", service=self.service, group=self.group, **self.stats.__dict__)

@@ -1,0 +1,34 @@
+"""Prometheus metrics shared by every service (names are the contract of deploy/ dashboards and alerts)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+PROCESSED = Counter(
+    "paperwire_events_processed_total", "Events handled and committed", ["service", "topic"]
+)
+FAILED = Counter(
+    "paperwire_events_failed_total", "Batches that failed and will be retried", ["service", "topic"]
+)
+DEAD_LETTERED = Counter(
+    "paperwire_events_dead_lettered_total", "Events sent to a dead-letter topic", ["service", "topic"]
+)
+CONSUMER_LAG = Gauge("paperwire_consumer_lag", "Records after the committed offset", ["service", "group"])
+BATCH_SECONDS = Histogram(
+    "paperwire_batch_seconds",
+    "Time to handle one polled batch",
+    ["service"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+HALTED = Gauge("paperwire_consumer_halted", "1 when a consumer halted on a poison batch", ["service"])
+INGESTED = Counter("paperwire_ingest_records_total", "Records read by the ingestor by outcome", ["outcome"])
+INDEX_DOCS = Gauge("paperwire_index_documents", "Documents in the search index")
+HTTP_REQUESTS = Counter(
+    "paperwire_http_requests_total", "Gateway HTTP requests", ["route", "method", "status"]
+)
+HTTP_SECONDS = Histogram(
+    "paperwire_http_request_seconds",
+    "Gateway HTTP latency",
+    ["route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)

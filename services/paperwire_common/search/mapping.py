@@ -1,0 +1,87 @@
+"""The production index mapping (Elasticsearch 8). The local no-Docker node registers the analysis names
+the stock distribution gets from its analysis-common module, so this mapping serves both unchanged."""
+
+from __future__ import annotations
+
+from typing import Any
+
+INDEX_VERSION = 1
+EMBEDDING_DIMS = 384
+
+SETTINGS: dict[str, Any] = {
+    "number_of_shards": 1,
+    "number_of_replicas": 0,
+    "refresh_interval": "1s",
+    "analysis": {
+        "filter": {
+            "english_possessive": {"type": "stemmer", "language": "possessive_english"},
+            "english_stemmer": {"type": "stemmer", "language": "english"},
+            "autocomplete_edge": {"type": "edge_ngram", "min_gram": 2, "max_gram": 20},
+        },
+        "analyzer": {
+            # english with folding: "Café" finds "cafe", "running" finds "runs".
+            "paper_english": {
+                "type": "custom",
+                "tokenizer": "standard",
+                "filter": ["english_possessive", "lowercase", "asciifolding", "english_stemmer"],
+            },
+            "autocomplete": {
+                "type": "custom",
+                "tokenizer": "standard",
+                "filter": ["lowercase", "asciifolding", "autocomplete_edge"],
+            },
+            "autocomplete_search": {"type": "custom", "tokenizer": "standard", "filter": ["lowercase", "asciifolding"]},
+        },
+    },
+}
+
+_TEXT = {
+    "type": "text",
+    "analyzer": "paper_english",
+    "fields": {
+        "exact": {"type": "text", "analyzer": "standard"},
+        "raw": {"type": "keyword", "ignore_above": 512},
+    },
+}
+
+MAPPINGS: dict[str, Any] = {
+    "dynamic": "strict",
+    "properties": {
+        "id": {"type": "keyword"},
+        "version": {"type": "long"},
+        "content_hash": {"type": "keyword", "index": False},
+        "title": {
+            **_TEXT,
+            "fields": {
+                **_TEXT["fields"],
+                "prefix": {"type": "text", "analyzer": "autocomplete", "search_analyzer": "autocomplete_search"},
+            },
+        },
+        "abstract": _TEXT,
+        "authors": {"type": "text", "fields": {"raw": {"type": "keyword"}}},
+        "arxiv_id": {"type": "keyword"},
+        "arxiv_version": {"type": "integer"},
+        "doi": {"type": "keyword"},
+        "categories": {"type": "keyword"},
+        "published_at": {"type": "date", "format": "strict_date_optional_time||yyyy-MM-dd||yyyy"},
+        "year": {"type": "integer"},
+        "source": {"type": "keyword"},
+        "source_url": {"type": "keyword", "index": False},
+        "keyphrases": {"type": "keyword", "fields": {"text": {"type": "text", "analyzer": "paper_english"}}},
+        "topics": {"type": "keyword"},
+        "topic_labels": {"type": "keyword"},
+        "methods": {"type": "keyword", "fields": {"text": {"type": "text", "analyzer": "paper_english"}}},
+        "datasets": {"type": "keyword", "fields": {"text": {"type": "text", "analyzer": "paper_english"}}},
+        "code_urls": {"type": "keyword"},
+        "code_url": {"type": "keyword", "index": False},
+        "project_urls": {"type": "keyword"},
+        "has_code": {"type": "boolean"},
+        "ingested_at": {"type": "double"},
+        "embedding": {"type": "dense_vector", "dims": EMBEDDING_DIMS, "index": True, "similarity": "cosine"},
+        "suggest": {"type": "completion", "analyzer": "autocomplete_search"},
+    },
+}
+
+
+def index_name(alias: str, version: int = INDEX_VERSION) -> str:
+    return f"{alias}-v{version}"

@@ -1,0 +1,53 @@
+"""Settings shared by every service. Env prefix PAPERWIRE_ (e.g. PAPERWIRE_BACKEND=kafka).
+
+Each service adds its own settings class with the prefix PAPERWIRE_<SERVICE>_.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CommonSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PAPERWIRE_", extra="ignore")
+
+    backend: Literal["embedded", "kafka"] = Field(
+        "embedded", description="embedded: in-process bus/index/store; kafka: Kafka + Elasticsearch + Redis"
+    )
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers")
+    elasticsearch_url: str = Field("http://127.0.0.1:9200", description="Elasticsearch URL")
+    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis URL")
+    namespace: str = Field(
+        "", description="prefix of Kafka topics and groups, the index alias and Redis keys (isolates deployments)"
+    )
+    index_alias: str = Field("papers", description="search index alias (points at papers-v1, ...)")
+    embedded_data_dir: str | None = Field(
+        None, description="where the embedded index persists (SQLite); unset = in memory"
+    )
+    embeddings: bool = Field(True, description="compute sentence embeddings (needs the ONNX model stack)")
+    health_host: str = Field("127.0.0.1", description="bind address of a lone service's health/metrics port")
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR")
+    log_format: Literal["json", "console"] = Field("json", description="json lines or human console")
+
+
+class ConsumerSettings(BaseSettings):
+    """Batching and poison handling of one consumer (inherited with the service's prefix)."""
+
+    group: str | None = Field(None, description="consumer group (default paperwire-<service>)")
+    batch_size: int = Field(500, ge=1, le=10_000, description="max records per polled batch")
+    poll_timeout_s: float = Field(0.5, gt=0, description="how long a poll waits for the first record")
+    poison_max_ratio: float = Field(
+        0.5, ge=0, le=1, description="halt when more than this share of a batch is poison"
+    )
+    poison_min_batch: int = Field(10, ge=1, description="batches smaller than this never halt")
+    retry_backoff_s: float = Field(1.0, gt=0, description="first wait after a failed batch (doubles, max 30 s)")
+    health_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="port of /healthz, /readyz, /metrics when run alone (0 = the service's default: "
+        "enricher 9101, indexer 9102, trending 9103, notifier 9104)",
+    )

@@ -1,0 +1,34 @@
+"""Trend scores: the TrendStore port (port.py) and its Redis and embedded adapters."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .embedded import EmbeddedTrendStore
+from .port import MAX_EXPONENT, ApplyResult, Kind, ScoreUpdate, TrendStore, TypeBreakdown
+
+__all__ = [
+    "ApplyResult",
+    "EmbeddedTrendStore",
+    "Kind",
+    "ScoreUpdate",
+    "TrendStore",
+    "TypeBreakdown",
+    "make_trend_store",
+]
+
+
+def make_trend_store(
+    redis: Any,
+    half_lives: Mapping[str, float],
+    *,
+    horizon_s: float,
+    max_exponent: float = MAX_EXPONENT,
+) -> TrendStore:
+    """Redis when a client is given (kafka backend), else in memory (embedded backend)."""
+    if redis is None:
+        return EmbeddedTrendStore(half_lives, horizon_s=horizon_s, max_exponent=max_exponent)
+    from .redis import RedisTrendStore
+
+    return RedisTrendStore(redis, half_lives, horizon_s=horizon_s, max_exponent=max_exponent)

@@ -1,0 +1,267 @@
+"""Redis TrendStore: one Lua script (apply.lua, EVALSHA) applies a whole batch atomically.
+
+Every key carries the hash tag of `prefix` (default `{pw}`), so all keys live in one slot and every script
+call is Redis Cluster-safe; the scripts receive every key they touch in KEYS. A call costs two round trips
+(HMGET of the batch's papers' topics, then the script); per event, a dozen O(log N) commands inside Redis.
+Key layout (P = prefix):
+
+  P:meta                 hash   t0:<w> reference time, h:<w> half-life, wm:<topic>:<part> event-time watermark
+  P:offsets:<consumer>   hash   <topic>:<part> -> next offset (written in the same script as the scores)
+  P:z:<w>                zset   paper -> S (the ranking; announced papers only)
+  P:z:<w>:t:<topic>      zset   paper -> S (copy of the ranking's S for the papers of a topic)
+  P:z:<w>:pending        zset   paper -> S of papers with engagement but not yet seen on papers.enriched
+  P:z:<w>:e:<etype>      zset   paper -> S of one event type (the breakdown)
+  P:counts               hash   <etype>\\x1f<paper> -> count
+  P:papers               hash   paper -> "<version>\\x1e<topic>\\x1f<topic>..."
+  P:topics               set    every topic id ever seen (rebase must rescale each topic zset)
+  P:votes                hash   <paper>\\x1f<actor> -> "<ts> <weight>" of the standing upvote
+  P:stars                hash   paper -> highest star snapshot
+  P:seen:<topic>:<part>  zset   i\\x1f<event id> -> ts, o\\x1f<view key> -> bucket end
+                                (both pruned below the partition's wm − horizon)
+  P:tmp                  zset   scratch key of the rebase script
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from redis.exceptions import ResponseError
+
+from .port import (
+    ETYPES,
+    MAX_EXPONENT,
+    SEP,
+    ApplyResult,
+    HalfLifeChanged,
+    Kind,
+    ScoreUpdate,
+    TypeBreakdown,
+    decay_factor,
+    split_tp,
+)
+
+_HERE = Path(__file__).parent
+APPLY_LUA = (_HERE / "apply.lua").read_text()
+REBASE_LUA = (_HERE / "rebase.lua").read_text()
+
+
+def _s(v: Any) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+def _glob_escape(s: str) -> str:
+    return "".join("\\" + c if c in "*?[]\\" else c for c in s)
+
+
+class RedisTrendStore:
+    def __init__(
+        self,
+        redis: Any,
+        half_lives: Mapping[str, float],
+        *,
+        prefix: str = "paperwire:trend:{pw}",
+        horizon_s: float = 172_800.0,
+        max_exponent: float = MAX_EXPONENT,
+        max_attempts: int = 16,
+    ) -> None:
+        self.r = redis
+        self.half_lives = dict(half_lives)
+        self.prefix = prefix
+        self.horizon = horizon_s
+        self.max_exponent = max_exponent
+        self.max_attempts = max_attempts
+        self._apply_script = redis.register_script(APPLY_LUA)
+        self._rebase_script = redis.register_script(REBASE_LUA)
+        p = prefix
+        self.k_meta, self.k_papers, self.k_votes = f"{p}:meta", f"{p}:papers", f"{p}:votes"
+        self.k_stars, self.k_counts, self.k_topics = f"{p}:stars", f"{p}:counts", f"{p}:topics"
+        self.k_tmp = f"{p}:tmp"
+
+    # -- key names (apply.lua builds the same names from the prefix) ---------------------------------------
+    def k_offsets(self, consumer: str) -> str:
+        return f"{self.prefix}:offsets:{consumer}"
+
+    def k_rank(self, w: str, topic: str | None = None) -> str:
+        return f"{self.prefix}:z:{w}" if topic is None else f"{self.prefix}:z:{w}:t:{topic}"
+
+    def k_pending(self, w: str) -> str:
+        return f"{self.prefix}:z:{w}:pending"
+
+    def k_etype(self, w: str, e: str) -> str:
+        return f"{self.prefix}:z:{w}:e:{e}"
+
+    def k_seen(self, tp: str) -> str:
+        return f"{self.prefix}:seen:{tp}"
+
+    # -- writes -------------------------------------------------------------------------------------------
+    async def apply(
+        self,
+        consumer: str,
+        partition_offsets: Mapping[tuple[str, int], int],
+        updates: Sequence[ScoreUpdate],
+    ) -> ApplyResult:
+        for u in updates:
+            if not (math.isfinite(u.ts) and math.isfinite(u.weight) and math.isfinite(u.until)):
+                raise ValueError(f"non-finite ts/weight in update {u.event_id}")
+        payload = json.dumps(
+            {
+                "w": [[w, h] for w, h in self.half_lives.items()],
+                "o": [[f"{t}:{p}", o] for (t, p), o in partition_offsets.items()],
+                "u": [
+                    [
+                        u.kind.value,
+                        u.etype,
+                        u.paper_id,
+                        u.ts,
+                        u.weight,
+                        u.tp,
+                        u.offset,
+                        u.event_id,
+                        u.key,
+                        u.until,
+                        u.stars,
+                        list(u.topics),
+                        u.version,
+                    ]
+                    for u in updates
+                ],
+            },
+            ensure_ascii=False,
+            allow_nan=False,
+        )
+        fixed = [
+            self.k_meta,
+            self.k_papers,
+            self.k_votes,
+            self.k_stars,
+            self.k_counts,
+            self.k_topics,
+            self.k_offsets(consumer),
+        ]
+        for w in self.half_lives:
+            fixed += [self.k_rank(w), self.k_pending(w), *(self.k_etype(w, e) for e in ETYPES)]
+        topics = {t for u in updates if u.kind is Kind.PAPER for t in u.topics}
+        fixed += sorted({self.k_seen(u.tp) for u in updates if u.kind is not Kind.PAPER})
+        papers = list(dict.fromkeys(u.paper_id for u in updates))
+        maxts = max((u.ts for u in updates), default=-math.inf)
+        args = [self.prefix, consumer, repr(self.max_exponent), repr(self.horizon), payload]
+        for _ in range(self.max_attempts):
+            stored = await self._paper_topics(papers)
+            keys = fixed + [self.k_rank(w, t) for t in sorted(topics | stored) for w in self.half_lives]
+            try:
+                res = await self._apply_script(keys=keys, args=args)
+            except ResponseError as e:
+                if str(e).startswith("HALFLIFE"):
+                    raise HalfLifeChanged(str(e).removeprefix("HALFLIFE ")) from None
+                raise
+            tag = _s(res[0])
+            if tag == "ok":
+                return ApplyResult(int(res[1]), tuple(int(i) for i in res[2]))
+            if tag == "rebase":
+                await self.rebase(_s(res[1]), maxts)
+            # "retry": a paper's topics changed between our HMGET and the script; read them again.
+        raise RuntimeError(f"trend store apply did not settle after {self.max_attempts} attempts")
+
+    async def _paper_topics(self, papers: list[str]) -> set[str]:
+        out: set[str] = set()
+        if not papers:
+            return out
+        for raw in await self.r.hmget(self.k_papers, papers):
+            if raw:
+                joined = _s(raw).split("\x1e", 1)[1]
+                out.update(t for t in joined.split(SEP) if t)
+        return out
+
+    async def rebase(self, window: str, new_t0: float) -> None:
+        for _ in range(self.max_attempts):
+            topics = sorted(_s(t) for t in await self.r.smembers(self.k_topics))
+            zsets = [self.k_rank(window), self.k_pending(window), *(self.k_etype(window, e) for e in ETYPES)]
+            zsets += [self.k_rank(window, t) for t in topics]
+            res = await self._rebase_script(
+                keys=[self.k_meta, self.k_topics, self.k_tmp, *zsets],
+                args=[window, repr(new_t0), repr(self.half_lives[window]), len(topics)],
+            )
+            if _s(res) != "retry":
+                return
+        raise RuntimeError(
+            f"trend store rebase of {window} did not settle after {self.max_attempts} attempts"
+        )
+
+    async def reset(self) -> None:
+        batch: list[Any] = []
+        async for k in self.r.scan_iter(match=_glob_escape(self.prefix) + ":*", count=1000):
+            batch.append(k)
+            if len(batch) >= 1000:
+                await self.r.unlink(*batch)
+                batch = []
+        if batch:
+            await self.r.unlink(*batch)
+
+    # -- reads (T0 and the scores in one MULTI, so a concurrent rebase can't mix frames) --------------------
+    def _check(self, window: str) -> float:
+        if window not in self.half_lives:
+            raise ValueError(f"unknown window {window!r}")
+        return self.half_lives[window]
+
+    async def top(self, window: str, topic: str | None, size: int, now: float) -> list[tuple[str, float]]:
+        h = self._check(window)
+        if size <= 0:
+            return []
+        async with self.r.pipeline(transaction=True) as pipe:
+            pipe.hget(self.k_meta, f"t0:{window}")
+            pipe.zrevrange(self.k_rank(window, topic), 0, size - 1, withscores=True)
+            t0, rows = await pipe.execute()
+        if t0 is None:
+            return []
+        f = decay_factor(now, float(t0), h)
+        return [(_s(m), float(s) * f) for m, s in rows]
+
+    async def scores(self, paper_id: str, now: float) -> dict[str, float]:
+        windows = list(self.half_lives)
+        async with self.r.pipeline(transaction=True) as pipe:
+            for w in windows:
+                pipe.hget(self.k_meta, f"t0:{w}")
+                pipe.zscore(self.k_rank(w), paper_id)
+            res = await pipe.execute()
+        out: dict[str, float] = {}
+        for i, w in enumerate(windows):
+            t0, s = res[2 * i], res[2 * i + 1]
+            if t0 is not None and s is not None:
+                out[w] = float(s) * decay_factor(now, float(t0), self.half_lives[w])
+        return out
+
+    async def breakdown(self, paper_id: str, now: float) -> dict[str, dict[str, TypeBreakdown]]:
+        windows = list(self.half_lives)
+        async with self.r.pipeline(transaction=True) as pipe:
+            pipe.hmget(self.k_counts, [e + SEP + paper_id for e in ETYPES])
+            for w in windows:
+                pipe.hget(self.k_meta, f"t0:{w}")
+                for e in ETYPES:
+                    pipe.zscore(self.k_etype(w, e), paper_id)
+            res = await pipe.execute()
+        counts = [int(c) if c is not None else 0 for c in res[0]]
+        out: dict[str, dict[str, TypeBreakdown]] = {}
+        i = 1
+        for w in windows:
+            t0 = res[i]
+            zs = res[i + 1 : i + 1 + len(ETYPES)]
+            i += 1 + len(ETYPES)
+            if t0 is None:
+                continue
+            f = decay_factor(now, float(t0), self.half_lives[w])
+            per = {
+                e: TypeBreakdown(n, (float(s) if s is not None else 0.0) * f)
+                for e, n, s in zip(ETYPES, counts, zs, strict=True)
+                if s is not None or n
+            }
+            if per:
+                out[w] = per
+        return out
+
+    async def offsets(self, consumer: str) -> dict[tuple[str, int], int]:
+        raw = await self.r.hgetall(self.k_offsets(consumer))
+        return {split_tp(_s(k)): int(v) for k, v in raw.items()}

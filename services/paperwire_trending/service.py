@@ -1,0 +1,98 @@
+"""Trending entrypoint: engagement.v1 + papers.enriched.v1 -> time-decayed scores in the TrendStore.
+
+Exactly-once effect on top of at-least-once delivery: the store writes the scores and this group's offsets in
+one atomic step and skips records below the stored offsets, so a batch redelivered after a crash (applied, but
+the Kafka commit never happened) changes nothing.
+
+Refused events go to the DLQ with the reason and count nothing: a timestamp more than `max_future_s` ahead of
+the clock (or not finite), a star event without a snapshot, ids with reserved control characters, and events
+older than the dedupe horizon of their partition. Engagement for a paper not yet seen on papers.enriched.v1
+is *held*, not dead-lettered: it accrues in a pending set and is ranked once the paper is announced. The two
+topics are read independently (a rebuild may read all of engagement first): dead-lettering would lose data.
+"""
+
+from __future__ import annotations
+
+from paperwire_common.backends import Backends
+from paperwire_common.bus.port import TopicPartitionOffsets
+from paperwire_common.clock import Clock, SystemClock
+from paperwire_common.consumer import ConsumerLoop
+from paperwire_common.envelope import Decoded
+from paperwire_common.topics import ENGAGEMENT, PAPERS_ENRICHED
+from paperwire_common.trends import TrendStore, make_trend_store
+from prometheus_client import Counter
+from pydantic import BaseModel
+
+from .handlers import plan_batch
+from .settings import TrendingSettings
+
+NAME = "trending"
+GROUP = f"paperwire-{NAME}"
+
+UPDATES = Counter(
+    "paperwire_trending_updates_total",
+    "Score updates by outcome (applied; skipped: replayed, duplicate or no-op; refused: dead-lettered)",
+    ["outcome"],
+)
+
+
+def default_store(backends: Backends, settings: TrendingSettings) -> TrendStore:
+    """The store of these backends: Redis when the kafka backend has a client, else in memory.
+
+    Embedded mode needs one store per process (the gateway must read what trending writes), so it is kept on
+    the Backends instance until Backends grows a `trends` field of its own.
+    """
+    shared = getattr(backends, "trends", None)
+    if shared is not None:
+        return shared
+    store = make_trend_store(backends.redis, settings.half_lives(), horizon_s=settings.dedupe_horizon_s)
+    setattr(backends, "trends", store)  # noqa: B010 — Backends declares no such field yet
+    return store
+
+
+class Trending:
+    def __init__(
+        self,
+        backends: Backends,
+        settings: TrendingSettings | None = None,
+        clock: Clock | None = None,
+        store: TrendStore | None = None,
+    ):
+        self.b = backends
+        # `**{}`: the environment supplies every field; keeps mypy quiet without the pydantic plugin.
+        self.settings = settings or TrendingSettings(**{})
+        self.clock = clock or SystemClock()
+        self.store = store or default_store(backends, self.settings)
+
+    async def handle(self, batch: list[Decoded[BaseModel]]) -> list[tuple[Decoded[BaseModel], str]]:
+        plan = plan_batch(batch, self.settings, self.clock.now())
+        # Every record of the batch moves the stored offsets, refused ones included (they go to the DLQ).
+        offsets = TopicPartitionOffsets()
+        offsets.advance([d.record for d in batch])
+        res = await self.store.apply(GROUP, offsets.offsets, plan.updates)
+        horizon = self.settings.dedupe_horizon_s
+        late = [
+            (
+                plan.sources[i],
+                f"event older than the dedupe horizon ({horizon:.0f}s behind the newest event "
+                "of its partition): it can no longer be deduplicated",
+            )
+            for i in res.late
+        ]
+        failures = plan.failures + late
+        UPDATES.labels("applied").inc(res.applied)
+        UPDATES.labels("skipped").inc(len(plan.updates) - res.applied - len(late))
+        UPDATES.labels("refused").inc(len(failures))
+        return failures
+
+    def loop(self) -> ConsumerLoop:
+        consumer = self.b.bus.consumer(GROUP, [ENGAGEMENT.name, PAPERS_ENRICHED.name])
+        return ConsumerLoop(
+            service=NAME,
+            group=GROUP,
+            consumer=consumer,
+            producer=self.b.bus,
+            handler=self.handle,
+            settings=self.settings,
+            clock=self.clock,
+        )

@@ -1,0 +1,71 @@
+"""`paperwire run all` (what `make run` starts): the whole pipeline in one process on the embedded backends,
+the sample corpus ingested, the gateway answering REST and gRPC, and a clean stop on Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import grpc
+import httpx
+
+from tests.conftest import ROOT
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_run_all_serves_the_sample_corpus() -> None:
+    port, grpc_port = free_port(), free_port()
+    env = {**os.environ, "PAPERWIRE_BACKEND": "embedded", "PAPERWIRE_GATEWAY_PORT": str(port),
+           "PAPERWIRE_GATEWAY_GRPC_PORT": str(grpc_port)}
+    proc = subprocess.Popen([sys.executable, "-m", "paperwire_cli.main", "run", "all"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 240
+        ready = False
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    ready = True
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        assert ready, "gateway never became ready"
+        assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
+        assert "paperwire_events_processed_total" in httpx.get(f"{base}/metrics").text
+
+        body = httpx.get(f"{base}/v1/search", params={"q": "time series"}).json()
+        assert body["total"] >= 10
+        top = [i["title"].lower() for i in body["items"][:5]]
+        assert all("time" in t and "series" in t for t in top), top
+
+        paper = httpx.get(f"{base}/v1/papers/{body['items'][0]['id']}").json()
+        assert paper["title"] == body["items"][0]["title"]
+        missing = httpx.get(f"{base}/v1/papers/nope")
+        assert missing.status_code == 404
+        assert missing.headers["content-type"].startswith("application/problem+json")
+        bad = httpx.get(f"{base}/v1/search", params={"q": '"unbalanced'})
+        assert bad.status_code == 400 and "quote" in bad.json()["detail"]
+        assert "<title>Paperwire</title>" in httpx.get(base).text
+
+        from paperwire.v1 import papers_pb2, papers_pb2_grpc  # type: ignore[import-not-found]
+
+        with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as ch:
+            stub = papers_pb2_grpc.PapersStub(ch)
+            res = stub.Search(papers_pb2.SearchRequest(q="time series", size=3), timeout=10)
+            assert res.total == body["total"] and len(res.items) == 3
+            assert res.items[0].paper.id == body["items"][0]["id"]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(30)
+    assert code == 0, (proc.stderr.read() if proc.stderr else b"").decode()[-3000:]

@@ -1,0 +1,65 @@
+"""Real Elasticsearch 8 (the local node assembled from Maven Central, or any 8.x) with the production mapping."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from elasticsearch import AsyncElasticsearch
+
+from paperwire_common.search.mapping import EMBEDDING_DIMS, MAPPINGS, SETTINGS
+
+pytestmark = pytest.mark.elasticsearch
+
+
+@pytest.fixture
+async def es(es_url: str, namespace: str) -> AsyncIterator[tuple[AsyncElasticsearch, str]]:
+    client = AsyncElasticsearch(es_url)
+    name = f"{namespace}papers-v1"
+    await client.indices.create(index=name, settings=SETTINGS, mappings=MAPPINGS)
+    yield client, name
+    await client.options(ignore_status=404).indices.delete(index=name)
+    await client.close()
+
+
+async def test_server_is_elasticsearch_8(es_url: str) -> None:
+    r = httpx.get(es_url)
+    assert r.headers.get("X-elastic-product") == "Elasticsearch"
+    assert r.json()["version"]["number"].startswith("8.")
+
+
+async def test_production_mapping_bulk_search_stemming(es: tuple[AsyncElasticsearch, str]) -> None:
+    client, name = es
+    docs = [
+        {"id": "p1", "version": 1, "title": "Fast inference", "abstract": "The model runs fast.", "has_code": True},
+        {"id": "p2", "version": 1, "title": "Café networks", "abstract": "Graphs of coffee shops.", "has_code": False},
+        {"id": "p3", "version": 1, "title": "Protein folding", "abstract": "Diffusion for proteins."},
+    ]
+    ops = []
+    for d in docs:
+        ops += [{"index": {"_index": name, "_id": d["id"]}}, d]
+    r = await client.bulk(operations=ops, refresh=True)
+    assert not r["errors"]
+    hits = (await client.search(index=name, query={"match": {"abstract": "running"}}))["hits"]["hits"]
+    assert [h["_id"] for h in hits] == ["p1"], "the english analyzer stems running -> run"
+    hits = (await client.search(index=name, query={"match": {"title": "cafe"}}))["hits"]["hits"]
+    assert [h["_id"] for h in hits] == ["p2"], "asciifolding: cafe finds Café"
+    aggs = (await client.search(index=name, size=0, aggs={"c": {"terms": {"field": "has_code"}}}))["aggregations"]
+    assert {b["key_as_string"]: b["doc_count"] for b in aggs["c"]["buckets"]} == {"true": 1, "false": 1}
+    prefix = (await client.search(index=name, query={"match": {"title.prefix": "prot"}}))["hits"]["hits"]
+    assert [h["_id"] for h in prefix] == ["p3"], "edge n-grams serve autocomplete"
+
+
+async def test_dense_vector_knn(es: tuple[AsyncElasticsearch, str]) -> None:
+    client, name = es
+    def vec(i: int) -> list[float]:
+        v = [0.0] * EMBEDDING_DIMS
+        v[i] = 1.0
+        return v
+    ops = []
+    for i in range(5):
+        ops += [{"index": {"_index": name, "_id": f"v{i}"}}, {"id": f"v{i}", "title": f"t{i}", "embedding": vec(i)}]
+    await client.bulk(operations=ops, refresh=True)
+    r = await client.search(index=name, knn={"field": "embedding", "query_vector": vec(3), "k": 2, "num_candidates": 10})
+    assert r["hits"]["hits"][0]["_id"] == "v3"
