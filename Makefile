@@ -27,7 +27,8 @@ proto: .venv/.installed ## generate the gRPC code from proto/ (never edited by h
 	  $$(find proto -name '*.proto')
 
 run: install ## run every service in one process on the embedded backends, serving 127.0.0.1:$${PAPERWIRE_GATEWAY_PORT:-8000}
-	PAPERWIRE_LOG_FORMAT=$${PAPERWIRE_LOG_FORMAT:-console} $(RUN) paperwire run all
+	PAPERWIRE_LOG_FORMAT=$${PAPERWIRE_LOG_FORMAT:-console} PAPERWIRE_EMBEDDED_DATA_DIR=$${PAPERWIRE_EMBEDDED_DATA_DIR:-.paperwire/data} \
+	  $(RUN) paperwire run all
 
 test: install ## start the real servers, run the whole suite against them, stop the servers
 	@status=0; \

@@ -80,7 +80,6 @@ def run_one(data: Path, max_tokens: int, batch_size: int, threads: int, sorted_:
 def truncation_proxy(data: Path) -> tuple[float, float, float]:
     """Mean / min cosine between each paper's 128- and 256-token vectors, and the share of papers truncated."""
     import numpy as np
-
     from paperwire_enricher.embeddings import OnnxMiniLMEncoder
 
     texts = load_texts(data)
@@ -114,7 +113,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     results = []
     for mt, bs, th, so in grid:
         cmd = [sys.executable, __file__, "--data", str(args.data), "--repeats", str(args.repeats)]
-        out = subprocess.run([*cmd, "--one", f"{mt},{bs},{th},{so}"], check=True, capture_output=True, text=True)
+        out = subprocess.run(
+            [*cmd, "--one", f"{mt},{bs},{th},{so}"], check=True, capture_output=True, text=True
+        )
         r = json.loads(out.stdout.strip().splitlines()[-1])
         results.append(r)
         print(

@@ -37,7 +37,7 @@ build() {
   local stamp
   stamp="$ELASTICSEARCH_VERSION $(cd "$SRC_DIR" && find pom.xml src -type f | sort | xargs sha1sum | sha1sum | cut -c1-40)"
   built "$stamp" && return 0
-  log "building the Elasticsearch $ELASTICSEARCH_VERSION launcher (first run downloads ~100 MB from Maven Central)"
+  log "building the Elasticsearch $ELASTICSEARCH_VERSION launcher (the first build downloads ~80 MB of jars from Maven Central)"
   mkdir -p "$BUILD_DIR"
   if ! mvn -q -B -f "$SRC_DIR/pom.xml" -Des.version="$ELASTICSEARCH_VERSION" -Dpaperwire.build.dir="$BUILD_DIR" \
       package dependency:build-classpath -Dmdep.includeScope=runtime -Dmdep.outputFile="$BUILD_DIR/classpath.txt" \

@@ -38,10 +38,11 @@ pick() {
 # Each script keeps its server log at $INFRA_HOME/<server>/<server>.log; fall back to what its `up` printed.
 log_of() { [[ -f $INFRA_HOME/$1/$1.log ]] && echo "$INFRA_HOME/$1/$1.log" || echo "$OUT/$1.out"; }
 
-# up_one SERVER: run its `up`, show its output live, keep a copy, record exit code and wall time.
+# up_one SERVER: run its `up` with output to a file, record exit code and wall time. A file, not a pipe: a server
+# that inherits a pipe end (stdout or a dup of it) would keep the reader waiting until the server stops.
 up_one() {
   local s=$1 start rc=0; start=$(now_ms)
-  bash "$LOCAL_DIR/$s.sh" up 2>&1 | tee "$OUT/$s.out" >&2 || rc=${PIPESTATUS[0]}
+  bash "$LOCAL_DIR/$s.sh" up >>"$OUT/$s.out" 2>&1 </dev/null || rc=$?
   echo "$rc $(( $(now_ms) - start ))" >"$OUT/$s.result"
 }
 
@@ -51,10 +52,17 @@ up() {
   local start; start=$(now_ms)
   # Parallel saves the sum of the waits; Kafka and Elasticsearch are both JVMs on 2 cores, so measure before
   # changing the default (see the timings in the report of this script's commit).
-  for s in "${servers[@]}"; do
-    if [[ $INFRA_PARALLEL == 1 ]]; then up_one "$s" & else up_one "$s"; fi
-  done
-  wait
+  for s in "${servers[@]}"; do : >"$OUT/$s.out"; done
+  (
+    for s in "${servers[@]}"; do
+      if [[ $INFRA_PARALLEL == 1 ]]; then up_one "$s" & else up_one "$s"; fi
+    done
+    wait
+  ) &
+  local runner=$!
+  # Show the scripts' output live; tail ends once the runner (and so every `up`) has finished.
+  (cd "$OUT" && tail -q -n +1 -s 0.2 -F --pid="$runner" "${servers[@]/%/.out}" 2>/dev/null) >&2 || true
+  wait "$runner" || true
   local total=$(( $(now_ms) - start )) failed=()
   printf '\n%-12s %-8s %8s  %s\n' SERVER RESULT SECONDS LOG >&2
   for s in "${servers[@]}"; do

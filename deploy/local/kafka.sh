@@ -51,7 +51,7 @@ kafka_tool() {
 # The log line check first keeps the loop cheap: the listener accepts connections seconds before requests are served,
 # and each probe JVM costs ~1.3 s of CPU.
 probe() {
-  pid_alive "$PIDFILE" || { log "Kafka exited during start; read $LOGFILE" >&9; tail -n 30 "$LOGFILE" >&9; rm -f "$PIDFILE"; exit 1; }
+  pid_alive "$PIDFILE" || { log "Kafka exited during start; read $LOGFILE" 2>&9; tail -n 30 "$LOGFILE" >&9; rm -f "$PIDFILE"; exit 1; }
   grep -q "Kafka Server started" "$LOGFILE" && kafka_tool org.apache.kafka.tools.BrokerApiVersionsCommand \
       --bootstrap-server "127.0.0.1:$KAFKA_PORT" --command-config "$DIR/probe.properties"
 }
@@ -60,6 +60,7 @@ up() {
   forget_stale_pid
   if pid_alive "$PIDFILE"; then log "kafka already running (pid $(cat "$PIDFILE"))"; return 0; fi
   port_open "$KAFKA_PORT" && die "port $KAFKA_PORT is taken by a process that is not ours: $(ss -ltnpH "sport = :$KAFKA_PORT" | head -1)"
+  need_java
   resolve_classpath
   # Rendered on every start, so that edits of the template take effect.
   sed -e "s|@LOG_DIR@|$DATA|" -e "s|@KAFKA_PORT@|$KAFKA_PORT|g" -e "s|@CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
@@ -78,10 +79,11 @@ up() {
   [[ -f $LOGFILE ]] && mv -f "$LOGFILE" "$LOGFILE.prev"
   log "starting Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT (heap $KAFKA_HEAP)"
   # setsid + nohup: the broker outlives this shell and Ctrl-C in it; without job control, $! is the java pid.
+  # fd 9 is closed for it: an inherited copy of our stderr would keep a caller's pipe (infra.sh's tee) open.
   setsid nohup java -Xms"$KAFKA_HEAP" -Xmx"$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
       -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
       -Dlog4j2.configurationFile="$SRC/log4j2.properties" -cp "$(cat "$CP_FILE")" \
-      kafka.Kafka "$CONF" >"$LOGFILE" 2>&1 </dev/null &
+      kafka.Kafka "$CONF" >"$LOGFILE" 2>&1 </dev/null 9>&- &
   echo $! >"$PIDFILE"
   wait_for kafka 120 "$LOGFILE" probe || { stop_pidfile kafka "$PIDFILE"; exit 1; }
 }

@@ -36,7 +36,7 @@ ready() { curl -fsS "http://127.0.0.1:$PROMETHEUS_PORT/-/ready"; }
 up() {
   forget_stale_pid
   if pid_alive "$PIDFILE"; then log "prometheus already running (pid $(cat "$PIDFILE"))"; return 0; fi
-  command -v prometheus >/dev/null && command -v promtool >/dev/null || apt_install prometheus
+  { command -v prometheus && command -v promtool; } >/dev/null || apt_install prometheus
   free_port_from_package_service
   local conf="$PROJECT_CONF"
   if [[ ! -f $conf ]]; then

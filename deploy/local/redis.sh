@@ -35,7 +35,7 @@ free_port_from_package_service() {
 up() {
   forget_stale_pid
   if pid_alive "$PIDFILE"; then log "redis already running (pid $(cat "$PIDFILE"))"; return 0; fi
-  command -v redis-server >/dev/null && command -v redis-cli >/dev/null || apt_install "$REDIS_DEB" redis-tools
+  { command -v redis-server && command -v redis-cli; } >/dev/null || apt_install "$REDIS_DEB" redis-tools
   free_port_from_package_service
   # Tests want a throwaway cache: no RDB snapshots and no AOF unless REDIS_AOF=yes.
   cat >"$CONF" <<EOF

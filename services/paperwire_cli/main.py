@@ -27,8 +27,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"paperwire: cannot run {args.service!r} alone; use `paperwire ingest`", file=sys.stderr)
         return 2
     if CommonSettings().backend == "embedded":
-        print("paperwire: a service alone needs the real backends (--backend kafka); the embedded backend lives "
-              "inside `paperwire run all`", file=sys.stderr)
+        print(
+            "paperwire: a service alone needs the real backends (--backend kafka); the embedded backend lives "
+            "inside `paperwire run all`",
+            file=sys.stderr,
+        )
         return 2
     return asyncio.run(run_one(args.service))
 
@@ -39,8 +42,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from paperwire_ingestor.service import Ingestor
 
     if CommonSettings().backend == "embedded":
-        print("paperwire: `ingest` publishes to Kafka (--backend kafka); with the embedded backend use "
-              "`paperwire run all --ingest PATH`", file=sys.stderr)
+        print(
+            "paperwire: `ingest` publishes to Kafka (--backend kafka); with the embedded backend use "
+            "`paperwire run all --ingest PATH`",
+            file=sys.stderr,
+        )
         return 2
 
     async def go() -> int:
@@ -81,8 +87,10 @@ def cmd_topics(args: argparse.Namespace) -> int:
 
         asyncio.run(go())
     for t in ALL_TOPICS:
-        print(f"{t.name:22} key={t.key:9} schema={t.schema.__name__:14} producer={t.producer:9} "
-              f"consumers={','.join(t.consumers):26} dlq={t.dlq}")
+        print(
+            f"{t.name:22} key={t.key:9} schema={t.schema.__name__:14} producer={t.producer:9} "
+            f"consumers={','.join(t.consumers):26} dlq={t.dlq}"
+        )
     return 0
 
 
@@ -99,8 +107,9 @@ def parser() -> argparse.ArgumentParser:
 
     i = sub.add_parser("ingest", help="read papers from files, stdin (-) or URLs and publish them")
     i.add_argument("sources", nargs="+", metavar="PATH|URL")
-    i.add_argument("--format", default="auto",
-                   choices=["auto", "text", "jsonl", "arxiv-atom", "oai-pmh", "daily-papers"])
+    i.add_argument(
+        "--format", default="auto", choices=["auto", "text", "jsonl", "arxiv-atom", "oai-pmh", "daily-papers"]
+    )
     i.add_argument("--backend", choices=["embedded", "kafka"])
     i.add_argument("--show-rejections", type=int, default=20, metavar="N")
     i.set_defaults(func=cmd_ingest)

@@ -104,8 +104,11 @@ async def run_all(ingest: list[str], on_ready: Callable[[], Awaitable[None]] | N
             log.info("ingest.summary", source=path, summary=s.line())
         await wait_drained(loops)
         state["ingested"] = True
-        log.info("paperwire.ready", documents=await b.index.count(),
-                 url=f"http://{gateway.settings.host}:{gateway.settings.port}")
+        log.info(
+            "paperwire.ready",
+            documents=await b.index.count(),
+            url=f"http://{gateway.settings.host}:{gateway.settings.port}",
+        )
         if on_ready:
             await on_ready()
         await stop.wait()
@@ -136,7 +139,9 @@ async def run_one(name: str) -> int:
             return {"consumer": lp.started and lp.halted is None, "index": await b.index.ready()}
 
         tasks[name] = asyncio.create_task(lp.run(stop))
-        tasks["health"] = asyncio.create_task(serve_health(health_app(name, ready), common.health_host, port, stop))
+        tasks["health"] = asyncio.create_task(
+            serve_health(health_app(name, ready), common.health_host, port, stop)
+        )
         log.info("service.started", service=name, health=f"http://{common.health_host}:{port}/healthz")
     code = await _supervise(tasks, stop)
     with contextlib.suppress(Exception):

@@ -7,7 +7,7 @@ from typing import Any
 
 from .bus.embedded import EmbeddedBus
 from .bus.port import EventBus
-from .registry import MemoryRegistry, PaperRegistry, RedisRegistry
+from .registry import MemoryRegistry, PaperRegistry, RedisRegistry, SqliteRegistry
 from .search.embedded import EmbeddedIndex
 from .search.port import SearchIndex
 from .settings import CommonSettings
@@ -49,11 +49,12 @@ def make_backends(settings: CommonSettings, *, client_id: str = "paperwire") -> 
     if settings.backend == "embedded":
         import os
 
-        path = None
-        if settings.embedded_data_dir:
-            os.makedirs(settings.embedded_data_dir, exist_ok=True)
-            path = os.path.join(settings.embedded_data_dir, "index.sqlite")
-        return Backends(settings, EmbeddedBus(), EmbeddedIndex(path), MemoryRegistry())
+        if not settings.embedded_data_dir:
+            return Backends(settings, EmbeddedBus(), EmbeddedIndex(), MemoryRegistry())
+        os.makedirs(settings.embedded_data_dir, exist_ok=True)
+        index = EmbeddedIndex(os.path.join(settings.embedded_data_dir, "index.sqlite"))
+        registry = SqliteRegistry(os.path.join(settings.embedded_data_dir, "registry.sqlite"))
+        return Backends(settings, EmbeddedBus(), index, registry)
     from redis.asyncio import Redis
 
     from .bus.kafka import KafkaBus

@@ -97,14 +97,24 @@ class ConsumerLoop:
                     log.exception("consumer.batch_failed", service=self.service, records=len(records))
                     await self.consumer.rewind()
                     raise
-                dlq = [dead_letter(r, reason=why, group=self.group, time=self.clock.now()) for r, why in poison]
-                dlq += [dead_letter(d.record, reason=why, group=self.group, time=self.clock.now()) for d, why in failures]
+                dlq = [
+                    dead_letter(r, reason=why, group=self.group, time=self.clock.now()) for r, why in poison
+                ]
+                dlq += [
+                    dead_letter(d.record, reason=why, group=self.group, time=self.clock.now())
+                    for d, why in failures
+                ]
                 if dlq:
                     await self.producer.publish(dlq)
                     for m in dlq:
                         DEAD_LETTERED.labels(self.service, m.topic.removesuffix(".dlq")).inc()
-                        log.warning("consumer.dead_lettered", service=self.service, topic=m.topic,
-                                    reason=m.header("dlq_reason"), key=m.key)
+                        log.warning(
+                            "consumer.dead_lettered",
+                            service=self.service,
+                            topic=m.topic,
+                            reason=m.header("dlq_reason"),
+                            key=m.key,
+                        )
                 offsets = TopicPartitionOffsets()
                 offsets.advance(records)
                 await self.consumer.commit(offsets.offsets)

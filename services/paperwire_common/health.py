@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import Awaitable, Callable, Generator
 
 import uvicorn
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+
+class QuietServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the runner owns SIGINT/SIGTERM for every service."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
 
 
 def health_app(name: str, ready: Callable[[], Awaitable[dict[str, bool]]]) -> FastAPI:
@@ -22,7 +31,9 @@ def health_app(name: str, ready: Callable[[], Awaitable[dict[str, bool]]]) -> Fa
     async def readyz() -> JSONResponse:
         checks = await ready()
         ok = all(checks.values())
-        return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503)
+        return JSONResponse(
+            {"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503
+        )
 
     @app.get("/metrics")
     async def metrics() -> Response:
@@ -32,9 +43,9 @@ def health_app(name: str, ready: Callable[[], Awaitable[dict[str, bool]]]) -> Fa
 
 
 async def serve_health(app: FastAPI, host: str, port: int, stop: asyncio.Event) -> None:
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False,
-                                           lifespan="off"))
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    server = QuietServer(
+        uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="off")
+    )
     task = asyncio.create_task(server.serve())
     await stop.wait()
     server.should_exit = True

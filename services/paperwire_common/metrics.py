@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-PROCESSED = Counter(
-    "paperwire_events_processed_total", "Events handled and committed", ["service", "topic"]
-)
+PROCESSED = Counter("paperwire_events_processed_total", "Events handled and committed", ["service", "topic"])
 FAILED = Counter(
     "paperwire_events_failed_total", "Batches that failed and will be retried", ["service", "topic"]
 )

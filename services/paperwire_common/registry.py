@@ -7,7 +7,7 @@ a dict when embedded. It can be rebuilt from papers.raw.v1 (the last event per k
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class PaperRegistry(Protocol):
@@ -27,6 +27,35 @@ class MemoryRegistry:
         self._d.update(entries)
 
 
+class SqliteRegistry:
+    """The embedded backend's registry when it persists (PAPERWIRE_EMBEDDED_DATA_DIR): a restart of
+    `make run` then finds the sample corpus unchanged and is ready at once."""
+
+    def __init__(self, path: str) -> None:
+        import sqlite3
+
+        self.db = sqlite3.connect(path, check_same_thread=False)
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS registry (id TEXT PRIMARY KEY, version INTEGER, hash TEXT)"
+        )
+
+    async def lookup(self, paper_ids: Sequence[str]) -> dict[str, tuple[int, str]]:
+        out: dict[str, tuple[int, str]] = {}
+        ids = list(paper_ids)
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            q = f"SELECT id, version, hash FROM registry WHERE id IN ({','.join('?' * len(chunk))})"
+            out.update({r[0]: (r[1], r[2]) for r in self.db.execute(q, chunk)})
+        return out
+
+    async def record(self, entries: Mapping[str, tuple[int, str]]) -> None:
+        with self.db:
+            self.db.executemany(
+                "INSERT OR REPLACE INTO registry VALUES (?, ?, ?)",
+                [(p, v, h) for p, (v, h) in entries.items()],
+            )
+
+
 class RedisRegistry:
     KEY = "paperwire:ingest:registry"
 
@@ -34,7 +63,7 @@ class RedisRegistry:
         from redis.asyncio import Redis
 
         assert isinstance(redis, Redis)
-        self.r = redis
+        self.r: Any = redis  # redis-py's stubs type every command as sync-or-async
         self.key = prefix + self.KEY
 
     async def lookup(self, paper_ids: Sequence[str]) -> dict[str, tuple[int, str]]:

@@ -21,7 +21,8 @@ class CommonSettings(BaseSettings):
     elasticsearch_url: str = Field("http://127.0.0.1:9200", description="Elasticsearch URL")
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis URL")
     namespace: str = Field(
-        "", description="prefix of Kafka topics and groups, the index alias and Redis keys (isolates deployments)"
+        "",
+        description="prefix of Kafka topics and groups, the index alias and Redis keys (isolates deployments)",
     )
     index_alias: str = Field("papers", description="search index alias (points at papers-v1, ...)")
     embedded_data_dir: str | None = Field(
@@ -43,7 +44,9 @@ class ConsumerSettings(BaseSettings):
         0.5, ge=0, le=1, description="halt when more than this share of a batch is poison"
     )
     poison_min_batch: int = Field(10, ge=1, description="batches smaller than this never halt")
-    retry_backoff_s: float = Field(1.0, gt=0, description="first wait after a failed batch (doubles, max 30 s)")
+    retry_backoff_s: float = Field(
+        1.0, gt=0, description="first wait after a failed batch (doubles, max 30 s)"
+    )
     health_port: int = Field(
         0,
         ge=0,

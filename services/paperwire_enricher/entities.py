@@ -16,18 +16,82 @@ _PAREN = re.compile(r"\(([A-Za-z][A-Za-z0-9\-]{1,14})\)")
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-']*")
 DATASET_HEADS = {"dataset", "datasets", "benchmark", "benchmarks", "corpus", "corpora", "suite", "collection"}
 METHOD_HEADS = {
-    "network", "networks", "model", "models", "method", "framework", "algorithm", "approach", "transformer",
-    "architecture", "module", "mechanism", "learning", "optimization", "optimizer", "estimator", "encoder",
-    "decoder", "attention", "policy", "agent", "detector", "classifier", "system", "pipeline", "technique",
-    "strategy", "procedure", "regression", "search", "sampling", "distillation", "prompting", "tuning", "aggregation",
+    "network",
+    "networks",
+    "model",
+    "models",
+    "method",
+    "framework",
+    "algorithm",
+    "approach",
+    "transformer",
+    "architecture",
+    "module",
+    "mechanism",
+    "learning",
+    "optimization",
+    "optimizer",
+    "estimator",
+    "encoder",
+    "decoder",
+    "attention",
+    "policy",
+    "agent",
+    "detector",
+    "classifier",
+    "system",
+    "pipeline",
+    "technique",
+    "strategy",
+    "procedure",
+    "regression",
+    "search",
+    "sampling",
+    "distillation",
+    "prompting",
+    "tuning",
+    "aggregation",
 }
 # Field-wide abbreviations are not a paper's named method.
-GENERIC = {"AI", "ML", "NLP", "LLM", "LLMS", "LM", "LMS", "CNN", "CNNS", "RNN", "GAN", "GANS", "DNN", "XAI", "RL",
-           "CV", "GP", "GPS", "HMM", "EHR", "EHRS", "VLM", "VLMS", "MLLM", "MLLMS", "LSTM", "MLP", "SVM", "KG"}
+GENERIC = {
+    "AI",
+    "ML",
+    "NLP",
+    "LLM",
+    "LLMS",
+    "LM",
+    "LMS",
+    "CNN",
+    "CNNS",
+    "RNN",
+    "GAN",
+    "GANS",
+    "DNN",
+    "XAI",
+    "RL",
+    "CV",
+    "GP",
+    "GPS",
+    "HMM",
+    "EHR",
+    "EHRS",
+    "VLM",
+    "VLMS",
+    "MLLM",
+    "MLLMS",
+    "LSTM",
+    "MLP",
+    "SVM",
+    "KG",
+}
 
 
 def _short_form_ok(sf: str) -> bool:
-    return any(c.isalpha() for c in sf) and sf[0].isalnum() and (sum(c.isupper() for c in sf) >= 2 or sf.isupper())
+    return (
+        any(c.isalpha() for c in sf)
+        and sf[0].isalnum()
+        and (sum(c.isupper() for c in sf) >= 2 or sf.isupper())
+    )
 
 
 def _best_long_form(sf: str, words: list[str]) -> list[str] | None:

@@ -6,7 +6,14 @@ import re
 from urllib.parse import urlsplit
 
 _URL = re.compile(r"https?://[^\s<>\"')\]]+", re.IGNORECASE)
-CODE_HOSTS = ("github.com", "gitlab.com", "bitbucket.org", "huggingface.co", "codeberg.org", "sourceforge.net")
+CODE_HOSTS = (
+    "github.com",
+    "gitlab.com",
+    "bitbucket.org",
+    "huggingface.co",
+    "codeberg.org",
+    "sourceforge.net",
+)
 
 
 def _clean(url: str) -> str:
@@ -24,10 +31,15 @@ def extract_links(*texts: str) -> tuple[list[str], list[str]]:
             host = (urlsplit(url).hostname or "").lower().removeprefix("www.")
             if not host or "." not in host:
                 continue
-            is_repo = host in ("github.com", "gitlab.com", "bitbucket.org", "codeberg.org") and len(
-                [p for p in urlsplit(url).path.split("/") if p]
-            ) >= 2
-            target = code if is_repo or (host in CODE_HOSTS and host not in ("github.com", "gitlab.com")) else project
+            is_repo = (
+                host in ("github.com", "gitlab.com", "bitbucket.org", "codeberg.org")
+                and len([p for p in urlsplit(url).path.split("/") if p]) >= 2
+            )
+            target = (
+                code
+                if is_repo or (host in CODE_HOSTS and host not in ("github.com", "gitlab.com"))
+                else project
+            )
             if url not in target:
                 target.append(url)
     return code, project

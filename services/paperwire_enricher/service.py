@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
-
 from paperwire_common.backends import Backends
 from paperwire_common.clock import Clock, SystemClock
 from paperwire_common.consumer import ConsumerLoop
@@ -14,6 +12,7 @@ from paperwire_common.events import PaperRaw
 from paperwire_common.ids import event_id
 from paperwire_common.logging import get_logger
 from paperwire_common.topics import PAPERS_ENRICHED, PAPERS_RAW
+from pydantic import BaseModel
 
 from .handlers import enrich
 from .keyphrases import KeyphraseExtractor, NoKeyphrases, YakeExtractor
@@ -30,21 +29,29 @@ def load_encoder(settings: EnricherSettings, enabled: bool) -> Any:
     from .embeddings import EmbeddingUnavailable, load_default_encoder
 
     try:
-        return load_default_encoder(max_tokens=settings.embedding_max_tokens,
-                                    intra_op_num_threads=settings.embedding_threads or None)
+        return load_default_encoder(
+            max_tokens=settings.embedding_max_tokens, intra_op_num_threads=settings.embedding_threads or None
+        )
     except EmbeddingUnavailable as e:  # the model stack is optional: search degrades to keyword
         log.warning("enricher.embeddings_unavailable", reason=str(e))
         return None
 
 
 class Enricher:
-    def __init__(self, backends: Backends, settings: EnricherSettings | None = None, clock: Clock | None = None,
-                 encoder: Any = None):
+    def __init__(
+        self,
+        backends: Backends,
+        settings: EnricherSettings | None = None,
+        clock: Clock | None = None,
+        encoder: Any = None,
+    ):
         self.b = backends
         self.settings = settings or EnricherSettings()
         self.clock = clock or SystemClock()
         self.encoder = encoder
-        self.keyphrases: KeyphraseExtractor = YakeExtractor() if self.settings.keyphrases == "yake" else NoKeyphrases()
+        self.keyphrases: KeyphraseExtractor = (
+            YakeExtractor() if self.settings.keyphrases == "yake" else NoKeyphrases()
+        )
 
     async def handle(self, batch: list[Decoded[BaseModel]]) -> list[tuple[Decoded[BaseModel], str]]:
         from .embeddings import paper_text
@@ -55,16 +62,36 @@ class Enricher:
             vectors = self.encoder.encode([paper_text(r.title, r.abstract) for _, r in raws])
         out = []
         for i, (d, raw) in enumerate(raws):
-            e = enrich(raw, keyphrases=self.keyphrases, n_keyphrases=self.settings.keyphrases_per_paper,
-                       embedding=vectors[i] if vectors is not None else None,
-                       embedding_model=getattr(self.encoder, "model_id", None), now=raw.ingested_at)
-            out.append(encode(PAPERS_ENRICHED, e, key=raw.paper_id, event_id=event_id(d.event_id, "enriched"),
-                              source="paperwire/enricher", time=self.clock.now()))
+            e = enrich(
+                raw,
+                keyphrases=self.keyphrases,
+                n_keyphrases=self.settings.keyphrases_per_paper,
+                embedding=vectors[i] if vectors is not None else None,
+                embedding_model=getattr(self.encoder, "model_id", None),
+                now=raw.ingested_at,
+            )
+            out.append(
+                encode(
+                    PAPERS_ENRICHED,
+                    e,
+                    key=raw.paper_id,
+                    event_id=event_id(d.event_id, "enriched"),
+                    source="paperwire/enricher",
+                    time=self.clock.now(),
+                )
+            )
         if out:
             await self.b.bus.publish(out)
         return []
 
     def loop(self) -> ConsumerLoop:
         group = self.settings.group or f"paperwire-{NAME}"
-        return ConsumerLoop(service=NAME, group=group, consumer=self.b.bus.consumer(group, [PAPERS_RAW.name]),
-                            producer=self.b.bus, handler=self.handle, settings=self.settings, clock=self.clock)
+        return ConsumerLoop(
+            service=NAME,
+            group=group,
+            consumer=self.b.bus.consumer(group, [PAPERS_RAW.name]),
+            producer=self.b.bus,
+            handler=self.handle,
+            settings=self.settings,
+            clock=self.clock,
+        )

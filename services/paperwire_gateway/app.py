@@ -8,10 +8,9 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-
 from paperwire_common.backends import Backends
 from paperwire_common.search.port import SearchRequest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from . import problems
 from .settings import GatewaySettings
@@ -19,11 +18,17 @@ from .settings import GatewaySettings
 STATIC = Path(__file__).parent / "static"
 
 
-def create_app(backends: Backends, settings: GatewaySettings | None = None,
-               readiness: Callable[[], dict[str, bool]] | None = None) -> FastAPI:
+def create_app(
+    backends: Backends,
+    settings: GatewaySettings | None = None,
+    readiness: Callable[[], dict[str, bool]] | None = None,
+) -> FastAPI:
     settings = settings or GatewaySettings()
-    app = FastAPI(title="Paperwire", version="1.0.0",
-                  description="Search, feeds and subscriptions for trending research papers.")
+    app = FastAPI(
+        title="Paperwire",
+        version="1.0.0",
+        description="Search, feeds and subscriptions for trending research papers.",
+    )
     problems.install(app)
 
     @app.get("/healthz", tags=["operations"])
@@ -36,7 +41,9 @@ def create_app(backends: Backends, settings: GatewaySettings | None = None,
         """Readiness: the index answers and every in-process service has started."""
         checks = {"index": await backends.index.ready(), **(readiness() if readiness else {})}
         ok = all(checks.values())
-        return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503)
+        return JSONResponse(
+            {"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503
+        )
 
     @app.get("/metrics", tags=["operations"], include_in_schema=False)
     async def metrics() -> Response:
@@ -44,14 +51,23 @@ def create_app(backends: Backends, settings: GatewaySettings | None = None,
 
     @app.get("/v1/search", tags=["search"])
     async def search(
-        q: Annotated[str, Query(max_length=1000, description="query: words, \"phrases\", +must, -not, field:value")] = "",
+        q: Annotated[
+            str, Query(max_length=1000, description='query: words, "phrases", +must, -not, field:value')
+        ] = "",
         size: Annotated[int, Query(ge=1, le=settings.max_page_size)] = 10,
         has_code: bool | None = None,
         topic: Annotated[str | None, Query(max_length=200)] = None,
-        fields: Annotated[str | None, Query(max_length=500, description="comma-separated fields to return")] = None,
+        fields: Annotated[
+            str | None, Query(max_length=500, description="comma-separated fields to return")
+        ] = None,
     ) -> dict[str, Any]:
-        req = SearchRequest(q=q, size=size, has_code=has_code, topic=topic,
-                            fields=tuple(f.strip() for f in fields.split(",") if f.strip()) if fields else None)
+        req = SearchRequest(
+            q=q,
+            size=size,
+            has_code=has_code,
+            topic=topic,
+            fields=tuple(f.strip() for f in fields.split(",") if f.strip()) if fields else None,
+        )
         res = await backends.index.search(req)
         items = [{**h.doc, "id": h.id, "score": h.score, "highlights": h.highlights} for h in res.hits]
         return {"total": res.total, "items": items, "facets": {}, "next_cursor": None}

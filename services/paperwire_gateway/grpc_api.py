@@ -7,8 +7,7 @@ import asyncio
 from typing import Any
 
 import grpc
-
-from paperwire.v1 import papers_pb2, papers_pb2_grpc  # type: ignore[import-not-found]
+from paperwire.v1 import papers_pb2, papers_pb2_grpc
 from paperwire_common.backends import Backends
 from paperwire_common.search.port import SearchRequest
 from paperwire_common.search.query import QuerySyntaxError
@@ -23,31 +22,42 @@ def to_paper(doc: dict[str, Any]) -> Any:
     return papers_pb2.Paper(version=int(doc.get("version", 0)), has_code=bool(doc.get("has_code")), **kw)
 
 
-class PapersService(papers_pb2_grpc.PapersServicer):  # type: ignore[misc]
+class PapersService(papers_pb2_grpc.PapersServicer):
     def __init__(self, backends: Backends, max_size: int = 100) -> None:
         self.b, self.max_size = backends, max_size
 
-    async def Search(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802 (gRPC names)
+    async def Search(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         size = request.size or 10
         if not 1 <= size <= self.max_size:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"size must be 1..{self.max_size}")
-        req = SearchRequest(q=request.q, size=size, topic=request.topic or None,
-                            has_code=request.has_code if request.HasField("has_code") else None)
+        req = SearchRequest(
+            q=request.q,
+            size=size,
+            topic=request.topic or None,
+            has_code=request.has_code if request.HasField("has_code") else None,
+        )
         try:
             res = await self.b.index.search(req)
         except QuerySyntaxError as e:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
-        return papers_pb2.SearchResponse(total=res.total, items=[
-            papers_pb2.SearchHit(paper=to_paper({**h.doc, "id": h.id}), score=h.score,
-                                 title_highlights=h.highlights.get("title", []),
-                                 abstract_highlights=h.highlights.get("abstract", []))
-            for h in res.hits
-        ])
+        return papers_pb2.SearchResponse(
+            total=res.total,
+            items=[
+                papers_pb2.SearchHit(
+                    paper=to_paper({**h.doc, "id": h.id}),
+                    score=h.score,
+                    title_highlights=h.highlights.get("title", []),
+                    abstract_highlights=h.highlights.get("abstract", []),
+                )
+                for h in res.hits
+            ],
+        )
 
-    async def GetPaper(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802
+    async def GetPaper(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         doc = await self.b.index.get(request.id)
         if doc is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"no paper with id {request.id!r}")
+            raise AssertionError("abort raises")
         return to_paper(doc)
 
 

@@ -7,10 +7,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
-
 from paperwire_common.logging import get_logger
 from paperwire_common.search.query import QuerySyntaxError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = get_logger(__name__)
 PROBLEM = "application/problem+json"

@@ -6,8 +6,8 @@ import asyncio
 from collections.abc import Callable
 
 import uvicorn
-
 from paperwire_common.backends import Backends
+from paperwire_common.health import QuietServer
 from paperwire_common.logging import get_logger
 
 from .app import create_app
@@ -17,16 +17,24 @@ log = get_logger(__name__)
 
 
 class Gateway:
-    def __init__(self, backends: Backends, settings: GatewaySettings | None = None,
-                 readiness: Callable[[], dict[str, bool]] | None = None) -> None:
+    def __init__(
+        self,
+        backends: Backends,
+        settings: GatewaySettings | None = None,
+        readiness: Callable[[], dict[str, bool]] | None = None,
+    ) -> None:
         self.settings = settings or GatewaySettings()
         self.backends = backends
         self.app = create_app(backends, self.settings, readiness)
-        config = uvicorn.Config(self.app, host=self.settings.host, port=self.settings.port, log_config=None,
-                                access_log=False, lifespan="off")
-        self.server = uvicorn.Server(config)
-        # The runner owns signals: uvicorn must not install its own handlers.
-        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        config = uvicorn.Config(
+            self.app,
+            host=self.settings.host,
+            port=self.settings.port,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+        )
+        self.server = QuietServer(config)
 
     async def run(self, stop: asyncio.Event) -> None:
         task = asyncio.create_task(self.server.serve())
@@ -34,9 +42,14 @@ class Gateway:
         if self.settings.grpc_port:
             from .grpc_api import serve_grpc
 
-            grpc_task = asyncio.create_task(serve_grpc(self.backends, self.settings.host, self.settings.grpc_port, stop))
-        log.info("gateway.listening", url=f"http://{self.settings.host}:{self.settings.port}",
-                 grpc=f"{self.settings.host}:{self.settings.grpc_port}" if grpc_task else "off")
+            grpc_task = asyncio.create_task(
+                serve_grpc(self.backends, self.settings.host, self.settings.grpc_port, stop)
+            )
+        log.info(
+            "gateway.listening",
+            url=f"http://{self.settings.host}:{self.settings.port}",
+            grpc=f"{self.settings.host}:{self.settings.grpc_port}" if grpc_task else "off",
+        )
         await stop.wait()
         self.server.should_exit = True
         await task

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
-
 from paperwire_common.backends import Backends
 from paperwire_common.clock import Clock, SystemClock
 from paperwire_common.consumer import ConsumerLoop
@@ -11,6 +9,7 @@ from paperwire_common.envelope import Decoded
 from paperwire_common.events import PaperEnriched
 from paperwire_common.metrics import INDEX_DOCS
 from paperwire_common.topics import PAPERS_ENRICHED
+from pydantic import BaseModel
 
 from .handlers import latest_documents
 from .settings import IndexerSettings
@@ -19,7 +18,9 @@ NAME = "indexer"
 
 
 class Indexer:
-    def __init__(self, backends: Backends, settings: IndexerSettings | None = None, clock: Clock | None = None):
+    def __init__(
+        self, backends: Backends, settings: IndexerSettings | None = None, clock: Clock | None = None
+    ):
         self.b = backends
         self.settings = settings or IndexerSettings()
         self.clock = clock or SystemClock()
@@ -31,13 +32,23 @@ class Indexer:
             return []
         # Dead-letter every record of a paper whose document was refused for good.
         why = {f.paper_id: f.reason for f in failures}
-        return [(d, why[d.event.paper.paper_id]) for d in batch
-                if isinstance(d.event, PaperEnriched) and d.event.paper.paper_id in why]
+        return [
+            (d, why[d.event.paper.paper_id])
+            for d in batch
+            if isinstance(d.event, PaperEnriched) and d.event.paper.paper_id in why
+        ]
 
     async def observe(self) -> None:
         INDEX_DOCS.set(await self.b.index.count())
 
     def loop(self) -> ConsumerLoop:
         group = self.settings.group or f"paperwire-{NAME}"
-        return ConsumerLoop(service=NAME, group=group, consumer=self.b.bus.consumer(group, [PAPERS_ENRICHED.name]),
-                            producer=self.b.bus, handler=self.handle, settings=self.settings, clock=self.clock)
+        return ConsumerLoop(
+            service=NAME,
+            group=group,
+            consumer=self.b.bus.consumer(group, [PAPERS_ENRICHED.name]),
+            producer=self.b.bus,
+            handler=self.handle,
+            settings=self.settings,
+            clock=self.clock,
+        )

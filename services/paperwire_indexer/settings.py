@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from paperwire_common.settings import ConsumerSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
-
-from paperwire_common.settings import ConsumerSettings
 
 
 class IndexerSettings(ConsumerSettings):

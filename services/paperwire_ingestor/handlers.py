@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pydantic import ValidationError
-
 from paperwire_common.events import Author, PaperRaw
 from paperwire_common.ids import canonical_id, content_hash, normalize_doi
+from pydantic import ValidationError
 
 from .records import SourceRecord
 
@@ -30,8 +29,10 @@ class Summary:
             self.reasons.append(reason)
 
     def line(self) -> str:
-        return (f"read {self.read}, new {self.new}, updated {self.updated}, unchanged {self.unchanged}, "
-                f"rejected {self.rejected}")
+        return (
+            f"read {self.read}, new {self.new}, updated {self.updated}, unchanged {self.unchanged}, "
+            f"rejected {self.rejected}"
+        )
 
 
 def paper_key(rec: SourceRecord) -> str:
@@ -42,8 +43,13 @@ def paper_key(rec: SourceRecord) -> str:
 def record_hash(rec: SourceRecord) -> str:
     """What makes a new version: the text and the bibliographic facts, not source-side counters."""
     return content_hash(
-        " ".join(rec.title.split()), " ".join(rec.abstract.split()), "|".join(rec.authors),
-        str(rec.arxiv_version or ""), rec.doi or "", "|".join(rec.categories), rec.published_at or "",
+        " ".join(rec.title.split()),
+        " ".join(rec.abstract.split()),
+        "|".join(rec.authors),
+        str(rec.arxiv_version or ""),
+        rec.doi or "",
+        "|".join(rec.categories),
+        rec.published_at or "",
     )
 
 

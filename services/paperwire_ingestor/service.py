@@ -6,15 +6,15 @@ import sys
 from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
 
-from tqdm import tqdm
-
 from paperwire_common.backends import Backends
+from paperwire_common.bus.port import Message
 from paperwire_common.clock import Clock, SystemClock
 from paperwire_common.envelope import encode
 from paperwire_common.ids import event_id
 from paperwire_common.logging import get_logger
 from paperwire_common.metrics import INGESTED
 from paperwire_common.topics import PAPERS_RAW
+from tqdm import tqdm
 
 from .handlers import Summary, paper_key, to_raw
 from .records import FormatError, ParseResult, Rejected, SourceRecord
@@ -25,7 +25,9 @@ SOURCE = "paperwire/ingestor"
 
 
 class Ingestor:
-    def __init__(self, backends: Backends, settings: IngestorSettings | None = None, clock: Clock | None = None):
+    def __init__(
+        self, backends: Backends, settings: IngestorSettings | None = None, clock: Clock | None = None
+    ):
         self.b = backends
         self.settings = settings or IngestorSettings()
         self.clock = clock or SystemClock()
@@ -33,9 +35,12 @@ class Ingestor:
     async def _flush(self, chunk: list[SourceRecord], source: str, summary: Summary) -> None:
         keys = [paper_key(r) for r in chunk]
         known = await self.b.registry.lookup(list(dict.fromkeys(keys)))
-        messages, seen = [], {}
+        messages: list[Message] = []
+        seen: dict[str, tuple[int, str]] = {}
         for rec, key in zip(chunk, keys, strict=True):
-            outcome, result = to_raw(rec, existing=seen.get(key, known.get(key)), source=source, now=self.clock.now())
+            outcome, result = to_raw(
+                rec, existing=seen.get(key, known.get(key)), source=source, now=self.clock.now()
+            )
             if outcome == "rejected":
                 summary.add("rejected", str(result))
                 INGESTED.labels("rejected").inc()
@@ -46,16 +51,29 @@ class Ingestor:
                 continue
             seen[key] = (result.version, result.content_hash)
             eid = event_id(result.paper_id, str(result.version), result.content_hash)
-            messages.append(encode(PAPERS_RAW, result, key=result.paper_id, event_id=eid, source=SOURCE,
-                                   time=self.clock.now()))
+            messages.append(
+                encode(
+                    PAPERS_RAW,
+                    result,
+                    key=result.paper_id,
+                    event_id=eid,
+                    source=SOURCE,
+                    time=self.clock.now(),
+                )
+            )
         if messages:
             await self.b.bus.publish(messages)
             # Recorded only after the bus acknowledged: a crash in between re-publishes the same versions,
             # which every consumer treats as a no-op.
             await self.b.registry.record(seen)
 
-    async def ingest(self, records: Iterable[ParseResult] | AsyncIterator[ParseResult], source: str,
-                     *, progress: bool | None = None) -> Summary:
+    async def ingest(
+        self,
+        records: Iterable[ParseResult] | AsyncIterator[ParseResult],
+        source: str,
+        *,
+        progress: bool | None = None,
+    ) -> Summary:
         summary = Summary()
         show = self.settings.progress if progress is None else progress
         bar = tqdm(desc=f"ingest {source}", unit=" papers", disable=not show, file=sys.stderr)
@@ -77,13 +95,20 @@ class Ingestor:
             async for item in records:
                 await consume(item)
         else:
-            for item in records:  # type: ignore[union-attr]
+            for item in records:
                 await consume(item)
         if chunk:
             await self._flush(chunk, source, summary)
         bar.close()
-        log.info("ingest.done", source=source, read=summary.read, new=summary.new, updated=summary.updated,
-                 unchanged=summary.unchanged, rejected=summary.rejected)
+        log.info(
+            "ingest.done",
+            source=source,
+            read=summary.read,
+            new=summary.new,
+            updated=summary.updated,
+            unchanged=summary.unchanged,
+            rejected=summary.rejected,
+        )
         return summary
 
     async def ingest_path(self, target: str, fmt: str = "auto") -> Summary:

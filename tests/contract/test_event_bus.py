@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-
 from paperwire_common.bus.embedded import EmbeddedBus
 from paperwire_common.bus.port import Consumer, EventBus, Message, Record
 
@@ -116,5 +115,3 @@ async def test_lag_is_what_is_not_committed(bus: EventBus) -> None:
     lag = await c.lag()
     await c.stop()
     assert lag == 5
-
-

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-
 from paperwire_common.search.embedded import EmbeddedIndex
 from paperwire_common.search.port import SearchIndex, SearchRequest
 from paperwire_common.search.query import QuerySyntaxError
@@ -35,8 +34,16 @@ async def drop_index(ix: Any) -> None:
 
 
 def doc(pid: str, title: str, abstract: str = "", version: int = 1, **kw: Any) -> dict[str, Any]:
-    return {"id": pid, "version": version, "content_hash": f"h{version}", "title": title, "abstract": abstract,
-            "source": "test", "has_code": False, **kw}
+    return {
+        "id": pid,
+        "version": version,
+        "content_hash": f"h{version}",
+        "title": title,
+        "abstract": abstract,
+        "source": "test",
+        "has_code": False,
+        **kw,
+    }
 
 
 async def load(ix: SearchIndex, docs: list[dict[str, Any]]) -> None:
@@ -45,8 +52,13 @@ async def load(ix: SearchIndex, docs: list[dict[str, Any]]) -> None:
 
 
 async def test_english_stemming_running_finds_runs(index: SearchIndex) -> None:
-    await load(index, [doc("p1", "A fast model", "The model runs fast on a laptop."),
-                       doc("p2", "Unrelated", "Protein folding with diffusion.")])
+    await load(
+        index,
+        [
+            doc("p1", "A fast model", "The model runs fast on a laptop."),
+            doc("p2", "Unrelated", "Protein folding with diffusion."),
+        ],
+    )
     res = await index.search(SearchRequest(q="running"))
     assert [h.id for h in res.hits] == ["p1"]
     assert res.total == 1
@@ -66,19 +78,27 @@ async def test_external_versions_make_replays_no_ops(index: SearchIndex) -> None
 
 
 async def test_title_ranks_above_abstract_and_highlights(index: SearchIndex) -> None:
-    await load(index, [doc("a", "Graph networks", "We study transformers for forecasting."),
-                       doc("b", "Transformers for forecasting", "We study graph networks.")])
+    await load(
+        index,
+        [
+            doc("a", "Graph networks", "We study transformers for forecasting."),
+            doc("b", "Transformers for forecasting", "We study graph networks."),
+        ],
+    )
     res = await index.search(SearchRequest(q="transformers"))
     assert [h.id for h in res.hits] == ["b", "a"]
     assert any("<em>" in f for f in res.hits[0].highlights.get("title", []))
 
 
 async def test_phrases_exclusions_fields_and_filters(index: SearchIndex) -> None:
-    await load(index, [
-        doc("a", "Time series forecasting", "Forecasting with time series models.", has_code=True),
-        doc("b", "Series of time trials", "Athletes and time; a series of races."),
-        doc("c", "Language models", "Large language models for time series."),
-    ])
+    await load(
+        index,
+        [
+            doc("a", "Time series forecasting", "Forecasting with time series models.", has_code=True),
+            doc("b", "Series of time trials", "Athletes and time; a series of races."),
+            doc("c", "Language models", "Large language models for time series."),
+        ],
+    )
     assert {h.id for h in (await index.search(SearchRequest(q='"time series"'))).hits} == {"a", "c"}
     assert {h.id for h in (await index.search(SearchRequest(q='"time series" -language'))).hits} == {"a"}
     assert {h.id for h in (await index.search(SearchRequest(q="title:language"))).hits} == {"c"}

@@ -31,8 +31,9 @@ class Pipeline:
 
 
 @asynccontextmanager
-async def pipeline(backend: str, namespace: str = "", workers: tuple[str, ...] = ("enricher", "indexer"),
-                   **settings: Any) -> AsyncIterator[Pipeline]:
+async def pipeline(
+    backend: str, namespace: str = "", workers: tuple[str, ...] = ("enricher", "indexer"), **settings: Any
+) -> AsyncIterator[Pipeline]:
     common = CommonSettings(backend=backend, namespace=namespace, **{"embeddings": False, **settings})
     b = make_backends(common)
     await b.start()

@@ -11,7 +11,6 @@ import subprocess
 import sys
 
 import pytest
-
 from paperwire_common.backends import make_backends
 from paperwire_common.envelope import encode
 from paperwire_common.events import PaperEnriched, PaperRaw
@@ -21,6 +20,7 @@ from paperwire_common.settings import CommonSettings
 from paperwire_common.topics import PAPERS_ENRICHED
 from paperwire_indexer.service import Indexer
 from paperwire_indexer.settings import IndexerSettings
+
 from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.kafka, pytest.mark.elasticsearch, pytest.mark.redis, pytest.mark.slow]
@@ -28,9 +28,15 @@ PAPERS, UPDATED = 12_000, 3_000
 
 
 def enriched(i: int, version: int) -> PaperEnriched:
-    raw = PaperRaw(paper_id=f"title:{i:08x}", version=version, content_hash=f"{i:08x}{version:08x}",
-                   title=f"Synthetic paper {i} on graph learning", abstract=f"Version {version} of paper {i}.",
-                   source="test", ingested_at=1.7e9 + i)
+    raw = PaperRaw(
+        paper_id=f"title:{i:08x}",
+        version=version,
+        content_hash=f"{i:08x}{version:08x}",
+        title=f"Synthetic paper {i} on graph learning",
+        abstract=f"Version {version} of paper {i}.",
+        source="test",
+        ingested_at=1.7e9 + i,
+    )
     return PaperEnriched(paper=raw, keyphrases=["graph learning"], enriched_at=1.7e9 + i)
 
 
@@ -41,11 +47,21 @@ def free_port() -> int:
 
 
 def start_indexer(namespace: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PAPERWIRE_BACKEND": "kafka", "PAPERWIRE_NAMESPACE": namespace,
-           "PAPERWIRE_EMBEDDINGS": "false", "PAPERWIRE_INDEXER_BATCH_SIZE": "300",
-           "PAPERWIRE_INDEXER_HEALTH_PORT": str(free_port())}
-    return subprocess.Popen([sys.executable, "-m", "paperwire_cli.main", "run", "indexer"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = {
+        **os.environ,
+        "PAPERWIRE_BACKEND": "kafka",
+        "PAPERWIRE_NAMESPACE": namespace,
+        "PAPERWIRE_EMBEDDINGS": "false",
+        "PAPERWIRE_INDEXER_BATCH_SIZE": "300",
+        "PAPERWIRE_INDEXER_HEALTH_PORT": str(free_port()),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "paperwire_cli.main", "run", "indexer"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 async def wait_for(pred: object, timeout: float, what: str) -> None:
@@ -65,9 +81,17 @@ async def test_kill_9_mid_stream_then_restart_equals_clean_run(
         # The stream: every paper at version 1, then a quarter of them updated to version 2.
         events = [enriched(i, 1) for i in range(PAPERS)] + [enriched(i, 2) for i in range(0, PAPERS, 4)]
         assert len(events) == PAPERS + UPDATED
-        msgs = [encode(PAPERS_ENRICHED, e, key=e.paper.paper_id,
-                       event_id=event_id(e.paper.paper_id, str(e.paper.version)), source="test", time=1.7e9)
-                for e in events]
+        msgs = [
+            encode(
+                PAPERS_ENRICHED,
+                e,
+                key=e.paper.paper_id,
+                event_id=event_id(e.paper.paper_id, str(e.paper.version)),
+                source="test",
+                time=1.7e9,
+            )
+            for e in events
+        ]
         for i in range(0, len(msgs), 2000):
             await b.bus.publish(msgs[i : i + 2000])
 

@@ -24,10 +24,19 @@ def free_port() -> int:
 
 def test_run_all_serves_the_sample_corpus() -> None:
     port, grpc_port = free_port(), free_port()
-    env = {**os.environ, "PAPERWIRE_BACKEND": "embedded", "PAPERWIRE_GATEWAY_PORT": str(port),
-           "PAPERWIRE_GATEWAY_GRPC_PORT": str(grpc_port)}
-    proc = subprocess.Popen([sys.executable, "-m", "paperwire_cli.main", "run", "all"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = {
+        **os.environ,
+        "PAPERWIRE_BACKEND": "embedded",
+        "PAPERWIRE_GATEWAY_PORT": str(port),
+        "PAPERWIRE_GATEWAY_GRPC_PORT": str(grpc_port),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "paperwire_cli.main", "run", "all"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 240
@@ -58,7 +67,7 @@ def test_run_all_serves_the_sample_corpus() -> None:
         assert bad.status_code == 400 and "quote" in bad.json()["detail"]
         assert "<title>Paperwire</title>" in httpx.get(base).text
 
-        from paperwire.v1 import papers_pb2, papers_pb2_grpc  # type: ignore[import-not-found]
+        from paperwire.v1 import papers_pb2, papers_pb2_grpc
 
         with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as ch:
             stub = papers_pb2_grpc.PapersStub(ch)

@@ -7,6 +7,7 @@ import asyncio
 
 from paperwire_common.bus.port import Message
 from paperwire_common.topics import PAPERS_ENRICHED
+
 from tests.conftest import SAMPLE
 
 from .pipeline import pipeline
@@ -14,7 +15,12 @@ from .test_pipeline import backend  # noqa: F401 - the backend fixture
 
 POISON = [
     Message(PAPERS_ENRICHED.name, "arxiv:0000.00001", b"{not json", (("ce_id", b"poison-1"),)),
-    Message(PAPERS_ENRICHED.name, "arxiv:0000.00002", b'{"schema_version": 1, "paper": {}}', (("ce_id", b"poison-2"),)),
+    Message(
+        PAPERS_ENRICHED.name,
+        "arxiv:0000.00002",
+        b'{"schema_version": 1, "paper": {}}',
+        (("ce_id", b"poison-2"),),
+    ),
 ]
 
 
@@ -48,7 +54,9 @@ async def test_poison_goes_to_dlq_and_indexer_keeps_going(backend: str, namespac
 
 async def test_mostly_poison_batch_halts_instead(backend: str, namespace: str) -> None:  # noqa: F811
     async with pipeline(backend, namespace, workers=("indexer",)) as p:
-        junk = [Message(PAPERS_ENRICHED.name, f"k{i}", b"junk", (("ce_id", f"j{i}".encode()),)) for i in range(30)]
+        junk = [
+            Message(PAPERS_ENRICHED.name, f"k{i}", b"junk", (("ce_id", f"j{i}".encode()),)) for i in range(30)
+        ]
         await p.backends.bus.publish(junk)
         loop = p.loops["indexer"]
         async with asyncio.timeout(30):

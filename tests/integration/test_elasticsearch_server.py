@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
 from elasticsearch import AsyncElasticsearch
-
 from paperwire_common.search.mapping import EMBEDDING_DIMS, MAPPINGS, SETTINGS
 
 pytestmark = pytest.mark.elasticsearch
@@ -32,11 +32,23 @@ async def test_server_is_elasticsearch_8(es_url: str) -> None:
 async def test_production_mapping_bulk_search_stemming(es: tuple[AsyncElasticsearch, str]) -> None:
     client, name = es
     docs = [
-        {"id": "p1", "version": 1, "title": "Fast inference", "abstract": "The model runs fast.", "has_code": True},
-        {"id": "p2", "version": 1, "title": "Café networks", "abstract": "Graphs of coffee shops.", "has_code": False},
+        {
+            "id": "p1",
+            "version": 1,
+            "title": "Fast inference",
+            "abstract": "The model runs fast.",
+            "has_code": True,
+        },
+        {
+            "id": "p2",
+            "version": 1,
+            "title": "Café networks",
+            "abstract": "Graphs of coffee shops.",
+            "has_code": False,
+        },
         {"id": "p3", "version": 1, "title": "Protein folding", "abstract": "Diffusion for proteins."},
     ]
-    ops = []
+    ops: list[dict[str, Any]] = []
     for d in docs:
         ops += [{"index": {"_index": name, "_id": d["id"]}}, d]
     r = await client.bulk(operations=ops, refresh=True)
@@ -45,7 +57,9 @@ async def test_production_mapping_bulk_search_stemming(es: tuple[AsyncElasticsea
     assert [h["_id"] for h in hits] == ["p1"], "the english analyzer stems running -> run"
     hits = (await client.search(index=name, query={"match": {"title": "cafe"}}))["hits"]["hits"]
     assert [h["_id"] for h in hits] == ["p2"], "asciifolding: cafe finds Café"
-    aggs = (await client.search(index=name, size=0, aggs={"c": {"terms": {"field": "has_code"}}}))["aggregations"]
+    aggs = (await client.search(index=name, size=0, aggs={"c": {"terms": {"field": "has_code"}}}))[
+        "aggregations"
+    ]
     assert {b["key_as_string"]: b["doc_count"] for b in aggs["c"]["buckets"]} == {"true": 1, "false": 1}
     prefix = (await client.search(index=name, query={"match": {"title.prefix": "prot"}}))["hits"]["hits"]
     assert [h["_id"] for h in prefix] == ["p3"], "edge n-grams serve autocomplete"
@@ -53,13 +67,20 @@ async def test_production_mapping_bulk_search_stemming(es: tuple[AsyncElasticsea
 
 async def test_dense_vector_knn(es: tuple[AsyncElasticsearch, str]) -> None:
     client, name = es
+
     def vec(i: int) -> list[float]:
         v = [0.0] * EMBEDDING_DIMS
         v[i] = 1.0
         return v
-    ops = []
+
+    ops: list[dict[str, Any]] = []
     for i in range(5):
-        ops += [{"index": {"_index": name, "_id": f"v{i}"}}, {"id": f"v{i}", "title": f"t{i}", "embedding": vec(i)}]
+        ops += [
+            {"index": {"_index": name, "_id": f"v{i}"}},
+            {"id": f"v{i}", "title": f"t{i}", "embedding": vec(i)},
+        ]
     await client.bulk(operations=ops, refresh=True)
-    r = await client.search(index=name, knn={"field": "embedding", "query_vector": vec(3), "k": 2, "num_candidates": 10})
+    r = await client.search(
+        index=name, knn={"field": "embedding", "query_vector": vec(3), "k": 2, "num_candidates": 10}
+    )
     assert r["hits"]["hits"][0]["_id"] == "v3"

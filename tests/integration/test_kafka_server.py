@@ -31,8 +31,13 @@ async def test_produce_consume_group_with_manual_commits(kafka_bootstrap: str, n
     await producer.stop()
 
     async def consume(n: int, commit_first: int | None) -> list[str]:
-        c = AIOKafkaConsumer(topic, bootstrap_servers=kafka_bootstrap, group_id=group,
-                             enable_auto_commit=False, auto_offset_reset="earliest")
+        c = AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=kafka_bootstrap,
+            group_id=group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
         await c.start()
         seen: list[tuple[TopicPartition, int, str]] = []
         try:
@@ -55,8 +60,13 @@ async def test_produce_consume_group_with_manual_commits(kafka_bootstrap: str, n
     first = await consume(20, commit_first=None)
     assert sorted(first, key=lambda v: int(v[1:])) == [f"v{i}" for i in range(20)]
     # Everything was committed: a new member of the same group gets nothing more.
-    c = AIOKafkaConsumer(topic, bootstrap_servers=kafka_bootstrap, group_id=group, enable_auto_commit=False,
-                         auto_offset_reset="earliest")
+    c = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=kafka_bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
     await c.start()
     again = await c.getmany(timeout_ms=3000)
     committed = {tp.partition: await c.committed(tp) for tp in c.assignment()}

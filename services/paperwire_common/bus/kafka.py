@@ -71,7 +71,11 @@ class KafkaBus:
         try:
             existing = set(await admin.list_topics())
             wanted = [self.ns + n for n in names]
-            missing = [NewTopic(n, num_partitions=partitions, replication_factor=1) for n in wanted if n not in existing]
+            missing = [
+                NewTopic(n, num_partitions=partitions, replication_factor=1)
+                for n in wanted
+                if n not in existing
+            ]
             if missing:
                 await admin.create_topics(missing)
                 log.info("kafka.topics_created", topics=[t.name for t in missing])
@@ -88,7 +92,9 @@ class KafkaBus:
         try:
             await asyncio.wait_for(asyncio.gather(*futures), timeout=self.send_timeout_s)
         except TimeoutError as e:
-            raise BusUnavailable(f"kafka at {self.bootstrap} did not acknowledge within {self.send_timeout_s}s") from e
+            raise BusUnavailable(
+                f"kafka at {self.bootstrap} did not acknowledge within {self.send_timeout_s}s"
+            ) from e
 
     async def end_offsets(self, topic: str) -> dict[int, int]:
         topic = self.ns + topic
@@ -109,7 +115,7 @@ class KafkaBus:
         return KafkaConsumer(self.bootstrap, group, list(topics), from_beginning, self.client_id, self.ns)
 
 
-class _FlushOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+class _FlushOnRevoke(ConsumerRebalanceListener):
     def __init__(self, owner: KafkaConsumer) -> None:
         self.owner = owner
 
@@ -125,7 +131,13 @@ class _FlushOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
 
 class KafkaConsumer:
     def __init__(
-        self, bootstrap: str, group: str, topics: list[str], from_beginning: bool, client_id: str, ns: str = ""
+        self,
+        bootstrap: str,
+        group: str,
+        topics: list[str],
+        from_beginning: bool,
+        client_id: str,
+        ns: str = "",
     ) -> None:
         self.group, self.topics, self.ns = group, topics, ns
         self.batch_lock = asyncio.Lock()

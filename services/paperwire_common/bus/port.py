@@ -8,9 +8,9 @@ Contract (tests/contract/test_event_bus.py runs it against every adapter):
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-import asyncio
 from typing import Protocol
 
 

@@ -47,7 +47,23 @@ def to_document(e: PaperEnriched) -> dict[str, Any]:
 
 # What a search hit returns when `fields=` is not given (the embedding stays server-side).
 DEFAULT_FIELDS = (
-    "id", "title", "abstract", "authors", "arxiv_id", "doi", "published_at", "year", "source",
-    "topics", "topic_labels", "keyphrases", "methods", "datasets", "code_url", "code_urls",
-    "project_urls", "has_code", "version",
+    "id",
+    "title",
+    "abstract",
+    "authors",
+    "arxiv_id",
+    "doi",
+    "published_at",
+    "year",
+    "source",
+    "topics",
+    "topic_labels",
+    "keyphrases",
+    "methods",
+    "datasets",
+    "code_url",
+    "code_urls",
+    "project_urls",
+    "has_code",
+    "version",
 )

@@ -23,9 +23,13 @@ RETRYABLE = {429, 500, 502, 503, 504}
 
 
 class ElasticIndex:
-    def __init__(self, url: str, alias: str = "papers", *, max_retries: int = 5, request_timeout: float = 30) -> None:
+    def __init__(
+        self, url: str, alias: str = "papers", *, max_retries: int = 5, request_timeout: float = 30
+    ) -> None:
         self.url, self.alias, self.max_retries = url, alias, max_retries
-        self.es = AsyncElasticsearch(url, request_timeout=request_timeout, retry_on_timeout=True, max_retries=3)
+        self.es = AsyncElasticsearch(
+            url, request_timeout=request_timeout, retry_on_timeout=True, max_retries=3
+        )
 
     async def start(self) -> None:
         return None
@@ -57,8 +61,16 @@ class ElasticIndex:
         for attempt in range(self.max_retries + 1):
             ops: list[dict[str, Any]] = []
             for d in pending:
-                ops.append({"index": {"_index": self.alias, "_id": d["id"], "version": d["version"],
-                                      "version_type": "external"}})
+                ops.append(
+                    {
+                        "index": {
+                            "_index": self.alias,
+                            "_id": d["id"],
+                            "version": d["version"],
+                            "version_type": "external",
+                        }
+                    }
+                )
                 ops.append(d)
             resp = await self.es.bulk(operations=ops)
             retry: list[dict[str, Any]] = []
@@ -92,8 +104,14 @@ class ElasticIndex:
     async def get_versions(self, paper_ids: Sequence[str]) -> dict[str, tuple[int, str]]:
         if not paper_ids:
             return {}
-        r = await self.es.mget(index=self.alias, ids=list(paper_ids), source_includes=["version", "content_hash"])
-        return {d["_id"]: (d["_source"]["version"], d["_source"]["content_hash"]) for d in r["docs"] if d.get("found")}
+        r = await self.es.mget(
+            index=self.alias, ids=list(paper_ids), source_includes=["version", "content_hash"]
+        )
+        return {
+            d["_id"]: (d["_source"]["version"], d["_source"]["content_hash"])
+            for d in r["docs"]
+            if d.get("found")
+        }
 
     async def refresh(self) -> None:
         await self.es.indices.refresh(index=self.alias)
@@ -106,8 +124,14 @@ class ElasticIndex:
         after: list[Any] | None = None
         while True:
             kw: dict[str, Any] = {"search_after": after} if after else {}
-            r = await self.es.search(index=self.alias, size=1000, sort=[{"id": "asc"}], source_includes=["version"],
-                                     query={"match_all": {}}, **kw)
+            r = await self.es.search(
+                index=self.alias,
+                size=1000,
+                sort=[{"id": "asc"}],
+                source_includes=["version"],
+                query={"match_all": {}},
+                **kw,
+            )
             hits = r["hits"]["hits"]
             if not hits:
                 return out
@@ -122,13 +146,20 @@ class ElasticIndex:
             query=query,
             size=req.size,
             source_includes=list(req.fields or DEFAULT_FIELDS),
-            highlight={"fields": {"title": {"number_of_fragments": 0}, "abstract": {"fragment_size": 160,
-                                                                                    "number_of_fragments": 2}},
-                       "pre_tags": ["<em>"], "post_tags": ["</em>"]},
+            highlight={
+                "fields": {
+                    "title": {"number_of_fragments": 0},
+                    "abstract": {"fragment_size": 160, "number_of_fragments": 2},
+                },
+                "pre_tags": ["<em>"],
+                "post_tags": ["</em>"],
+            },
             track_total_hits=True,
         )
-        hits = [SearchHit(h["_id"], float(h["_score"] or 0.0), h["_source"], dict(h.get("highlight", {})))
-                for h in r["hits"]["hits"]]
+        hits = [
+            SearchHit(h["_id"], float(h["_score"] or 0.0), h["_source"], dict(h.get("highlight", {})))
+            for h in r["hits"]["hits"]
+        ]
         return SearchResponse(int(r["hits"]["total"]["value"]), hits)
 
 
@@ -136,8 +167,11 @@ def _clause(c: Clause) -> dict[str, Any]:
     if c.field == "has_code":
         return {"term": {"has_code": c.text.lower() in ("yes", "true", "1")}}
     if c.field in ("topics", "methods", "datasets", "source"):
-        return {"term": {c.field: c.text}} if c.field in ("topics", "source") else {
-            "match": {f"{c.field}.text": c.text}}
+        return (
+            {"term": {c.field: c.text}}
+            if c.field in ("topics", "source")
+            else {"match": {f"{c.field}.text": c.text}}
+        )
     fields = [c.field] if c.field else ["title^3", "abstract"]
     if c.phrase:
         return {"multi_match": {"query": c.text, "fields": fields, "type": "phrase"}}
@@ -152,10 +186,12 @@ def build_query(pq: ParsedQuery, req: SearchRequest) -> dict[str, Any]:
         filters.append({"term": {"topics": req.topic}})
     if pq.empty:
         return {"bool": {"must": [{"match_all": {}}], "filter": filters}}
-    return {"bool": {
-        "should": [_clause(c) for c in pq.should],
-        "must": [_clause(c) for c in pq.must],
-        "must_not": [_clause(c) for c in pq.must_not],
-        "filter": filters,
-        "minimum_should_match": 1 if pq.should and not pq.must else 0,
-    }}
+    return {
+        "bool": {
+            "should": [_clause(c) for c in pq.should],
+            "must": [_clause(c) for c in pq.must],
+            "must_not": [_clause(c) for c in pq.must_not],
+            "filter": filters,
+            "minimum_should_match": 1 if pq.should and not pq.must else 0,
+        }
+    }

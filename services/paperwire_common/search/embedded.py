@@ -20,7 +20,8 @@ from .query import Clause, ParsedQuery, parse
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs (rid INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, version INTEGER NOT NULL,
                                  content_hash TEXT NOT NULL, doc TEXT NOT NULL, embedding BLOB);
-CREATE VIRTUAL TABLE IF NOT EXISTS docs_fts USING fts5(title, abstract, tokenize = 'porter unicode61 remove_diacritics 2');
+CREATE VIRTUAL TABLE IF NOT EXISTS docs_fts
+    USING fts5(title, abstract, tokenize = 'porter unicode61 remove_diacritics 2');
 """
 TEXT_FIELDS = ("title", "abstract")
 
@@ -91,16 +92,22 @@ class EmbeddedIndex:
                     blob = vec.tobytes() if vec is not None else None
                     if row:
                         self.db.execute("DELETE FROM docs_fts WHERE rowid = ?", (row[0],))
-                        self.db.execute("UPDATE docs SET version=?, content_hash=?, doc=?, embedding=? WHERE rid=?",
-                                        (version, d.get("content_hash", ""), json.dumps(body), blob, row[0]))
+                        self.db.execute(
+                            "UPDATE docs SET version=?, content_hash=?, doc=?, embedding=? WHERE rid=?",
+                            (version, d.get("content_hash", ""), json.dumps(body), blob, row[0]),
+                        )
                         rid = row[0]
                     else:
-                        cur = self.db.execute("INSERT INTO docs (id, version, content_hash, doc, embedding) "
-                                              "VALUES (?, ?, ?, ?, ?)",
-                                              (pid, version, d.get("content_hash", ""), json.dumps(body), blob))
+                        cur = self.db.execute(
+                            "INSERT INTO docs (id, version, content_hash, doc, embedding) "
+                            "VALUES (?, ?, ?, ?, ?)",
+                            (pid, version, d.get("content_hash", ""), json.dumps(body), blob),
+                        )
                         rid = cur.lastrowid
-                    self.db.execute("INSERT INTO docs_fts (rowid, title, abstract) VALUES (?, ?, ?)",
-                                    (rid, d.get("title", ""), d.get("abstract", "")))
+                    self.db.execute(
+                        "INSERT INTO docs_fts (rowid, title, abstract) VALUES (?, ?, ?)",
+                        (rid, d.get("title", ""), d.get("abstract", "")),
+                    )
                     if vec is not None:
                         self._vectors[pid] = vec
                 except (KeyError, TypeError, ValueError) as e:

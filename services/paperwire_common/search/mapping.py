@@ -30,12 +30,16 @@ SETTINGS: dict[str, Any] = {
                 "tokenizer": "standard",
                 "filter": ["lowercase", "asciifolding", "autocomplete_edge"],
             },
-            "autocomplete_search": {"type": "custom", "tokenizer": "standard", "filter": ["lowercase", "asciifolding"]},
+            "autocomplete_search": {
+                "type": "custom",
+                "tokenizer": "standard",
+                "filter": ["lowercase", "asciifolding"],
+            },
         },
     },
 }
 
-_TEXT = {
+_TEXT: dict[str, Any] = {
     "type": "text",
     "analyzer": "paper_english",
     "fields": {
@@ -54,7 +58,11 @@ MAPPINGS: dict[str, Any] = {
             **_TEXT,
             "fields": {
                 **_TEXT["fields"],
-                "prefix": {"type": "text", "analyzer": "autocomplete", "search_analyzer": "autocomplete_search"},
+                "prefix": {
+                    "type": "text",
+                    "analyzer": "autocomplete",
+                    "search_analyzer": "autocomplete_search",
+                },
             },
         },
         "abstract": _TEXT,

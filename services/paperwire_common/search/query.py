@@ -10,8 +10,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-FIELDS = {"title": "title", "abstract": "abstract", "author": "authors", "topic": "topics",
-          "method": "methods", "dataset": "datasets", "code": "has_code", "source": "source"}
+FIELDS = {
+    "title": "title",
+    "abstract": "abstract",
+    "author": "authors",
+    "topic": "topics",
+    "method": "methods",
+    "dataset": "datasets",
+    "code": "has_code",
+    "source": "source",
+}
 MAX_QUERY_CHARS = 1000
 _TOKEN = re.compile(r'\s*(?P<sign>[+-]?)(?:(?P<field>[A-Za-z_]+):)?(?:"(?P<phrase>[^"]*)"|(?P<term>[^\s"]+))')
 
@@ -53,7 +61,7 @@ def parse(q: str) -> ParsedQuery:
     while pos < len(q):
         m = _TOKEN.match(q, pos)
         if not m or m.end() == pos:
-            raise QuerySyntaxError(f"cannot parse the query at character {pos + 1}: {q[pos:pos + 20]!r}")
+            raise QuerySyntaxError(f"cannot parse the query at character {pos + 1}: {q[pos : pos + 20]!r}")
         pos = m.end()
         fname = m.group("field")
         if fname is not None:

@@ -82,8 +82,12 @@ import static org.elasticsearch.plugins.AnalysisPlugin.requiresAnalysisSettings;
  * standard analyzer/tokenizer and the lowercase/stop/shingle filters. The goal is that the production index
  * mapping works unchanged here, so names, parameters and defaults follow the stock ones (8.x docs). Everything
  * is a thin wrapper around the same Lucene classes the stock module uses, so the tokens are the same.
- * Not covered: language analyzers other than english, hunspell-free exotic filters, synonyms_set (the synonyms
- * API), type_table for word_delimiter*; asking for them fails loudly instead of analysing differently.
+ * Covered: analyzer english; filters stemmer (English variants), porter_stem, kstem, snowball, asciifolding,
+ * edge_ngram, ngram, word_delimiter(_graph), synonym(_graph), trim, uppercase, decimal_digit, reverse, length,
+ * truncate, keyword_marker; tokenizers whitespace, keyword, letter, classic, uax_url_email, pattern, edge_ngram,
+ * ngram; char filters html_strip, pattern_replace, mapping. Not covered (fails loudly rather than analysing
+ * differently): other languages, synonyms_set (the synonyms API), word_delimiter type_table, and every name not
+ * listed here (e.g. unique, elision, stemmer_override, path_hierarchy: an "unknown type" error at index creation).
  */
 public class CommonAnalysisPlugin extends Plugin implements AnalysisPlugin {
 

@@ -1,0 +1,89 @@
+# syntax=docker/dockerfile:1
+# One image pattern for every Paperwire service; the service is chosen at build time:
+#   docker build --build-arg SERVICE=indexer -t paperwire-indexer .
+#   docker run --rm -e PAPERWIRE_KAFKA_BOOTSTRAP=... paperwire-indexer
+# SERVICE: enricher | indexer | trending | notifier | gateway (`paperwire run <SERVICE> --backend kafka`).
+# One-shot commands (`paperwire topics create`, `paperwire ingest ...`) run in any of these images by overriding
+# the command (docker-compose.yml does so for `topics` and `seed`).
+
+ARG PYTHON_IMAGE=python:3.11-slim
+
+# ---------------------------------------------------------------------------------------------------------------
+# build: locked dependencies, generated gRPC code, the project (editable, exactly like `make install`).
+FROM ${PYTHON_IMAGE} AS build
+ARG UV_VERSION=0.13.9
+RUN pip install --no-cache-dir --disable-pip-version-check "uv==${UV_VERSION}"
+ENV UV_COMPILE_BYTECODE=1 \
+    UV_LINK_MODE=copy \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_PROJECT_ENVIRONMENT=/app/.venv
+WORKDIR /app
+
+# 1. Runtime dependencies only: this layer is rebuilt only when pyproject.toml or uv.lock change.
+COPY pyproject.toml uv.lock README.md ./
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --frozen --no-dev --no-install-project
+
+# 2. The protoc toolchain (grpcio-tools is a dev dependency) in its own environment, which never reaches the
+#    runtime image; the lock pins it together with the grpcio/protobuf versions the runtime uses.
+RUN --mount=type=cache,target=/root/.cache/uv \
+    UV_PROJECT_ENVIRONMENT=/opt/protoc uv sync --frozen --only-group dev --no-install-project
+
+# 3. Sources, then the gRPC code generated from proto/ (same command as `make proto`), then the project itself.
+COPY proto ./proto
+COPY services ./services
+RUN rm -rf services/paperwire && mkdir -p services/paperwire \
+ && /opt/protoc/bin/python -m grpc_tools.protoc -Iproto --python_out=services --grpc_python_out=services \
+      --pyi_out=services $(find proto -name '*.proto') \
+ && test -n "$(find services/paperwire -name '*_pb2_grpc.py')"
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --frozen --no-dev \
+ && /app/.venv/bin/python -m compileall -q services \
+ && /app/.venv/bin/paperwire topics list >/dev/null
+
+# ---------------------------------------------------------------------------------------------------------------
+# runtime: the virtualenv and sources only (no uv, no compilers, no dev tools), run as a non-root user.
+FROM ${PYTHON_IMAGE} AS runtime
+RUN groupadd --system --gid 10001 paperwire \
+ && useradd --system --uid 10001 --gid paperwire --home-dir /app --no-create-home --shell /usr/sbin/nologin paperwire
+
+# Owned by root and read-only for the service user: the process cannot modify its own code.
+COPY --from=build /app /app
+
+# HEALTHCHECK probe: GET /healthz on this container's service port. python:slim has no curl; stdlib only.
+# Ports mirror paperwire_cli.runner.HEALTH_PORTS and GatewaySettings.port (tests/unit/test_deploy_files.py checks).
+COPY --chmod=0755 <<'EOF' /usr/local/bin/paperwire-healthcheck
+#!/usr/local/bin/python
+"""Exit 0 when the service in this container answers GET /healthz with 200 (Docker HEALTHCHECK)."""
+import os
+import sys
+import urllib.request
+
+HEALTH_PORTS = {"enricher": 9101, "indexer": 9102, "trending": 9103, "notifier": 9104}
+service = os.environ.get("PAPERWIRE_SERVICE", "")
+if service == "gateway":
+    port = int(os.environ.get("PAPERWIRE_GATEWAY_PORT") or 8000)
+elif service in HEALTH_PORTS:
+    port = int(os.environ.get(f"PAPERWIRE_{service.upper()}_HEALTH_PORT") or 0) or HEALTH_PORTS[service]
+else:
+    sys.exit(f"paperwire-healthcheck: no health endpoint for service {service!r}")
+try:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=4) as r:
+        sys.exit(0 if r.status == 200 else 1)
+except Exception as e:
+    sys.exit(f"paperwire-healthcheck: {service} on port {port}: {e}")
+EOF
+
+ENV PATH=/app/.venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PAPERWIRE_HEALTH_HOST=0.0.0.0
+WORKDIR /app
+USER paperwire
+
+# Last, so that every service image shares all the layers above.
+ARG SERVICE
+ENV PAPERWIRE_SERVICE=${SERVICE}
+HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 CMD ["paperwire-healthcheck"]
+# exec: paperwire is PID 1 and receives SIGTERM itself (it drains the batch in flight and commits).
+CMD ["sh", "-c", "exec paperwire run \"${PAPERWIRE_SERVICE:?build with --build-arg SERVICE=<service>}\" --backend kafka"]
