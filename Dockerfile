@@ -47,8 +47,10 @@ FROM ${PYTHON_IMAGE} AS runtime
 RUN groupadd --system --gid 10001 paperwire \
  && useradd --system --uid 10001 --gid paperwire --home-dir /app --no-create-home --shell /usr/sbin/nologin paperwire
 
-# Owned by root and read-only for the service user: the process cannot modify its own code.
+# Owned by root and read-only for the service user: the process cannot modify its own code. The one writable
+# place is /app/.paperwire (the ingestor's default checkpoint dir, relative to the working directory).
 COPY --from=build /app /app
+RUN install -d -o paperwire -g paperwire /app/.paperwire
 
 # HEALTHCHECK probe: GET /healthz on this container's service port. python:slim has no curl; stdlib only.
 # Ports mirror paperwire_cli.runner.HEALTH_PORTS and GatewaySettings.port (tests/unit/test_deploy_files.py checks).

@@ -9,7 +9,7 @@ RUN := $(UV) run --frozen --no-sync
 INFRA := bash deploy/local/infra.sh
 PYTEST_ARGS ?=
 
-.PHONY: help run test test-unit lint format install proto infra-up infra-down infra-status bench clean
+.PHONY: help run test test-unit lint format install proto infra-up infra-down infra-status bench clean readme
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -64,3 +64,6 @@ bench: install ## benchmarks (see bench/README.md); needs `make infra-up` for th
 clean: ## remove the environment, generated code and server state
 	-$(INFRA) down
 	rm -rf .venv services/paperwire .infra .pytest_cache .mypy_cache .ruff_cache
+
+readme: install ## regenerate the README's configuration tables from the settings classes
+	$(RUN) paperwire settings --update-readme README.md

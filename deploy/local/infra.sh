@@ -64,14 +64,14 @@ up() {
   (cd "$OUT" && tail -q -n +1 -s 0.2 -F --pid="$runner" "${servers[@]/%/.out}" 2>/dev/null) >&2 || true
   wait "$runner" || true
   local total=$(( $(now_ms) - start )) failed=()
-  printf '\n%-12s %-8s %8s  %s\n' SERVER RESULT SECONDS LOG >&2
+  printf '\n%-14s %-8s %8s  %s\n' SERVER RESULT SECONDS LOG >&2
   for s in "${servers[@]}"; do
     local rc=1 ms=0 res; [[ -f $OUT/$s.result ]] && read -r rc ms <"$OUT/$s.result"
     if grep -q "already running" "$OUT/$s.out" && [[ $rc == 0 ]]; then res="running"
     elif [[ $rc == 0 ]]; then res="ready"; else res="FAILED"; failed+=("$s"); fi
-    printf '%-12s %-8s %8s  %s\n' "$s" "$res" "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))" "$(log_of "$s")" >&2
+    printf '%-14s %-8s %8s  %s\n' "$s" "$res" "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))" "$(log_of "$s")" >&2
   done
-  printf '%-12s %-8s %8s\n' total "" "$((total / 1000)).$(printf '%03d' $((total % 1000)))" >&2
+  printf '%-14s %-8s %8s\n' total "" "$((total / 1000)).$(printf '%03d' $((total % 1000)))" >&2
   for s in "${failed[@]}"; do log "$s failed to start: read $(log_of "$s") (and $OUT/$s.out)"; done
   (( ${#failed[@]} == 0 )) || exit 1
 }

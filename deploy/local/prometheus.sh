@@ -22,7 +22,7 @@ forget_stale_pid() { { pid_alive "$PIDFILE" && grep -qF "$INFRA_HOME" "/proc/$(c
 free_port_from_package_service() {
   port_open "$PROMETHEUS_PORT" || return 0
   local pid; pid=$(ss -ltnpH "sport = :$PROMETHEUS_PORT" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
-  if [[ -n $pid && "$(ps -o user= -p "$pid" | tr -d ' ')" == prometheus ]]; then
+  if [[ -n $pid && "$(ps -o user:32= -p "$pid" | tr -d ' ')" == prometheus ]]; then
     log "stopping the prometheus package's own instance (pid $pid) so that ours owns port $PROMETHEUS_PORT"
     echo "$pid" >"$DIR/package-service.pid"
     stop_pidfile "package prometheus" "$DIR/package-service.pid"

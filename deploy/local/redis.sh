@@ -22,7 +22,7 @@ forget_stale_pid() { { pid_alive "$PIDFILE" && grep -qF "$INFRA_HOME" "/proc/$(c
 free_port_from_package_service() {
   port_open "$REDIS_PORT" || return 0
   local pid; pid=$(ss -ltnpH "sport = :$REDIS_PORT" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
-  if [[ -n $pid && "$(ps -o user= -p "$pid" | tr -d ' ')" == redis ]]; then
+  if [[ -n $pid && "$(ps -o user:32= -p "$pid" | tr -d ' ')" == redis ]]; then
     log "stopping the redis-server package's own instance (pid $pid) so that ours owns port $REDIS_PORT"
     if [[ -x /etc/init.d/redis-server ]]; then /etc/init.d/redis-server stop >/dev/null 2>&1 || true; fi
     echo "$pid" >"$DIR/package-service.pid"

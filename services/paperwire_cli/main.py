@@ -94,6 +94,19 @@ def cmd_topics(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_settings(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .settings_doc import markdown, with_settings
+
+    if args.update_readme:
+        path = Path(args.update_readme)
+        path.write_text(with_settings(path.read_text()))
+        return 0
+    print(markdown(), end="")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="paperwire", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -118,6 +131,9 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("action", nargs="?", choices=["list", "create"], default="list")
     t.add_argument("--backend", choices=["embedded", "kafka"])
     t.set_defaults(func=cmd_topics)
+    st = sub.add_parser("settings", help="print every setting (env var, default, meaning) as Markdown")
+    st.add_argument("--update-readme", metavar="README.md", help="rewrite the settings block of this file")
+    st.set_defaults(func=cmd_settings)
     return p
 
 

@@ -129,7 +129,9 @@ def extract_entities(text: str) -> tuple[list[NamedEntity], list[NamedEntity]]:
             continue
         name = " ".join(lf)
         head = lf[-1].lower()
-        if head in DATASET_HEADS:
+        after = _WORD.findall(text[m.end() : m.end() + 40])[:1]
+        # "... Event Prediction (VLEP) dataset": the noun after the parenthesis can name the kind too.
+        if head in DATASET_HEADS or (after and after[0].lower() in DATASET_HEADS):
             datasets.setdefault(sf, NamedEntity(name=name, acronym=sf, kind="dataset"))
         elif head in METHOD_HEADS or any(w[:1].isupper() for w in lf[1:]):
             # Title-cased multi-word definitions are almost always a paper's own named contribution.

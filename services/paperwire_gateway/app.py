@@ -1,6 +1,7 @@
 """Gateway REST API (FastAPI): search, papers, health, metrics and a small web page."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: FastAPI resolves the Query(...) bounds, which depend on
+# settings, from the annotations at definition time.
 
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +13,7 @@ from paperwire_common.backends import Backends
 from paperwire_common.search.port import SearchRequest
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from . import metrics as http_metrics
 from . import problems
 from .settings import GatewaySettings
 
@@ -30,6 +32,7 @@ def create_app(
         description="Search, feeds and subscriptions for trending research papers.",
     )
     problems.install(app)
+    http_metrics.install(app)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

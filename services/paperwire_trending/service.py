@@ -27,7 +27,6 @@ from .handlers import plan_batch
 from .settings import TrendingSettings
 
 NAME = "trending"
-GROUP = f"paperwire-{NAME}"
 
 UPDATES = Counter(
     "paperwire_trending_updates_total",
@@ -45,7 +44,12 @@ def default_store(backends: Backends, settings: TrendingSettings) -> TrendStore:
     shared = getattr(backends, "trends", None)
     if shared is not None:
         return shared
-    store = make_trend_store(backends.redis, settings.half_lives(), horizon_s=settings.dedupe_horizon_s)
+    store = make_trend_store(
+        backends.redis,
+        settings.half_lives(),
+        horizon_s=settings.dedupe_horizon_s,
+        prefix=backends.settings.namespace + "paperwire:trend:{pw}",
+    )
     setattr(backends, "trends", store)  # noqa: B010 — Backends declares no such field yet
     return store
 
@@ -59,17 +63,18 @@ class Trending:
         store: TrendStore | None = None,
     ):
         self.b = backends
-        # `**{}`: the environment supplies every field; keeps mypy quiet without the pydantic plugin.
-        self.settings = settings or TrendingSettings(**{})
+        self.settings = settings or TrendingSettings()
         self.clock = clock or SystemClock()
         self.store = store or default_store(backends, self.settings)
+        # The group names both the Kafka commits and the offsets the store keeps atomically with the scores.
+        self.group = self.settings.group or f"paperwire-{NAME}"
 
     async def handle(self, batch: list[Decoded[BaseModel]]) -> list[tuple[Decoded[BaseModel], str]]:
         plan = plan_batch(batch, self.settings, self.clock.now())
         # Every record of the batch moves the stored offsets, refused ones included (they go to the DLQ).
         offsets = TopicPartitionOffsets()
         offsets.advance([d.record for d in batch])
-        res = await self.store.apply(GROUP, offsets.offsets, plan.updates)
+        res = await self.store.apply(self.group, offsets.offsets, plan.updates)
         horizon = self.settings.dedupe_horizon_s
         late = [
             (
@@ -86,10 +91,10 @@ class Trending:
         return failures
 
     def loop(self) -> ConsumerLoop:
-        consumer = self.b.bus.consumer(GROUP, [ENGAGEMENT.name, PAPERS_ENRICHED.name])
+        consumer = self.b.bus.consumer(self.group, [ENGAGEMENT.name, PAPERS_ENRICHED.name])
         return ConsumerLoop(
             service=NAME,
-            group=GROUP,
+            group=self.group,
             consumer=consumer,
             producer=self.b.bus,
             handler=self.handle,

@@ -22,16 +22,10 @@ class TrendingSettings(ConsumerSettings):
     batch_size: int = Field(2000, ge=1, le=10_000, description="records per polled batch (one store call)")
 
     half_life_24h_s: float = Field(DAY, gt=0, allow_inf_nan=False, description="half-life of window 24h (s)")
-    half_life_7d_s: float = Field(
-        7 * DAY, gt=0, allow_inf_nan=False, description="half-life of window 7d (s)"
-    )
-    half_life_30d_s: float = Field(
-        30 * DAY, gt=0, allow_inf_nan=False, description="half-life of window 30d (s)"
-    )
+    half_life_7d_s: float = Field(7 * DAY, gt=0, allow_inf_nan=False, description="half-life of window 7d (s)")
+    half_life_30d_s: float = Field(30 * DAY, gt=0, allow_inf_nan=False, description="half-life of window 30d (s)")
 
-    weight_view: float = Field(
-        1.0, ge=0, allow_inf_nan=False, description="a view (once per actor, paper, bucket)"
-    )
+    weight_view: float = Field(1.0, ge=0, allow_inf_nan=False, description="a view (once per actor, paper, bucket)")
     weight_upvote: float = Field(
         5.0,
         ge=0,

@@ -25,10 +25,11 @@ def make_trend_store(
     *,
     horizon_s: float,
     max_exponent: float = MAX_EXPONENT,
+    prefix: str = "paperwire:trend:{pw}",
 ) -> TrendStore:
     """Redis when a client is given (kafka backend), else in memory (embedded backend)."""
     if redis is None:
         return EmbeddedTrendStore(half_lives, horizon_s=horizon_s, max_exponent=max_exponent)
     from .redis import RedisTrendStore
 
-    return RedisTrendStore(redis, half_lives, horizon_s=horizon_s, max_exponent=max_exponent)
+    return RedisTrendStore(redis, half_lives, prefix=prefix, horizon_s=horizon_s, max_exponent=max_exponent)

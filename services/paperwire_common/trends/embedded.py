@@ -122,8 +122,8 @@ class EmbeddedTrendStore:
             return []
         z = self._s.z.get(("g", window) if topic is None else ("t", window, topic), {})
         # (score, member) descending == ZREVRANGE's order (equal scores: member descending).
-        best = heapq.nlargest(size, z.items(), key=lambda kv: (kv[1], kv[0]))
-        return [(p, s * f) for p, s in best]
+        best = heapq.nlargest(size, ((s, p) for p, s in z.items()))
+        return [(p, s * f) for s, p in best]
 
     async def scores(self, paper_id: str, now: float) -> dict[str, float]:
         out: dict[str, float] = {}

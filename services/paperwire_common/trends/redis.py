@@ -187,9 +187,7 @@ class RedisTrendStore:
             )
             if _s(res) != "retry":
                 return
-        raise RuntimeError(
-            f"trend store rebase of {window} did not settle after {self.max_attempts} attempts"
-        )
+        raise RuntimeError(f"trend store rebase of {window} did not settle after {self.max_attempts} attempts")
 
     async def reset(self) -> None:
         batch: list[Any] = []

@@ -1,0 +1,77 @@
+"""The consumer loop on the embedded bus: commit after the sink, redelivery after a crash, DLQ, halt."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from paperwire_common.bus.embedded import EmbeddedBus
+from paperwire_common.bus.port import Message
+from paperwire_common.consumer import ConsumerLoop, PoisonHalt
+from paperwire_common.envelope import encode
+from paperwire_common.events import PaperRaw
+from paperwire_common.settings import ConsumerSettings
+from paperwire_common.topics import PAPERS_RAW
+
+
+def good(i: int) -> Message:
+    p = PaperRaw(paper_id=f"title:{i}", version=1, content_hash=f"hash{i:06d}", title=f"Paper {i}", source="t",
+                 ingested_at=0)
+    return encode(PAPERS_RAW, p, key=p.paper_id, event_id=f"e{i}", source="t", time=0)
+
+
+def junk(i: int) -> Message:
+    return Message(PAPERS_RAW.name, f"j{i}", b"junk", (("ce_id", f"j{i}".encode()),))
+
+
+class Sink:
+    def __init__(self, fail_times: int = 0) -> None:
+        self.seen: list[str] = []
+        self.fail_times = fail_times
+
+    async def __call__(self, batch: list[Any]) -> list[Any]:
+        if self.fail_times:
+            self.fail_times -= 1
+            raise RuntimeError("sink down")
+        self.seen += [d.event_id for d in batch]
+        return []
+
+
+async def make(bus: EmbeddedBus, sink: Sink, **kw: Any) -> ConsumerLoop:
+    await bus.ensure_topics([PAPERS_RAW.name, PAPERS_RAW.dlq])
+    loop = ConsumerLoop(service="t", group="g", consumer=bus.consumer("g", [PAPERS_RAW.name]), producer=bus,
+                        handler=sink, settings=ConsumerSettings(batch_size=100, **kw))
+    await loop.consumer.start()
+    return loop
+
+
+async def test_failed_batch_is_redelivered_then_committed() -> None:
+    bus, sink = EmbeddedBus(), Sink(fail_times=1)
+    await bus.publish([good(i) for i in range(5)])
+    loop = await make(bus, sink)
+    with pytest.raises(RuntimeError):
+        await loop.run_once()
+    assert bus.committed.get("g", {}) == {} and sink.seen == []
+    assert await loop.run_once() == 5
+    assert sorted(sink.seen) == [f"e{i}" for i in range(5)]
+    assert await loop.consumer.lag() == 0
+
+
+async def test_poison_is_dead_lettered_and_good_records_pass() -> None:
+    bus, sink = EmbeddedBus(), Sink()
+    await bus.publish([good(0), junk(1), good(2)])
+    loop = await make(bus, sink)
+    assert await loop.run_once() == 3
+    assert sorted(sink.seen) == ["e0", "e2"]
+    dlq = bus.records(PAPERS_RAW.dlq)
+    assert [m.value for m in dlq] == [b"junk"] and "invalid" in (dlq[0].header("dlq_reason") or "")
+
+
+async def test_mostly_poison_halts_without_commit() -> None:
+    bus, sink = EmbeddedBus(), Sink()
+    await bus.publish([junk(i) for i in range(8)] + [good(i) for i in range(4)])
+    loop = await make(bus, sink, poison_max_ratio=0.5, poison_min_batch=10)
+    with pytest.raises(PoisonHalt, match="8 of 12"):
+        await loop.run_once()
+    assert bus.committed.get("g", {}) == {} and bus.records(PAPERS_RAW.dlq) == [] and sink.seen == []
