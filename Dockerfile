@@ -26,6 +26,8 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 
 # 2. The protoc toolchain (grpcio-tools is a dev dependency) in its own environment, which never reaches the
 #    runtime image; the lock pins it together with the grpcio/protobuf versions the runtime uses.
+#    (A layer of its own: it is cached independently of the runtime dependencies above.)
+# hadolint ignore=DL3059
 RUN --mount=type=cache,target=/root/.cache/uv \
     UV_PROJECT_ENVIRONMENT=/opt/protoc uv sync --frozen --only-group dev --no-install-project
 
@@ -33,8 +35,8 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 COPY proto ./proto
 COPY services ./services
 RUN rm -rf services/paperwire && mkdir -p services/paperwire \
- && /opt/protoc/bin/python -m grpc_tools.protoc -Iproto --python_out=services --grpc_python_out=services \
-      --pyi_out=services $(find proto -name '*.proto') \
+ && find proto -name '*.proto' -exec /opt/protoc/bin/python -m grpc_tools.protoc -Iproto --python_out=services \
+      --grpc_python_out=services --pyi_out=services {} + \
  && test -n "$(find services/paperwire -name '*_pb2_grpc.py')"
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev \
@@ -81,7 +83,8 @@ ENV PATH=/app/.venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PAPERWIRE_HEALTH_HOST=0.0.0.0
 WORKDIR /app
-USER paperwire
+# Numeric, so that a runtime can verify it is not root (Kubernetes runAsNonRoot).
+USER 10001:10001
 
 # Last, so that every service image shares all the layers above.
 ARG SERVICE

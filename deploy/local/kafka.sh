@@ -31,7 +31,6 @@ resolve_classpath() {
     local missing; missing=$(tr ':' '\n' <"$CP_FILE" | while read -r j; do [[ -f $j ]] || echo "$j"; done)
     [[ -z $missing ]] && return 0
   fi
-  need_java
   log "resolving Kafka $KAFKA_VERSION jars with Maven (cached afterwards)"
   mvn -B -q -f "$SRC/pom.xml" dependency:build-classpath \
       -Dkafka.version="$KAFKA_VERSION" -Dscala.binary="$SCALA_BINARY" -Dlog4j.version="$KAFKA_LOG4J_VERSION" \
@@ -71,6 +70,7 @@ up() {
   # StorageTool calls System.exit, hence its own JVM.
   if [[ ! -f $DATA/meta.properties ]]; then
     [[ -s $DIR/cluster.id ]] || kafka_tool kafka.tools.StorageTool random-uuid | tail -n 1 >"$DIR/cluster.id"
+    grep -qE '^[A-Za-z0-9_-]{22}$' "$DIR/cluster.id" || { rm -f "$DIR/cluster.id"; die "could not make a Kafka cluster id"; }
     log "formatting $DATA (cluster id $(cat "$DIR/cluster.id"))"
     kafka_tool kafka.tools.StorageTool format -t "$(cat "$DIR/cluster.id")" -c "$CONF" --ignore-formatted \
       >"$DIR/format.log" 2>&1 || die "formatting the Kafka log dir failed; read $DIR/format.log"
@@ -79,7 +79,7 @@ up() {
   [[ -f $LOGFILE ]] && mv -f "$LOGFILE" "$LOGFILE.prev"
   log "starting Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT (heap $KAFKA_HEAP)"
   # setsid + nohup: the broker outlives this shell and Ctrl-C in it; without job control, $! is the java pid.
-  # fd 9 is closed for it: an inherited copy of our stderr would keep a caller's pipe (infra.sh's tee) open.
+  # fd 9 is closed for it: an inherited copy of our stderr would keep a caller's pipe (`kafka.sh up | tee`) open.
   setsid nohup java -Xms"$KAFKA_HEAP" -Xmx"$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
       -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
       -Dlog4j2.configurationFile="$SRC/log4j2.properties" -cp "$(cat "$CP_FILE")" \

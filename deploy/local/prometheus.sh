@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prometheus (Debian's prometheus package) on 127.0.0.1, started by us rather than by the package's service.
-# Config: deploy/prometheus/prometheus.yml when it exists, else a minimal one that scrapes Prometheus itself.
+# Config: deploy/prometheus/prometheus.local.yml (targets on 127.0.0.1), else deploy/prometheus/prometheus.yml,
+# else a minimal one that scrapes Prometheus itself.
 # Storage, pidfile and log live under $INFRA_HOME/prometheus/.
 # usage: prometheus.sh up|down|status      env: PROMETHEUS_PORT (9090)
 set -euo pipefail
@@ -10,7 +11,9 @@ PROMETHEUS_PORT=${PROMETHEUS_PORT:-9090}
 DIR="$INFRA_HOME/prometheus"
 PIDFILE="$DIR/prometheus.pid"
 LOGFILE="$DIR/prometheus.log"
-PROJECT_CONF="$ROOT_DIR/deploy/prometheus/prometheus.yml"
+# prometheus.yml scrapes docker-compose service names (enricher:9101, ...) that do not resolve here; the .local
+# variant has the same jobs, labels and alert rules with 127.0.0.1 targets.
+PROJECT_CONFS=("$ROOT_DIR/deploy/prometheus/prometheus.local.yml" "$ROOT_DIR/deploy/prometheus/prometheus.yml")
 mkdir -p "$DIR/data"
 
 # A pidfile left from before a reboot may name an unrelated process by now: keep it only if the process is ours
@@ -38,11 +41,12 @@ up() {
   if pid_alive "$PIDFILE"; then log "prometheus already running (pid $(cat "$PIDFILE"))"; return 0; fi
   { command -v prometheus && command -v promtool; } >/dev/null || apt_install prometheus
   free_port_from_package_service
-  local conf="$PROJECT_CONF"
-  if [[ ! -f $conf ]]; then
+  local conf="" c
+  for c in "${PROJECT_CONFS[@]}"; do [[ -f $c ]] && { conf=$c; break; }; done
+  if [[ -z $conf ]]; then
     conf="$DIR/prometheus.yml"
     cat >"$conf" <<EOF
-# Written by deploy/local/prometheus.sh because deploy/prometheus/prometheus.yml does not exist yet.
+# Written by deploy/local/prometheus.sh because deploy/prometheus/ has no prometheus config yet.
 global:
   scrape_interval: 15s
 scrape_configs:

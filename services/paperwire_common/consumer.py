@@ -57,6 +57,7 @@ class ConsumerLoop:
         self.stats = LoopStats()
         self.halted: str | None = None
         self.started = False
+        self._lag_at = -1e9
 
     def _decode(self, records: Sequence[Record]) -> tuple[list[Decoded[BaseModel]], list[tuple[Record, str]]]:
         good: list[Decoded[BaseModel]] = []
@@ -125,20 +126,30 @@ class ConsumerLoop:
         self.stats.batches += 1
         return len(records)
 
+    async def _observe_lag(self) -> None:
+        # committed() is a broker round trip per partition on Kafka: refresh the gauge at most every 5 s.
+        now = asyncio.get_running_loop().time()
+        if now - self._lag_at >= 5.0:
+            self._lag_at = now
+            CONSUMER_LAG.labels(self.service, self.group).set(await self.consumer.lag())
+
     async def run(self, stop: asyncio.Event) -> None:
-        """Until `stop` is set: the batch in flight is finished and committed before returning (drain)."""
+        """Until `stop` is set: the batch in flight is finished and committed before returning (drain).
+
+        On a poison halt the loop stops consuming but the process stays up (readiness fails, the
+        `paperwire_consumer_halted` gauge is 1) so the alert fires and an operator can look.
+        """
         await self.consumer.start()
         self.started = True
         backoff = self.settings.retry_backoff_s
         try:
             while not stop.is_set():
                 try:
-                    n = await self.run_once()
+                    await self.run_once()
                     backoff = self.settings.retry_backoff_s
-                    if n == 0:
-                        CONSUMER_LAG.labels(self.service, self.group).set(await self.consumer.lag())
+                    await self._observe_lag()
                 except PoisonHalt:
-                    raise
+                    await stop.wait()
                 except Exception:
                     # Transient failure (sink down, broker blip): uncommitted records come again after a wait.
                     try:

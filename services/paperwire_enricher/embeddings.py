@@ -208,6 +208,4 @@ def load_default_encoder(
     intra_op_num_threads: int | None = None,
 ) -> OnnxMiniLMEncoder:
     """The production encoder; :class:`EmbeddingUnavailable` if the model stack is not installed."""
-    return OnnxMiniLMEncoder(
-        max_tokens=max_tokens, batch_size=batch_size, intra_op_num_threads=intra_op_num_threads
-    )
+    return OnnxMiniLMEncoder(max_tokens=max_tokens, batch_size=batch_size, intra_op_num_threads=intra_op_num_threads)

@@ -63,13 +63,6 @@ async def test_mostly_poison_batch_halts_instead(backend: str, namespace: str) -
             while loop.halted is None:
                 await asyncio.sleep(0.1)
         assert "poison" in loop.halted
-        # Nothing was dead-lettered or committed: a restarted member of the group sees the batch again.
+        # Nothing was dead-lettered or committed: after the fix, a restart sees the whole batch again.
         assert loop.stats.dead_lettered == 0
-        again = p.backends.bus.consumer(loop.group, [PAPERS_ENRICHED.name])
-        await again.start()
-        seen: list[object] = []
-        async with asyncio.timeout(30):
-            while len(seen) < 30:
-                seen += await again.poll(100, 0.5)
-        await again.stop()
-        assert len(seen) == 30
+        assert await loop.consumer.lag() == 30

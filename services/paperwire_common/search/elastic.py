@@ -49,9 +49,12 @@ class ElasticIndex:
         if await self.es.indices.exists_alias(name=self.alias):
             return
         name = index_name(self.alias)
-        if not await self.es.indices.exists(index=name):
-            await self.es.indices.create(index=name, settings=SETTINGS, mappings=MAPPINGS)
+        # Several services start at once: tolerate losing the race to create the index.
+        r = await self.es.options(ignore_status=400).indices.create(index=name, settings=SETTINGS, mappings=MAPPINGS)
+        if r.get("acknowledged"):
             log.info("elasticsearch.index_created", index=name)
+        elif r.get("error", {}).get("type") != "resource_already_exists_exception":
+            raise RuntimeError(f"cannot create index {name}: {r.get('error')}")
         await self.es.indices.put_alias(index=name, name=self.alias)
 
     async def upsert(self, docs: Sequence[dict[str, Any]]) -> list[IndexFailure]:

@@ -107,32 +107,7 @@ class RedisTrendStore:
         for u in updates:
             if not (math.isfinite(u.ts) and math.isfinite(u.weight) and math.isfinite(u.until)):
                 raise ValueError(f"non-finite ts/weight in update {u.event_id}")
-        payload = json.dumps(
-            {
-                "w": [[w, h] for w, h in self.half_lives.items()],
-                "o": [[f"{t}:{p}", o] for (t, p), o in partition_offsets.items()],
-                "u": [
-                    [
-                        u.kind.value,
-                        u.etype,
-                        u.paper_id,
-                        u.ts,
-                        u.weight,
-                        u.tp,
-                        u.offset,
-                        u.event_id,
-                        u.key,
-                        u.until,
-                        u.stars,
-                        list(u.topics),
-                        u.version,
-                    ]
-                    for u in updates
-                ],
-            },
-            ensure_ascii=False,
-            allow_nan=False,
-        )
+        payload, seen_tps, topics = self._payload(partition_offsets, updates)
         fixed = [
             self.k_meta,
             self.k_papers,
@@ -144,8 +119,7 @@ class RedisTrendStore:
         ]
         for w in self.half_lives:
             fixed += [self.k_rank(w), self.k_pending(w), *(self.k_etype(w, e) for e in ETYPES)]
-        topics = {t for u in updates if u.kind is Kind.PAPER for t in u.topics}
-        fixed += sorted({self.k_seen(u.tp) for u in updates if u.kind is not Kind.PAPER})
+        fixed += [self.k_seen(tp) for tp in seen_tps]
         papers = list(dict.fromkeys(u.paper_id for u in updates))
         maxts = max((u.ts for u in updates), default=-math.inf)
         args = [self.prefix, consumer, repr(self.max_exponent), repr(self.horizon), payload]
@@ -165,6 +139,42 @@ class RedisTrendStore:
                 await self.rebase(_s(res[1]), maxts)
             # "retry": a paper's topics changed between our HMGET and the script; read them again.
         raise RuntimeError(f"trend store apply did not settle after {self.max_attempts} attempts")
+
+    def _payload(
+        self, partition_offsets: Mapping[tuple[str, int], int], updates: Sequence[ScoreUpdate]
+    ) -> tuple[str, list[str], set[str]]:
+        """The JSON argument of apply.lua (layout in its header), the engagement partitions, the batch's topics.
+
+        Rows carry only their kind's fields and partitions travel as indexes: this encoding is a large share
+        of the client's per-event cost."""
+        tps: dict[tuple[str, int], int] = {}
+        seen: set[int] = set()
+        topics: set[str] = set()
+        rows: list[list[Any]] = []
+        for u in updates:
+            ti = tps.setdefault((u.topic, u.partition), len(tps) + 1)
+            k = u.kind
+            row = [k, u.etype, u.paper_id, u.ts, u.weight, ti, u.offset, u.event_id]
+            if k is Kind.PAPER:
+                row += [list(u.topics), u.version]
+                topics.update(u.topics)
+            else:
+                seen.add(ti)
+                if k is Kind.ONCE:
+                    row += [u.key, u.until]
+                elif k is Kind.VOTE or k is Kind.UNVOTE:
+                    row.append(u.key)
+                elif k is Kind.STAR:
+                    row.append(u.stars)
+            rows.append(row)
+        offs = [[tps.setdefault(tp, len(tps) + 1), o] for tp, o in partition_offsets.items()]
+        names = [f"{t}:{p}" for t, p in tps]  # dicts keep insertion order: names[i - 1] is index i
+        payload = {"w": [[w, h] for w, h in self.half_lives.items()], "tp": names, "o": offs, "u": rows}
+        return (
+            json.dumps(payload, ensure_ascii=False, allow_nan=False),
+            [names[i - 1] for i in sorted(seen)],
+            topics,
+        )
 
     async def _paper_topics(self, papers: list[str]) -> set[str]:
         out: set[str] = set()

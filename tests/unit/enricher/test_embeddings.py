@@ -32,9 +32,7 @@ _SENTENCES = [
 
 def _varied_texts(n: int = 40) -> list[str]:
     # Lengths from a few tokens to well past 256, so batches mix short, padded and truncated rows.
-    return [
-        " ".join(_SENTENCES[(i + j) % len(_SENTENCES)] for j in range(1 + (i * 7) % 23)) for i in range(n)
-    ]
+    return [" ".join(_SENTENCES[(i + j) % len(_SENTENCES)] for j in range(1 + (i * 7) % 23)) for i in range(n)]
 
 
 @pytest.fixture(scope="module")
