@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -13,6 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample" / "seed_papers.jsonl"
 SEED_PAGE = ROOT / "data" / "sample" / "seed_page.txt"
+_NAMESPACES: set[str] = set()  # created in this session: only these are cleaned up (others may be running)
 REQUIRE = os.environ.get("PAPERWIRE_REQUIRE_SERVERS") == "1"
 
 KAFKA = os.environ.get("PAPERWIRE_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
@@ -62,4 +64,47 @@ def redis_url() -> str:
 @pytest.fixture
 def namespace() -> str:
     """A fresh prefix for topics, groups, index alias and Redis keys: tests never see each other's data."""
-    return f"t{uuid.uuid4().hex[:10]}-"
+    ns = f"t{uuid.uuid4().hex[:10]}-"
+    _NAMESPACES.add(ns)
+    return ns
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_test_namespaces() -> Iterator[None]:
+    """After the session, delete what tests created under their random namespaces (indices, topics), so
+    servers that outlive a run (make infra-up) do not accumulate test data."""
+    yield
+    if not _NAMESPACES:
+        return
+    import asyncio
+
+    async def clean() -> None:
+        u = urlsplit(ES)
+        if _reachable(u.hostname or "127.0.0.1", u.port or 9200):
+            from elasticsearch import AsyncElasticsearch
+
+            es = AsyncElasticsearch(ES)
+            try:
+                names = (await es.options(ignore_status=404).indices.get(index="t*-*", expand_wildcards="all")).body
+                test_indices = [n for n in names if n[:12] in _NAMESPACES]
+                for i in range(0, len(test_indices), 50):
+                    await es.indices.delete(index=",".join(test_indices[i : i + 50]))
+            finally:
+                await es.close()
+        host, _, port = KAFKA.rpartition(":")
+        if _reachable(host, int(port)):
+            from aiokafka.admin import AIOKafkaAdminClient
+
+            admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
+            await admin.start()
+            try:
+                topics = [t for t in await admin.list_topics() if t[:12] in _NAMESPACES]
+                if topics:
+                    await admin.delete_topics(topics)
+            finally:
+                await admin.close()
+
+    try:
+        asyncio.run(clean())
+    except Exception as e:  # cleanup must never turn a green run red
+        print(f"test namespace cleanup failed: {e!r}")

@@ -37,6 +37,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    import httpx
+
     from paperwire_common.backends import make_backends
     from paperwire_ingestor.records import FormatError
     from paperwire_ingestor.service import Ingestor
@@ -63,7 +65,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                     print(f"  ... {len(s.reasons) - args.show_rejections} more rejections")
                 total += s.read
             return 0
-        except FormatError as e:
+        except (FormatError, httpx.HTTPError, OSError) as e:
+            # A bad file or URL: a message and a non-zero exit; what was published before stays published.
             print(f"paperwire: {e}", file=sys.stderr)
             return 1
         finally:
@@ -92,6 +95,30 @@ def cmd_topics(args: argparse.Namespace) -> int:
             f"consumers={','.join(t.consumers):26} dlq={t.dlq}"
         )
     return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from paperwire_common.backends import make_backends
+    from paperwire_indexer.reindex import reindex
+
+    if CommonSettings().backend != "kafka":
+        print("paperwire: reindex rebuilds Elasticsearch from Kafka: use --backend kafka", file=sys.stderr)
+        return 2
+
+    async def go() -> int:
+        b = make_backends(CommonSettings(), client_id="paperwire-reindex")
+        await b.start()
+        try:
+            out = await reindex(b, delete_old=args.delete_old)
+        finally:
+            await b.stop()
+        print(
+            f"alias {CommonSettings().namespace}{CommonSettings().index_alias}: {out['old']} -> {out['new']}, "
+            f"{out['documents']} documents ({out['replayed']} events replayed in {out['seconds']} s)"
+        )
+        return 0
+
+    return asyncio.run(go())
 
 
 def cmd_settings(args: argparse.Namespace) -> int:
@@ -131,6 +158,12 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("action", nargs="?", choices=["list", "create"], default="list")
     t.add_argument("--backend", choices=["embedded", "kafka"])
     t.set_defaults(func=cmd_topics)
+    se = sub.add_parser("search", help="search index operations")
+    se.add_argument("action", choices=["reindex"], help="reindex: rebuild from Kafka into a new index, switch alias")
+    se.add_argument("--delete-old", action="store_true", help="delete the previous index after the switch")
+    se.add_argument("--backend", choices=["embedded", "kafka"])
+    se.set_defaults(func=cmd_search)
+
     st = sub.add_parser("settings", help="print every setting (env var, default, meaning) as Markdown")
     st.add_argument("--update-readme", metavar="README.md", help="rewrite the settings block of this file")
     st.set_defaults(func=cmd_settings)

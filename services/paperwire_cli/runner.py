@@ -93,7 +93,8 @@ async def run_all(ingest: list[str], on_ready: Callable[[], Awaitable[None]] | N
     def readiness() -> dict[str, bool]:
         return {"pipeline": all(lp.started for lp in loops) and state["ingested"]}
 
-    gateway = Gateway(b, readiness=readiness)
+    # One model in memory: the gateway embeds queries with the enricher's encoder.
+    gateway = Gateway(b, readiness=readiness, encoder=getattr(workers["enricher"][0], "encoder", None))
     tasks = {n: asyncio.create_task(lp.run(stop), name=n) for n, (_, lp) in workers.items()}
     tasks["gateway"] = asyncio.create_task(gateway.run(stop), name="gateway")
 
@@ -128,9 +129,12 @@ async def run_one(name: str) -> int:
     install_stop(stop)
     tasks: dict[str, asyncio.Task[Any]] = {}
     if name == "gateway":
+        from paperwire_enricher.service import load_encoder
+        from paperwire_enricher.settings import EnricherSettings
         from paperwire_gateway.service import Gateway
 
-        tasks[name] = asyncio.create_task(Gateway(b).run(stop))
+        encoder = load_encoder(EnricherSettings(), common.embeddings)
+        tasks[name] = asyncio.create_task(Gateway(b, encoder=encoder).run(stop))
     else:
         _, lp = build_worker(name, b, common)
         port = lp.settings.health_port or HEALTH_PORTS[name]
@@ -139,9 +143,7 @@ async def run_one(name: str) -> int:
             return {"consumer": lp.started and lp.halted is None, "index": await b.index.ready()}
 
         tasks[name] = asyncio.create_task(lp.run(stop))
-        tasks["health"] = asyncio.create_task(
-            serve_health(health_app(name, ready), common.health_host, port, stop)
-        )
+        tasks["health"] = asyncio.create_task(serve_health(health_app(name, ready), common.health_host, port, stop))
         log.info("service.started", service=name, health=f"http://{common.health_host}:{port}/healthz")
     code = await _supervise(tasks, stop)
     with contextlib.suppress(Exception):

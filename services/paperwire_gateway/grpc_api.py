@@ -7,9 +7,10 @@ import asyncio
 from typing import Any
 
 import grpc
+
 from paperwire.v1 import papers_pb2, papers_pb2_grpc
 from paperwire_common.backends import Backends
-from paperwire_common.search.port import SearchRequest
+from paperwire_common.search.port import Filters, SearchRequest
 from paperwire_common.search.query import QuerySyntaxError
 
 _LIST_FIELDS = ("authors", "topics", "keyphrases", "methods", "datasets", "code_urls", "project_urls")
@@ -30,12 +31,10 @@ class PapersService(papers_pb2_grpc.PapersServicer):
         size = request.size or 10
         if not 1 <= size <= self.max_size:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"size must be 1..{self.max_size}")
-        req = SearchRequest(
-            q=request.q,
-            size=size,
-            topic=request.topic or None,
-            has_code=request.has_code if request.HasField("has_code") else None,
+        filters = Filters(
+            topic=request.topic or None, has_code=request.has_code if request.HasField("has_code") else None
         )
+        req = SearchRequest(q=request.q, size=size, filters=filters)
         try:
             res = await self.b.index.search(req)
         except QuerySyntaxError as e:

@@ -4,8 +4,9 @@ import time
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
-from paperwire_common.metrics import HTTP_REQUESTS, HTTP_SECONDS
 from starlette.routing import Match
+
+from paperwire_common.metrics import HTTP_REQUESTS, HTTP_SECONDS
 
 
 def _route(request: Request) -> str:

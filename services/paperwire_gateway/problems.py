@@ -7,9 +7,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
 from paperwire_common.logging import get_logger
 from paperwire_common.search.query import QuerySyntaxError
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from paperwire_common.search.service import CursorError, NotFound, SemanticUnavailable
 
 log = get_logger(__name__)
 PROBLEM = "application/problem+json"
@@ -31,6 +33,18 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(QuerySyntaxError)
     async def _query(_: Request, exc: QuerySyntaxError) -> JSONResponse:
         return problem(400, "Invalid query", str(exc))
+
+    @app.exception_handler(CursorError)
+    async def _cursor(_: Request, exc: CursorError) -> JSONResponse:
+        return problem(400, "Invalid cursor", str(exc))
+
+    @app.exception_handler(SemanticUnavailable)
+    async def _semantic(_: Request, exc: SemanticUnavailable) -> JSONResponse:
+        return problem(503, "Semantic search unavailable", str(exc))
+
+    @app.exception_handler(NotFound)
+    async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return problem(404, "Not Found", f"no paper with id {exc.args[0]!r}")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

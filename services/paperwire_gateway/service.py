@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 import uvicorn
+
 from paperwire_common.backends import Backends
 from paperwire_common.health import QuietServer
 from paperwire_common.logging import get_logger
@@ -22,10 +24,11 @@ class Gateway:
         backends: Backends,
         settings: GatewaySettings | None = None,
         readiness: Callable[[], dict[str, bool]] | None = None,
+        encoder: Any = None,
     ) -> None:
         self.settings = settings or GatewaySettings()
         self.backends = backends
-        self.app = create_app(backends, self.settings, readiness)
+        self.app = create_app(backends, self.settings, readiness, encoder)
         config = uvicorn.Config(
             self.app,
             host=self.settings.host,

@@ -13,3 +13,12 @@ class GatewaySettings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535, description="HTTP port (REST, web page, /metrics)")
     grpc_port: int = Field(50051, ge=0, le=65535, description="gRPC port (0 = off)")
     max_page_size: int = Field(100, ge=1, le=1000, description="largest `size` a search may ask for")
+    cursor_secret: str = Field(
+        "",
+        description="HMAC key of pagination cursors; unset = random per process "
+        "(set it when several gateways serve one URL)",
+    )
+    rrf_k: int = Field(60, ge=1, le=1000, description="reciprocal rank fusion constant of hybrid search")
+    hybrid_candidates: int = Field(
+        100, ge=10, le=1000, description="keyword and vector candidates fused per hybrid query"
+    )

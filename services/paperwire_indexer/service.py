@@ -18,9 +18,7 @@ NAME = "indexer"
 
 
 class Indexer:
-    def __init__(
-        self, backends: Backends, settings: IndexerSettings | None = None, clock: Clock | None = None
-    ):
+    def __init__(self, backends: Backends, settings: IndexerSettings | None = None, clock: Clock | None = None):
         self.b = backends
         self.settings = settings or IndexerSettings()
         self.clock = clock or SystemClock()

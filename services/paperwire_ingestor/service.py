@@ -6,6 +6,8 @@ import sys
 from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
 
+from tqdm import tqdm
+
 from paperwire_common.backends import Backends
 from paperwire_common.bus.port import Message
 from paperwire_common.clock import Clock, SystemClock
@@ -14,7 +16,6 @@ from paperwire_common.ids import event_id
 from paperwire_common.logging import get_logger
 from paperwire_common.metrics import INGESTED
 from paperwire_common.topics import PAPERS_RAW
-from tqdm import tqdm
 
 from .handlers import Summary, paper_key, to_raw
 from .records import FormatError, ParseResult, Rejected, SourceRecord

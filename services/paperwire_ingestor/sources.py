@@ -44,9 +44,7 @@ async def _single(url: str, fmt: str, limiter: RateLimiter) -> tuple[str, AsyncI
     return name, gen()
 
 
-async def url_records(
-    url: str, fmt: str, settings: IngestorSettings
-) -> tuple[str, AsyncIterator[ParseResult]]:
+async def url_records(url: str, fmt: str, settings: IngestorSettings) -> tuple[str, AsyncIterator[ParseResult]]:
     """(format name, records). Paged harvests resume from a checkpoint after an interruption."""
     limiter = RateLimiter(settings.request_interval_s)
     name = url_format(url, fmt)

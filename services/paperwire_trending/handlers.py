@@ -15,10 +15,11 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from pydantic import BaseModel
+
 from paperwire_common.envelope import Decoded
 from paperwire_common.events import Engagement, PaperEnriched
 from paperwire_common.trends.port import Kind, ScoreUpdate
-from pydantic import BaseModel
 
 from .settings import TrendingSettings
 
@@ -49,64 +50,45 @@ def check_time(ts: float, now: float, s: TrendingSettings, what: str) -> str | N
     return None
 
 
-def _update(
-    kind: Kind,
-    etype: str,
-    weight: float,
-    d: Decoded[BaseModel],
-    e: Engagement,
-    *,
-    key: str = "",
-    until: float = 0.0,
-    stars: int = 0,
-) -> ScoreUpdate:
-    r = d.record
-    return ScoreUpdate(
-        kind,
-        etype,
-        e.paper_id,
-        e.ts,
-        weight,
-        r.topic,
-        r.partition,
-        r.offset,
-        e.id,
-        key=key,
-        until=until,
-        stars=stars,
-    )
-
-
 def engagement_update(d: Decoded[BaseModel], e: Engagement, s: TrendingSettings) -> ScoreUpdate | str:
-    """The update for one engagement event, or why it is refused."""
-    if any(c in e.paper_id or c in e.actor_id for c in _RESERVED):
+    """The update for one engagement event, or why it is refused (the consumer's per-event hot path)."""
+    pid, actor = e.paper_id, e.actor_id
+    if "\x1e" in pid or "\x1f" in pid or "\x1e" in actor or "\x1f" in actor:
         return "paper_id or actor_id contains a reserved control character"
-    if e.type == "view":
+    r, t = d.record, e.type
+    if t == "view":
         b = view_bucket(e.ts, s.view_bucket_s)
-        return _update(
+        key = f"{pid}\x1f{actor}\x1f{b}"
+        return ScoreUpdate(
             Kind.ONCE,
             "view",
+            pid,
+            e.ts,
             s.weight_view,
-            d,
-            e,
-            key=f"{e.paper_id}\x1f{e.actor_id}\x1f{b}",
-            until=(b + 1) * s.view_bucket_s,
+            r.topic,
+            r.partition,
+            r.offset,
+            e.id,
+            key,
+            (b + 1) * s.view_bucket_s,
         )
-    if e.type == "upvote":
-        return _update(Kind.VOTE, "upvote", s.weight_upvote, d, e, key=e.actor_id)
-    if e.type == "unvote":  # withdraws the standing upvote's own term: no weight of its own
-        return _update(Kind.UNVOTE, "upvote", 0.0, d, e, key=e.actor_id)
-    if e.type == "star":
+    if t == "upvote":
+        return ScoreUpdate(Kind.VOTE, "upvote", pid, e.ts, s.weight_upvote, r.topic, r.partition, r.offset, e.id, actor)
+    if t == "unvote":  # withdraws the standing upvote's own term: no weight of its own
+        return ScoreUpdate(Kind.UNVOTE, "upvote", pid, e.ts, 0.0, r.topic, r.partition, r.offset, e.id, actor)
+    if t == "star":
         if e.stars is None:
             return "star event without a stars snapshot"
-        return _update(Kind.STAR, "star", s.weight_star, d, e, stars=e.stars)
-    assert e.type in _ADDITIVE, e.type
-    return _update(Kind.ADD, e.type, s.weight(e.type), d, e)
+        return ScoreUpdate(
+            Kind.STAR, "star", pid, e.ts, s.weight_star, r.topic, r.partition, r.offset, e.id, stars=e.stars
+        )
+    assert t in _ADDITIVE, t
+    return ScoreUpdate(Kind.ADD, t, pid, e.ts, s.weight(t), r.topic, r.partition, r.offset, e.id)
 
 
 def paper_update(d: Decoded[BaseModel], e: PaperEnriched, s: TrendingSettings) -> ScoreUpdate | str:
     p = e.paper
-    if any(c in p.paper_id for c in _RESERVED):
+    if "\x1e" in p.paper_id or "\x1f" in p.paper_id:
         return "paper_id contains a reserved control character"
     # Sorted and distinct, so the store compares topic sets as strings; ids with separators can't be stored.
     topics = tuple(sorted({t for t in e.topics if t and not any(c in t for c in _RESERVED)}))

@@ -13,6 +13,9 @@ topics are read independently (a rebuild may read all of engagement first): dead
 
 from __future__ import annotations
 
+from prometheus_client import Counter
+from pydantic import BaseModel
+
 from paperwire_common.backends import Backends
 from paperwire_common.bus.port import TopicPartitionOffsets
 from paperwire_common.clock import Clock, SystemClock
@@ -20,8 +23,6 @@ from paperwire_common.consumer import ConsumerLoop
 from paperwire_common.envelope import Decoded
 from paperwire_common.topics import ENGAGEMENT, PAPERS_ENRICHED
 from paperwire_common.trends import TrendStore, make_trend_store
-from prometheus_client import Counter
-from pydantic import BaseModel
 
 from .handlers import plan_batch
 from .settings import TrendingSettings

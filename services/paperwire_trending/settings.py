@@ -7,9 +7,10 @@ prior only affect events applied after the change.
 
 from __future__ import annotations
 
-from paperwire_common.settings import ConsumerSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
+
+from paperwire_common.settings import ConsumerSettings
 
 HOUR = 3600.0
 DAY = 24 * HOUR

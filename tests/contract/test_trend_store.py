@@ -12,14 +12,14 @@ import os
 import random
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+
 from paperwire_common.trends import EmbeddedTrendStore, Kind, ScoreUpdate, TrendStore
 from paperwire_common.trends.port import ETYPES, HalfLifeChanged
-
 from tests.conftest import need_server
 
 HL = {"24h": 86_400.0, "7d": 604_800.0, "30d": 2_592_000.0}
@@ -293,11 +293,8 @@ def scenario(seed: int, days: float = 40.0, n: int = 3000) -> list[list[ScoreUpd
             u = st.add(p, et, t, {"download": 2.0, "mention": 3.0, "comment": 2.0}[et])
         elif r < 0.93 and recent:  # redelivered duplicate: same id and ts, new offset
             d = rng.choice(recent)
-            u = replace(
-                st._u(d.topic, d.kind, d.etype, d.paper_id, d.ts, d.weight, d.event_id),
-                key=d.key,
-                until=d.until,
-                stars=d.stars,
+            u = st._u(d.topic, d.kind, d.etype, d.paper_id, d.ts, d.weight, d.event_id)._replace(
+                key=d.key, until=d.until, stars=d.stars
             )
         else:  # a straggler: sometimes older than the horizon
             u = st.add(p, "comment", t - rng.uniform(0, 4 * 86_400.0), 2.0)

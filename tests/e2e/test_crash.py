@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 
+import httpx
 import pytest
 from paperwire_common.backends import make_backends
 from paperwire_common.envelope import encode
@@ -127,7 +128,8 @@ async def test_kill_9_mid_stream_then_restart_equals_clean_run(
         at_kill = await live.count()
         assert at_kill < PAPERS, "the kill must land mid-stream for this test to mean anything"
 
-        proc = start_indexer(namespace)
+        port = free_port()
+        proc = start_indexer(namespace, port)
 
         async def complete() -> bool:
             await live.refresh()
@@ -136,6 +138,13 @@ async def test_kill_9_mid_stream_then_restart_equals_clean_run(
 
         try:
             await wait_for(complete, 180, "restarted indexer to catch up")
+            # The lone service's operations endpoints.
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+                assert (await http.get("/healthz")).json()["status"] == "ok"
+                assert (await http.get("/readyz")).status_code == 200
+                text = (await http.get("/metrics")).text
+                assert 'paperwire_events_processed_total{service="indexer",topic="papers.enriched.v1"}' in text
+                assert "paperwire_consumer_lag" in text
         finally:
             proc.send_signal(signal.SIGTERM)
             code = proc.wait(30)

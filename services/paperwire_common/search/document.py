@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+import re
+import unicodedata
+from typing import Any, Literal
 
 from ..events import PaperEnriched
 
@@ -67,3 +69,44 @@ DEFAULT_FIELDS = (
     "has_code",
     "version",
 )
+
+FACET_SIZE = 20  # values per facet, most frequent first (ties by value)
+
+# Suggestions (both adapters): a title, topic label or method name matches a prefix when one of its words starts
+# with it (case- and accent-insensitive; a multi-word prefix must match consecutive words). Ranking key:
+# (word position of the match, kind: title < topic < method, length of the text, text), so "tim" lists titles
+# starting with Time... first, shortest first. Only the first SUGGEST_MAX_CHARS of each word-suffix are indexed
+# (Elasticsearch's completion max_input_length), so longer prefixes are cut to that.
+SuggestKind = Literal["title", "topic", "method"]
+SUGGEST_KINDS: tuple[SuggestKind, ...] = ("title", "topic", "method")
+SUGGEST_MAX_CHARS = 50
+SUGGEST_MAX_POS = 99
+_WORD = re.compile(r"[^\W_]+")
+
+
+def fold_words(text: str) -> list[str]:
+    """Lower-cased, accent-folded words: the suggestion analyzer (standard tokenizer + lowercase + asciifolding)."""
+    folded = unicodedata.normalize("NFKD", text)
+    folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    return _WORD.findall(folded.lower())
+
+
+def suggest_suffixes(text: str) -> list[tuple[int, str]]:
+    """(word position, normalised text from that word on) for every word start of `text`."""
+    words = fold_words(text)
+    return [(i, " ".join(words[i:])[:SUGGEST_MAX_CHARS]) for i in range(min(len(words), SUGGEST_MAX_POS + 1))]
+
+
+def suggest_prefix(prefix: str) -> str:
+    """The normalised prefix to look up ("" when it has no word)."""
+    words = fold_words(prefix)
+    return " ".join(words)[:SUGGEST_MAX_CHARS]
+
+
+def suggest_rank(pos: int, kind: SuggestKind, text: str) -> tuple[int, int, int, str]:
+    return (pos, SUGGEST_KINDS.index(kind), len(text), text.lower())
+
+
+def title_weight(pos: int, title: str) -> int:
+    """The completion weight of a title word-suffix: higher for an earlier word, then for a shorter title."""
+    return (SUGGEST_MAX_POS + 1 - min(pos, SUGGEST_MAX_POS)) * 10_000 + 9_999 - min(len(title), 9_999)

@@ -1,23 +1,47 @@
 """SearchIndex port. Contract (tests/contract/test_search_index.py) runs against every adapter:
 - upsert is idempotent: a document with a version <= the stored one is a no-op (external versioning);
 - search finds English morphological variants ("running" finds "runs");
-- permanent per-document failures are returned, never raised, so the caller can dead-letter them.
+- permanent per-document failures are returned, never raised, so the caller can dead-letter them;
+- keyword search, kNN, facets, filters, search_after paging and suggestions mean the same on every adapter.
+
+Modes (keyword / semantic / hybrid) are composed above the port, in paperwire_common.search.service:
+the port offers the two primitives (`search` = BM25 keyword, `knn` = vector neighbours).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
+
+FACET_FIELDS = ("topics", "year", "has_code", "source")
+
+
+@dataclass(frozen=True)
+class Filters:
+    topic: str | None = None
+    has_code: bool | None = None
+    source: str | None = None
+    date_from: str | None = None  # inclusive, YYYY-MM-DD (on published_at)
+    date_to: str | None = None  # inclusive, YYYY-MM-DD
+
+    @property
+    def empty(self) -> bool:
+        return not any((self.topic, self.has_code is not None, self.source, self.date_from, self.date_to))
 
 
 @dataclass(frozen=True)
 class SearchRequest:
+    """A keyword (BM25) search at the port: parsed with search.query, title boosted, typo-tolerant."""
+
     q: str = ""
     size: int = 10
+    filters: Filters = Filters()
     fields: tuple[str, ...] | None = None
-    has_code: bool | None = None
-    topic: str | None = None
+    # Sort values of the last hit of the previous page (SearchHit.sort): the adapter's own search_after.
+    search_after: tuple[Any, ...] | None = None
+    facets: bool = False
+    highlight: bool = True
 
 
 @dataclass
@@ -26,12 +50,22 @@ class SearchHit:
     score: float
     doc: dict[str, Any]
     highlights: dict[str, list[str]] = field(default_factory=dict)
+    sort: tuple[Any, ...] | None = None  # pass back as SearchRequest.search_after for the next page
 
 
 @dataclass
 class SearchResponse:
     total: int
     hits: list[SearchHit]
+    # facet -> [(value, count)], most frequent first; only when SearchRequest.facets
+    facets: dict[str, list[tuple[Any, int]]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    text: str
+    kind: Literal["title", "topic", "method"]
+    id: str | None = None  # the paper, for a title
 
 
 @dataclass(frozen=True)
@@ -51,13 +85,38 @@ class SearchIndex(Protocol):
 
     async def upsert(self, docs: Sequence[dict[str, Any]]) -> list[IndexFailure]: ...
 
-    async def get(self, paper_id: str) -> dict[str, Any] | None: ...
+    async def get(self, paper_id: str) -> dict[str, Any] | None:
+        """The stored document without its embedding, or None."""
+        ...
+
+    async def get_embeddings(self, paper_ids: Sequence[str]) -> dict[str, list[float]]:
+        """paper_id -> embedding for those that exist and have one."""
+        ...
 
     async def get_versions(self, paper_ids: Sequence[str]) -> dict[str, tuple[int, str]]:
         """paper_id -> (version, content_hash) for those that exist."""
         ...
 
     async def search(self, req: SearchRequest) -> SearchResponse: ...
+
+    async def knn(
+        self,
+        vector: Sequence[float],
+        k: int,
+        filters: Filters = Filters(),
+        fields: tuple[str, ...] | None = None,
+        exclude_ids: Sequence[str] = (),
+    ) -> list[SearchHit]:
+        """The k nearest documents by cosine similarity (score = cosine), filters applied before ranking."""
+        ...
+
+    async def more_like_this(self, paper_id: str, size: int, filters: Filters = Filters()) -> list[SearchHit]:
+        """Text neighbours of a paper (title + abstract terms), the paper itself excluded."""
+        ...
+
+    async def suggest(self, prefix: str, size: int) -> list[Suggestion]:
+        """Completions of a prefix over titles, topics and methods."""
+        ...
 
     async def count(self) -> int: ...
 

@@ -42,7 +42,7 @@ class _State:
     counts: dict[str, int] = field(default_factory=dict)  # etype SEP paper -> count
     topics: set[str] = field(default_factory=set)
     z: dict[ZKey, dict[str, float]] = field(default_factory=dict)
-    seen: dict[str, dict[str, float]] = field(default_factory=dict)  # tp -> dedupe member -> retain score
+    seen: dict[str, dict[str, int]] = field(default_factory=dict)  # tp -> dedupe member -> retain score
 
 
 class EmbeddedTrendStore:
@@ -206,11 +206,12 @@ class _Apply:
         idm = "i" + SEP + u.event_id
         if idm in seen:
             return
-        seen[idm] = u.ts
+        # whole seconds, rounded up (as apply.lua stores them): an entry never leaves before its event
+        seen[idm] = math.ceil(u.ts)
         if self.engagement(u, seen):
             self.applied += 1
 
-    def engagement(self, u: ScoreUpdate, seen: dict[str, float]) -> bool:
+    def engagement(self, u: ScoreUpdate, seen: dict[str, int]) -> bool:
         st, p = self.st, u.paper_id
         if u.kind is Kind.ADD:
             self.contribute(p, u.etype, u.ts, u.weight, 1)
@@ -218,7 +219,7 @@ class _Apply:
             km = "o" + SEP + u.key
             if km in seen:
                 return False
-            seen[km] = u.until
+            seen[km] = math.ceil(u.until)
             self.contribute(p, u.etype, u.ts, u.weight, 1)
         elif u.kind is Kind.VOTE:
             f = p + SEP + u.key

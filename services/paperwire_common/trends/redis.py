@@ -1,30 +1,28 @@
 """Redis TrendStore: one Lua script (apply.lua, EVALSHA) applies a whole batch atomically.
 
-Every key carries the hash tag of `prefix` (default `{pw}`), so all keys live in one slot and every script
-call is Redis Cluster-safe; the scripts receive every key they touch in KEYS. A call costs two round trips
-(HMGET of the batch's papers' topics, then the script); per event, a dozen O(log N) commands inside Redis.
-Key layout (P = prefix):
+Every key carries the hash tag of `prefix` (default `{pw}`), so all keys live in one slot and every script call
+is Redis Cluster-safe; the scripts receive every key they touch in KEYS. An apply costs two round trips (HMGET
+of the batch's papers' topics, then the script); the script bulk-reads and bulk-writes, a few dozen commands
+per batch. Key layout (P = prefix, w = window, tp = <topic>:<partition>):
 
-  P:meta                 hash   t0:<w> reference time, h:<w> half-life, wm:<topic>:<part> event-time watermark
-  P:offsets:<consumer>   hash   <topic>:<part> -> next offset (written in the same script as the scores)
+  P:meta                 hash   t0:<w> reference time, h:<w> half-life, wm:<tp> event-time watermark, layout
+  P:offsets:<consumer>   hash   <tp> -> next offset (written by the same script as the scores)
   P:z:<w>                zset   paper -> S (the ranking; announced papers only)
-  P:z:<w>:t:<topic>      zset   paper -> S (copy of the ranking's S for the papers of a topic)
-  P:z:<w>:pending        zset   paper -> S of papers with engagement but not yet seen on papers.enriched
-  P:z:<w>:e:<etype>      zset   paper -> S of one event type (the breakdown)
-  P:counts               hash   <etype>\\x1f<paper> -> count
-  P:papers               hash   paper -> "<version>\\x1e<topic>\\x1f<topic>..."
-  P:topics               set    every topic id ever seen (rebase must rescale each topic zset)
+  P:z:<w>:t:<topic>      zset   paper -> S (the same S, for the papers of one topic)
+  P:rec                  hash   paper -> packed record: per window S and S per event type, counts, star mark
+  P:papers               hash   paper -> "<version>\\x1e<topic>\\x1f<topic>..." (announced papers)
+  P:topics               set    every topic id ever seen (a rebase rescales each topic ranking)
   P:votes                hash   <paper>\\x1f<actor> -> "<ts> <weight>" of the standing upvote
-  P:stars                hash   paper -> highest star snapshot
-  P:seen:<topic>:<part>  zset   i\\x1f<event id> -> ts, o\\x1f<view key> -> bucket end
-                                (both pruned below the partition's wm − horizon)
-  P:tmp                  zset   scratch key of the rebase script
+  P:seen:<tp>            zset   i\\x1f<event id> -> ts, o\\x1f<view key> -> bucket end (whole seconds, rounded
+                                up), pruned below the partition's watermark − horizon
+  P:tmp, P:tmph          scratch keys of the rebase script
 """
 
 from __future__ import annotations
 
 import json
 import math
+import struct
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -34,7 +32,6 @@ from redis.exceptions import ResponseError
 from .port import (
     ETYPES,
     MAX_EXPONENT,
-    SEP,
     ApplyResult,
     HalfLifeChanged,
     Kind,
@@ -47,6 +44,7 @@ from .port import (
 _HERE = Path(__file__).parent
 APPLY_LUA = (_HERE / "apply.lua").read_text()
 REBASE_LUA = (_HERE / "rebase.lua").read_text()
+NE = len(ETYPES)
 
 
 def _s(v: Any) -> str:
@@ -78,8 +76,9 @@ class RedisTrendStore:
         self._rebase_script = redis.register_script(REBASE_LUA)
         p = prefix
         self.k_meta, self.k_papers, self.k_votes = f"{p}:meta", f"{p}:papers", f"{p}:votes"
-        self.k_stars, self.k_counts, self.k_topics = f"{p}:stars", f"{p}:counts", f"{p}:topics"
-        self.k_tmp = f"{p}:tmp"
+        self.k_rec, self.k_topics, self.k_tmp, self.k_tmph = f"{p}:rec", f"{p}:topics", f"{p}:tmp", f"{p}:tmph"
+        nw = len(self.half_lives)
+        self._rec = struct.Struct("<" + "d" * (nw * (1 + NE) + NE + 1))  # layout: apply.lua's header
 
     # -- key names (apply.lua builds the same names from the prefix) ---------------------------------------
     def k_offsets(self, consumer: str) -> str:
@@ -87,12 +86,6 @@ class RedisTrendStore:
 
     def k_rank(self, w: str, topic: str | None = None) -> str:
         return f"{self.prefix}:z:{w}" if topic is None else f"{self.prefix}:z:{w}:t:{topic}"
-
-    def k_pending(self, w: str) -> str:
-        return f"{self.prefix}:z:{w}:pending"
-
-    def k_etype(self, w: str, e: str) -> str:
-        return f"{self.prefix}:z:{w}:e:{e}"
 
     def k_seen(self, tp: str) -> str:
         return f"{self.prefix}:seen:{tp}"
@@ -108,17 +101,8 @@ class RedisTrendStore:
             if not (math.isfinite(u.ts) and math.isfinite(u.weight) and math.isfinite(u.until)):
                 raise ValueError(f"non-finite ts/weight in update {u.event_id}")
         payload, seen_tps, topics = self._payload(partition_offsets, updates)
-        fixed = [
-            self.k_meta,
-            self.k_papers,
-            self.k_votes,
-            self.k_stars,
-            self.k_counts,
-            self.k_topics,
-            self.k_offsets(consumer),
-        ]
-        for w in self.half_lives:
-            fixed += [self.k_rank(w), self.k_pending(w), *(self.k_etype(w, e) for e in ETYPES)]
+        fixed = [self.k_meta, self.k_papers, self.k_votes, self.k_rec, self.k_topics, self.k_offsets(consumer)]
+        fixed += [self.k_rank(w) for w in self.half_lives]
         fixed += [self.k_seen(tp) for tp in seen_tps]
         papers = list(dict.fromkeys(u.paper_id for u in updates))
         maxts = max((u.ts for u in updates), default=-math.inf)
@@ -145,8 +129,8 @@ class RedisTrendStore:
     ) -> tuple[str, list[str], set[str]]:
         """The JSON argument of apply.lua (layout in its header), the engagement partitions, the batch's topics.
 
-        Rows carry only their kind's fields and partitions travel as indexes: this encoding is a large share
-        of the client's per-event cost."""
+        Rows carry only their kind's fields and partitions travel as indexes: this encoding is a large share of
+        the client's per-event cost."""
         tps: dict[tuple[str, int], int] = {}
         seen: set[int] = set()
         topics: set[str] = set()
@@ -169,12 +153,14 @@ class RedisTrendStore:
             rows.append(row)
         offs = [[tps.setdefault(tp, len(tps) + 1), o] for tp, o in partition_offsets.items()]
         names = [f"{t}:{p}" for t, p in tps]  # dicts keep insertion order: names[i - 1] is index i
-        payload = {"w": [[w, h] for w, h in self.half_lives.items()], "tp": names, "o": offs, "u": rows}
-        return (
-            json.dumps(payload, ensure_ascii=False, allow_nan=False),
-            [names[i - 1] for i in sorted(seen)],
-            topics,
-        )
+        payload = {
+            "w": [[w, h] for w, h in self.half_lives.items()],
+            "e": list(ETYPES),
+            "tp": names,
+            "o": offs,
+            "u": rows,
+        }
+        return json.dumps(payload, ensure_ascii=False, allow_nan=False), [names[i - 1] for i in sorted(seen)], topics
 
     async def _paper_topics(self, papers: list[str]) -> set[str]:
         out: set[str] = set()
@@ -183,17 +169,17 @@ class RedisTrendStore:
         for raw in await self.r.hmget(self.k_papers, papers):
             if raw:
                 joined = _s(raw).split("\x1e", 1)[1]
-                out.update(t for t in joined.split(SEP) if t)
+                out.update(t for t in joined.split("\x1f") if t)
         return out
 
     async def rebase(self, window: str, new_t0: float) -> None:
+        wi = list(self.half_lives).index(window) + 1
         for _ in range(self.max_attempts):
             topics = sorted(_s(t) for t in await self.r.smembers(self.k_topics))
-            zsets = [self.k_rank(window), self.k_pending(window), *(self.k_etype(window, e) for e in ETYPES)]
-            zsets += [self.k_rank(window, t) for t in topics]
+            zsets = [self.k_rank(window), *(self.k_rank(window, t) for t in topics)]
             res = await self._rebase_script(
-                keys=[self.k_meta, self.k_topics, self.k_tmp, *zsets],
-                args=[window, repr(new_t0), repr(self.half_lives[window]), len(topics)],
+                keys=[self.k_meta, self.k_topics, self.k_tmp, self.k_tmph, self.k_rec, *zsets],
+                args=[window, repr(new_t0), repr(self.half_lives[window]), len(topics), wi, NE, self._rec.size // 8],
             )
             if _s(res) != "retry":
                 return
@@ -245,27 +231,25 @@ class RedisTrendStore:
     async def breakdown(self, paper_id: str, now: float) -> dict[str, dict[str, TypeBreakdown]]:
         windows = list(self.half_lives)
         async with self.r.pipeline(transaction=True) as pipe:
-            pipe.hmget(self.k_counts, [e + SEP + paper_id for e in ETYPES])
+            pipe.hget(self.k_rec, paper_id)
             for w in windows:
                 pipe.hget(self.k_meta, f"t0:{w}")
-                for e in ETYPES:
-                    pipe.zscore(self.k_etype(w, e), paper_id)
-            res = await pipe.execute()
-        counts = [int(c) if c is not None else 0 for c in res[0]]
+            raw, *t0s = await pipe.execute()
+        if raw is None:
+            return {}
+        rec = self._rec.unpack(raw)
+        counts = rec[len(windows) * (1 + NE) : len(windows) * (1 + NE) + NE]
         out: dict[str, dict[str, TypeBreakdown]] = {}
-        i = 1
-        for w in windows:
-            t0 = res[i]
-            zs = res[i + 1 : i + 1 + len(ETYPES)]
-            i += 1 + len(ETYPES)
+        for wi, (w, t0) in enumerate(zip(windows, t0s, strict=True)):
             if t0 is None:
                 continue
             f = decay_factor(now, float(t0), self.half_lives[w])
-            per = {
-                e: TypeBreakdown(n, (float(s) if s is not None else 0.0) * f)
-                for e, n, s in zip(ETYPES, counts, zs, strict=True)
-                if s is not None or n
-            }
+            base = wi * (1 + NE) + 1
+            per = {}
+            for ei, e in enumerate(ETYPES):
+                s, n = rec[base + ei], int(counts[ei])
+                if not math.isnan(s) or n:  # NaN: no contribution of that type yet
+                    per[e] = TypeBreakdown(n, (0.0 if math.isnan(s) else s) * f)
             if per:
                 out[w] = per
         return out

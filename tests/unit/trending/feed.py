@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from pydantic import BaseModel
+
 from paperwire_common.backends import Backends, make_backends
 from paperwire_common.bus.port import Record
 from paperwire_common.clock import FixedClock
@@ -15,7 +17,6 @@ from paperwire_common.topics import ENGAGEMENT, PAPERS_ENRICHED
 from paperwire_common.trends import EmbeddedTrendStore
 from paperwire_trending.service import Trending
 from paperwire_trending.settings import TrendingSettings
-from pydantic import BaseModel
 
 T = 1_767_225_600.0  # 2026-01-01T00:00:00Z, a UTC day boundary
 H = 3600.0

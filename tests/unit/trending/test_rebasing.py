@@ -7,6 +7,7 @@ import random
 from collections import defaultdict
 
 import pytest
+
 from paperwire_common.trends import EmbeddedTrendStore
 from paperwire_trending.handlers import naive_score
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
+
 from paperwire_common.consumer import ConsumerLoop
 from paperwire_common.envelope import Decoded, encode
 from paperwire_common.events import Engagement
@@ -12,7 +14,6 @@ from paperwire_common.topics import ENGAGEMENT, PAPERS_ENRICHED
 from paperwire_common.trends import EmbeddedTrendStore
 from paperwire_trending.service import Trending
 from paperwire_trending.settings import TrendingSettings
-from pydantic import BaseModel
 
 from .feed import D, Feed, H, T, embedded_backends
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pydantic
 import pytest
+
 from paperwire_trending.settings import TrendingSettings
 
 

@@ -1,0 +1,243 @@
+"""Offline relevance evaluation over the seed corpus: graded judgments, nDCG@k and MRR per search mode.
+
+Shared by bench/relevance.py (prints the table) and tests/e2e/test_relevance.py (asserts floors).
+
+- nDCG@k = DCG@k / IDCG@k with DCG@k = sum over ranks i = 1..k of (2^rel_i - 1) / log2(i + 1), rel_i the
+  graded judgment (3 perfect, 2 relevant, 1 marginal, unjudged 0) of the paper at rank i; IDCG@k is the DCG
+  of the judged grades sorted best first (the ideal ranking of the judged set), cut at k.
+- RR = 1 / rank of the first result with a grade >= 1 within the top k (0 when none); MRR is its mean.
+- Means are macro-averages over queries (every query weighs the same), overall and per kind.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from paperwire_common.ids import canonical_id
+
+HERE = Path(__file__).resolve().parent
+JUDGMENTS = HERE / "judgments.json"
+ROOT = HERE.parents[1]
+SEED = ROOT / "data" / "sample" / "seed_papers.jsonl"
+
+Kind = Literal["keyword", "paraphrase", "syntax"]
+KINDS: tuple[Kind, ...] = ("keyword", "paraphrase", "syntax")
+MODES: tuple[str, ...] = ("keyword", "semantic", "hybrid")
+K = 10
+
+
+@dataclass(frozen=True)
+class Query:
+    id: str
+    q: str
+    kind: Kind
+    judgments: Mapping[str, int]  # exact seed title -> grade 1..3
+
+
+def load_queries(path: Path = JUDGMENTS) -> list[Query]:
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    out = []
+    for q in raw["queries"]:
+        if q["kind"] not in KINDS:
+            raise ValueError(f"{q['id']}: unknown kind {q['kind']!r}")
+        out.append(Query(q["id"], q["q"], q["kind"], {str(t): int(g) for t, g in q["judgments"].items()}))
+    return out
+
+
+def seed_titles(path: Path = SEED) -> list[str]:
+    return [json.loads(line)["title"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def paper_id(title: str) -> str:
+    """The canonical id the ingestor gives a seed paper (the seed has no arXiv id or DOI)."""
+    return canonical_id(arxiv_id=None, doi=None, title=title)
+
+
+def qrels(query: Query) -> dict[str, int]:
+    """paper id -> grade."""
+    return {paper_id(t): g for t, g in query.judgments.items()}
+
+
+def dcg(grades: Sequence[int]) -> float:
+    return sum((2**g - 1) / math.log2(rank + 1) for rank, g in enumerate(grades, start=1))
+
+
+def ndcg_at_k(ranked_ids: Sequence[str], rels: Mapping[str, int], k: int = K) -> float:
+    ideal = dcg(sorted(rels.values(), reverse=True)[:k])
+    if ideal == 0:
+        return 0.0
+    return dcg([rels.get(pid, 0) for pid in ranked_ids[:k]]) / ideal
+
+
+def reciprocal_rank(ranked_ids: Sequence[str], rels: Mapping[str, int], k: int = K) -> float:
+    for rank, pid in enumerate(ranked_ids[:k], start=1):
+        if rels.get(pid, 0) >= 1:
+            return 1.0 / rank
+    return 0.0
+
+
+@dataclass
+class QueryResult:
+    query_id: str
+    kind: Kind
+    mode: str
+    ndcg: float
+    rr: float
+    ranked: list[str]
+    served_mode: str | None = None
+    degraded: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class Summary:
+    ndcg: float
+    mrr: float
+    n: int
+    errors: int = 0
+    degraded: int = 0
+
+
+@dataclass
+class Report:
+    label: str
+    results: list[QueryResult] = field(default_factory=list)
+
+    def select(self, mode: str, kind: str | None = None) -> list[QueryResult]:
+        return [r for r in self.results if r.mode == mode and (kind is None or r.kind == kind)]
+
+    def summary(self, mode: str, kind: str | None = None) -> Summary:
+        rs = self.select(mode, kind)
+        if not rs:
+            return Summary(float("nan"), float("nan"), 0)
+        return Summary(
+            statistics.fmean(r.ndcg for r in rs),
+            statistics.fmean(r.rr for r in rs),
+            len(rs),
+            sum(r.error is not None for r in rs),
+            sum(r.degraded is not None for r in rs),
+        )
+
+    def modes(self) -> list[str]:
+        return list(dict.fromkeys(r.mode for r in self.results))
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"label": self.label, "k": K, "summary": {}, "queries": []}
+        for mode in self.modes():
+            per: dict[str, Any] = {"all": asdict(self.summary(mode))}
+            per.update({kind: asdict(self.summary(mode, kind)) for kind in KINDS})
+            out["summary"][mode] = per
+        out["queries"] = [asdict(r) for r in self.results]
+        return out
+
+
+async def evaluate(
+    service: Any,
+    queries: Sequence[Query],
+    *,
+    label: str,
+    modes: Sequence[str] = MODES,
+    k: int = K,
+    strict: bool = True,
+) -> Report:
+    """Run every query in every mode through a SearchService and score the top k.
+
+    strict=False records a failing query (error, nDCG 0) instead of raising: the benchmark still prints a table
+    while an adapter is half migrated.
+    """
+    report = Report(label)
+    for mode in modes:
+        for q in queries:
+            rels = qrels(q)
+            try:
+                page = await service.search(q.q, mode=mode, size=k)
+            except Exception as e:
+                if strict:
+                    raise AssertionError(f"{label}: {mode} search for {q.id} ({q.q!r}) failed: {e!r}") from e
+                report.results.append(QueryResult(q.id, q.kind, mode, 0.0, 0.0, [], error=repr(e)[:300]))
+                continue
+            ranked = [str(it["id"]) for it in page.items]
+            report.results.append(
+                QueryResult(
+                    q.id,
+                    q.kind,
+                    mode,
+                    ndcg_at_k(ranked, rels, k),
+                    reciprocal_rank(ranked, rels, k),
+                    ranked,
+                    served_mode=page.mode,
+                    degraded=page.degraded,
+                )
+            )
+    return report
+
+
+def table(reports: Sequence[Report]) -> str:
+    """A compact text table: one row per backend x mode."""
+    header = f"{'backend':<14} {'mode':<9} {'nDCG@10':>7} {'keyword':>8} {'paraphr':>8} {'syntax':>7} {'MRR':>6}  notes"
+    lines = [header, "-" * len(header)]
+    for rep in reports:
+        for mode in rep.modes():
+            s = rep.summary(mode)
+            kinds = [rep.summary(mode, kind).ndcg for kind in KINDS]
+            notes = []
+            if s.errors:
+                notes.append(f"{s.errors} errors")
+            if s.degraded:
+                notes.append(f"{s.degraded} degraded")
+            lines.append(
+                f"{rep.label:<14} {mode:<9} {s.ndcg:>7.3f} {kinds[0]:>8.3f} {kinds[1]:>8.3f} {kinds[2]:>7.3f} "
+                f"{s.mrr:>6.3f}  {', '.join(notes)}"
+            )
+    return "\n".join(lines)
+
+
+def per_query_table(report: Report, queries: Sequence[Query]) -> str:
+    modes = report.modes()
+    by = {(r.query_id, r.mode): r for r in report.results}
+    lines = [f"{report.label}: nDCG@10 per query", f"{'query':<28} {'kind':<10} " + " ".join(f"{m:>8}" for m in modes)]
+    for q in queries:
+        cells = []
+        for m in modes:
+            r = by.get((q.id, m))
+            cells.append(f"{'ERR' if r is None or r.error else f'{r.ndcg:.3f}':>8}")
+        lines.append(f"{q.id:<28} {q.kind:<10} " + " ".join(cells))
+    return "\n".join(lines)
+
+
+async def check_indexed(index: Any, queries: Sequence[Query], *, embeddings: bool = True) -> None:
+    """Every judged paper must be in the index under its canonical id (with its embedding, for the vector
+    modes), or the scores would be meaningless."""
+    titles = sorted({t for q in queries for t in q.judgments})
+    missing = [t for t in titles if await index.get(paper_id(t)) is None]
+    if missing:
+        raise AssertionError(f"{len(missing)} judged papers are not in the index, e.g. {missing[:3]}")
+    if embeddings:
+        have = await index.get_embeddings([paper_id(t) for t in titles])
+        if len(have) != len(titles):
+            raise AssertionError(f"{len(titles) - len(have)} of {len(titles)} judged papers have no embedding")
+
+
+@asynccontextmanager
+async def seeded_search(backend: str, namespace: str, encoder: Any, **settings: Any) -> AsyncIterator[Any]:
+    """The seed corpus through the real pipeline (ingestor -> enricher with embeddings -> indexer) on one
+    backend, then a SearchService over the result that embeds queries with `encoder`."""
+    from paperwire_common.search.service import SearchService
+    from tests.e2e.pipeline import pipeline
+
+    async with pipeline(backend, namespace, embeddings=True, **settings) as p:
+        summary = await p.ingest(str(SEED))
+        if summary.rejected:
+            raise AssertionError(f"the seed corpus was not ingested cleanly: {summary.line()}")
+        await p.settle(timeout_s=900)
+        count = await p.backends.index.count()
+        if count != summary.read:
+            raise AssertionError(f"{count} papers indexed, {summary.read} ingested")
+        yield SearchService(p.backends.index, encoder, cursor_secret=b"relevance-evaluation")
