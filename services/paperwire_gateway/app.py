@@ -15,8 +15,8 @@ from paperwire_common.backends import Backends
 from paperwire_common.logging import get_logger
 from paperwire_common.search.service import SearchService
 
+from . import limits, problems, routes_events, routes_search
 from . import metrics as http_metrics
-from . import problems, routes_search
 from .settings import GatewaySettings
 
 STATIC = Path(__file__).parent / "static"
@@ -53,7 +53,9 @@ def create_app(
     app.state.backends, app.state.search, app.state.settings = backends, search, settings
     problems.install(app)
     http_metrics.install(app)
+    limits.install(app, settings.max_body_bytes)
     app.include_router(routes_search.router(settings))
+    app.include_router(routes_events.router(settings))
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

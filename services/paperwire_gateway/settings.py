@@ -18,6 +18,9 @@ class GatewaySettings(BaseSettings):
         description="HMAC key of pagination cursors; unset = random per process "
         "(set it when several gateways serve one URL)",
     )
+    max_body_bytes: int = Field(262_144, ge=1024, description="largest request body accepted (413 above)")
+    max_events_per_request: int = Field(1000, ge=1, le=100_000, description="events in one POST /v1/events")
+    max_event_future_s: float = Field(300.0, ge=0, description="reject events stamped further ahead of now")
     rrf_k: int = Field(60, ge=1, le=1000, description="reciprocal rank fusion constant of hybrid search")
     hybrid_candidates: int = Field(
         100, ge=10, le=1000, description="keyword and vector candidates fused per hybrid query"
