@@ -3,15 +3,18 @@
     uv run python bench/embeddings.py [--data PATH] [--repeats N] [--quick]
 
 Each setting runs in a fresh subprocess, so its load time and peak RSS are its own. Throughput is papers/s over
-whole-corpus encode() calls after one warm-up call (median and best of --repeats). The "unsorted" rows feed the
-encoder one batch at a time, as an encoder without cross-batch length sorting would pad: the baseline of
-/work/shared/notes/embeddings.md (~13 papers/s).
+whole-corpus encode() calls after one warm-up call (median and best of --repeats). The first row feeds the encoder
+one batch at a time with ORT's default thread spinning, as the untuned encoder of /work/shared/notes/embeddings.md
+(~13 papers/s) padded and ran. Wall-clock rates are only as good as the machine is idle: "cpu ms/p" (process CPU
+time per paper, all threads) and "loadavg" are printed so that a run on a shared box can still be read; at one
+thread, 1000 / cpu ms/p is about the rate an idle core would give.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -19,6 +22,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO / "data" / "sample" / "seed_papers.jsonl"
@@ -41,12 +45,16 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # ru_maxrss is KiB on Linux
 
 
-def run_one(data: Path, max_tokens: int, batch_size: int, threads: int, sorted_: bool, repeats: int) -> dict:
+def run_one(
+    data: Path, max_tokens: int, batch_size: int, threads: int, sorted_: bool, spin: bool, repeats: int
+) -> dict[str, Any]:
     from paperwire_enricher.embeddings import OnnxMiniLMEncoder
 
     texts = load_texts(data)
     t0 = time.perf_counter()
-    enc = OnnxMiniLMEncoder(max_tokens=max_tokens, batch_size=batch_size, intra_op_num_threads=threads)
+    enc = OnnxMiniLMEncoder(
+        max_tokens=max_tokens, batch_size=batch_size, intra_op_num_threads=threads, allow_spinning=spin
+    )
     load_s = time.perf_counter() - t0
 
     def encode_all() -> None:
@@ -57,18 +65,23 @@ def run_one(data: Path, max_tokens: int, batch_size: int, threads: int, sorted_:
                 enc.encode(texts[i : i + batch_size])
 
     enc.encode(texts[:batch_size])  # warm-up: first run allocates ORT's arena and plans
-    rates = []
+    rates, cpu_ms = [], []
+    load_before = os.getloadavg()[0]
     for _ in range(repeats):
-        t = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         encode_all()
-        rates.append(len(texts) / (time.perf_counter() - t))
+        rates.append(len(texts) / (time.perf_counter() - wall))
+        cpu_ms.append(1000 * (time.process_time() - cpu) / len(texts))
     pieces = [len(e.ids) for e in enc._tokenizer.encode_batch(texts)]
     return {
         "max_tokens": max_tokens,
         "batch": batch_size,
         "threads": threads,
         "sorted": sorted_,
+        "spin": spin,
         "median": statistics.median(rates),
+        "cpu_ms": statistics.median(cpu_ms),
+        "loadavg": (load_before + os.getloadavg()[0]) / 2,
         "best": max(rates),
         "load_s": load_s,
         "rss_mib": peak_rss_mib(),
@@ -80,6 +93,7 @@ def run_one(data: Path, max_tokens: int, batch_size: int, threads: int, sorted_:
 def truncation_proxy(data: Path) -> dict[str, float]:
     """How much truncating at 128 instead of 256 pieces moves each paper's vector and its nearest neighbours."""
     import numpy as np
+
     from paperwire_enricher.embeddings import OnnxMiniLMEncoder
 
     texts = load_texts(data)
@@ -102,36 +116,38 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA if DEFAULT_DATA.exists() else SHARED_DATA)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="only the 256-token settings at 2 threads")
-    ap.add_argument("--one", help=argparse.SUPPRESS)  # "max_tokens,batch,threads,sorted": child mode
+    ap.add_argument("--one", help=argparse.SUPPRESS)  # "max_tokens,batch,threads,sorted,spin": child mode
     args = ap.parse_args(argv)
 
     if args.one:
-        mt, bs, th, so = (int(x) for x in args.one.split(","))
-        print(json.dumps(run_one(args.data, mt, bs, th, bool(so), args.repeats)))
+        mt, bs, th, so, sp = (int(x) for x in args.one.split(","))
+        print(json.dumps(run_one(args.data, mt, bs, th, bool(so), bool(sp), args.repeats)))
         return
 
-    grid: list[tuple[int, int, int, int]] = [(256, 32, 2, 0)]  # the notes' untuned setting
+    # The notes' untuned setting (no cross-batch sort, ORT's default spinning), then spinning alone, then the grid.
+    grid: list[tuple[int, int, int, int, int]] = [(256, 32, 2, 0, 1), (256, 32, 2, 1, 1)]
     for mt in (256,) if args.quick else (256, 128):
         for th in (2,) if args.quick else (1, 2):
-            grid += [(mt, bs, th, 1) for bs in (8, 16, 32, 64)]
+            grid += [(mt, bs, th, 1, 0) for bs in (8, 16, 32, 64)]
     print(f"data: {args.data}  repeats: {args.repeats}", flush=True)
-    cols = ("max_tok", 7), ("batch", 5), ("thr", 3), ("sort", 4), ("p/s med", 8), ("p/s best", 8), ("load s", 6)
-    header = " ".join(f"{name:>{width}}" for name, width in (*cols, ("RSS MiB", 7)))
+    cols = [("max_tok", 7), ("batch", 5), ("thr", 3), ("sort", 4), ("spin", 4), ("p/s med", 8), ("p/s best", 8)]
+    cols += [("cpu ms/p", 8), ("load s", 6), ("RSS MiB", 7), ("loadavg", 7)]
+    header = " ".join(f"{name:>{width}}" for name, width in cols)
     print(header)
     print("-" * len(header), flush=True)
     results = []
-    for mt, bs, th, so in grid:
+    for mt, bs, th, so, sp in grid:
         cmd = [sys.executable, __file__, "--data", str(args.data), "--repeats", str(args.repeats)]
-        out = subprocess.run([*cmd, "--one", f"{mt},{bs},{th},{so}"], check=True, capture_output=True, text=True)
+        out = subprocess.run([*cmd, "--one", f"{mt},{bs},{th},{so},{sp}"], check=True, capture_output=True, text=True)
         r = json.loads(out.stdout.strip().splitlines()[-1])
         results.append(r)
         print(
-            f"{mt:>7} {bs:>5} {th:>3} {'yes' if so else 'no':>4} {r['median']:>8.1f} {r['best']:>8.1f} "
-            f"{r['load_s']:>6.2f} {r['rss_mib']:>7.0f}",
+            f"{mt:>7} {bs:>5} {th:>3} {'yes' if so else 'no':>4} {'yes' if sp else 'no':>4} {r['median']:>8.1f} "
+            f"{r['best']:>8.1f} {r['cpu_ms']:>8.0f} {r['load_s']:>6.2f} {r['rss_mib']:>7.0f} {r['loadavg']:>7.1f}",
             flush=True,
         )
     for mt in sorted({r["max_tokens"] for r in results}, reverse=True):
-        best = max((r for r in results if r["max_tokens"] == mt and r["sorted"]), key=lambda r: r["median"])
+        best = max((r for r in results if r["max_tokens"] == mt and not r["spin"]), key=lambda r: r["median"])
         print(
             f"best at {mt} tokens: batch {best['batch']}, {best['threads']} threads: {best['median']:.1f} papers/s "
             f"(mean {best['mean_pieces']:.0f} word pieces/paper, {best['n']} papers)"

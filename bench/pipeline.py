@@ -120,6 +120,7 @@ async def raw_bulk(path: Path, n: int, es_url: str) -> float:
     """The same documents bulk-indexed straight into Elasticsearch (no Kafka, no enrichment)."""
     from elasticsearch import AsyncElasticsearch
     from elasticsearch.helpers import async_bulk
+
     from paperwire_common.ids import title_hash
     from paperwire_common.search.mapping import MAPPINGS, SETTINGS
 
@@ -159,9 +160,7 @@ def main() -> int:
     ap.add_argument("--papers", type=int, default=100_000)
     ap.add_argument("--backend", choices=["both", "embedded", "kafka"], default="both")
     ap.add_argument("--keyphrases", choices=["yake", "off"], default="yake")
-    ap.add_argument(
-        "--es-url", default=os.environ.get("PAPERWIRE_ELASTICSEARCH_URL", "http://127.0.0.1:9200")
-    )
+    ap.add_argument("--es-url", default=os.environ.get("PAPERWIRE_ELASTICSEARCH_URL", "http://127.0.0.1:9200"))
     a = ap.parse_args()
     from paperwire_common.logging import configure_logging
 

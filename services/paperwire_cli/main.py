@@ -121,6 +121,36 @@ def cmd_search(args: argparse.Namespace) -> int:
     return asyncio.run(go())
 
 
+def cmd_trending(args: argparse.Namespace) -> int:
+    from paperwire_common.backends import make_backends
+    from paperwire_trending.rebuild import rebuild
+
+    async def go() -> int:
+        b = make_backends(CommonSettings(), client_id="paperwire-trending-rebuild")
+        await b.start()
+        try:
+            out = await rebuild(b, check=args.check)
+        finally:
+            await b.stop()
+        if args.check:
+            for w, r in out["windows"].items():
+                print(
+                    f"{w:4} papers {r['papers']:6}  same ranking {r['same_ranking']}  "
+                    f"max rel diff {r['max_rel_diff']:.2e}"
+                )
+            print(
+                f"{out['records']} records replayed in {out['seconds']} s: {'EQUAL' if out['equal'] else 'DIFFERENT'}"
+            )
+            return 0 if out["equal"] else 1
+        print(f"rebuilt from {out['records']} records in {out['seconds']} s")
+        return 0
+
+    if CommonSettings().backend != "kafka":
+        print("paperwire: rebuild replays Kafka topics: use --backend kafka", file=sys.stderr)
+        return 2
+    return asyncio.run(go())
+
+
 def cmd_settings(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -163,6 +193,12 @@ def parser() -> argparse.ArgumentParser:
     se.add_argument("--delete-old", action="store_true", help="delete the previous index after the switch")
     se.add_argument("--backend", choices=["embedded", "kafka"])
     se.set_defaults(func=cmd_search)
+
+    tr = sub.add_parser("trending", help="trending score operations")
+    tr.add_argument("action", choices=["rebuild"], help="rebuild: recompute every score from the Kafka topics")
+    tr.add_argument("--check", action="store_true", help="rebuild into a scratch store and compare with the live one")
+    tr.add_argument("--backend", choices=["embedded", "kafka"])
+    tr.set_defaults(func=cmd_trending)
 
     st = sub.add_parser("settings", help="print every setting (env var, default, meaning) as Markdown")
     st.add_argument("--update-readme", metavar="README.md", help="rewrite the settings block of this file")

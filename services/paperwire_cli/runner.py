@@ -16,7 +16,7 @@ from paperwire_common.logging import get_logger
 from paperwire_common.settings import CommonSettings
 
 log = get_logger(__name__)
-WORKERS = ("enricher", "indexer")
+WORKERS = ("enricher", "indexer", "trending")
 SERVICES = ("ingestor", *WORKERS, "gateway")
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample" / "seed_papers.jsonl"
 

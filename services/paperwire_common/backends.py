@@ -12,6 +12,7 @@ from .search.embedded import EmbeddedIndex
 from .search.port import SearchIndex
 from .settings import CommonSettings
 from .topics import ALL_TOPICS
+from .trends.port import TrendStore
 
 
 @dataclass
@@ -23,6 +24,9 @@ class Backends:
     index: SearchIndex
     registry: PaperRegistry
     redis: Any = None
+    # Built on first use by paperwire_trending.service.default_store (it owns the half-life settings); one
+    # per process, so in embedded mode the gateway reads the very store the trending worker writes.
+    trends: TrendStore | None = None
     _started: bool = field(default=False, repr=False)
 
     async def start(self) -> None:

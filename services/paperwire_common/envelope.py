@@ -28,9 +28,7 @@ class Decoded(Generic[M]):
     event_id: str
 
 
-def encode(
-    spec: TopicSpec, event: BaseModel, *, key: str, event_id: str, source: str, time: float
-) -> Message:
+def encode(spec: TopicSpec, event: BaseModel, *, key: str, event_id: str, source: str, time: float) -> Message:
     headers = (
         ("ce_specversion", b"1.0"),
         ("ce_id", event_id.encode()),

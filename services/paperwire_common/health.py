@@ -43,9 +43,7 @@ def health_app(name: str, ready: Callable[[], Awaitable[dict[str, bool]]]) -> Fa
 
 
 async def serve_health(app: FastAPI, host: str, port: int, stop: asyncio.Event) -> None:
-    server = QuietServer(
-        uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="off")
-    )
+    server = QuietServer(uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="off"))
     task = asyncio.create_task(server.serve())
     await stop.wait()
     server.should_exit = True

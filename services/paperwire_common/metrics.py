@@ -5,9 +5,7 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram
 
 PROCESSED = Counter("paperwire_events_processed_total", "Events handled and committed", ["service", "topic"])
-FAILED = Counter(
-    "paperwire_events_failed_total", "Batches that failed and will be retried", ["service", "topic"]
-)
+FAILED = Counter("paperwire_events_failed_total", "Batches that failed and will be retried", ["service", "topic"])
 DEAD_LETTERED = Counter(
     "paperwire_events_dead_lettered_total", "Events sent to a dead-letter topic", ["service", "topic"]
 )
@@ -21,9 +19,7 @@ BATCH_SECONDS = Histogram(
 HALTED = Gauge("paperwire_consumer_halted", "1 when a consumer halted on a poison batch", ["service"])
 INGESTED = Counter("paperwire_ingest_records_total", "Records read by the ingestor by outcome", ["outcome"])
 INDEX_DOCS = Gauge("paperwire_index_documents", "Documents in the search index")
-HTTP_REQUESTS = Counter(
-    "paperwire_http_requests_total", "Gateway HTTP requests", ["route", "method", "status"]
-)
+HTTP_REQUESTS = Counter("paperwire_http_requests_total", "Gateway HTTP requests", ["route", "method", "status"])
 HTTP_SECONDS = Histogram(
     "paperwire_http_request_seconds",
     "Gateway HTTP latency",

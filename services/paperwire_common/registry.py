@@ -35,9 +35,7 @@ class SqliteRegistry:
         import sqlite3
 
         self.db = sqlite3.connect(path, check_same_thread=False)
-        self.db.execute(
-            "CREATE TABLE IF NOT EXISTS registry (id TEXT PRIMARY KEY, version INTEGER, hash TEXT)"
-        )
+        self.db.execute("CREATE TABLE IF NOT EXISTS registry (id TEXT PRIMARY KEY, version INTEGER, hash TEXT)")
 
     async def lookup(self, paper_ids: Sequence[str]) -> dict[str, tuple[int, str]]:
         out: dict[str, tuple[int, str]] = {}

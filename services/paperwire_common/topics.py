@@ -24,9 +24,7 @@ class TopicSpec:
         return f"{self.name}.dlq"
 
 
-PAPERS_RAW = TopicSpec(
-    "papers.raw.v1", PaperRaw, "org.paperwire.paper.raw.v1", "paper_id", "ingestor", ("enricher",)
-)
+PAPERS_RAW = TopicSpec("papers.raw.v1", PaperRaw, "org.paperwire.paper.raw.v1", "paper_id", "ingestor", ("enricher",))
 PAPERS_ENRICHED = TopicSpec(
     "papers.enriched.v1",
     PaperEnriched,
@@ -35,9 +33,7 @@ PAPERS_ENRICHED = TopicSpec(
     "enricher",
     ("indexer", "trending", "notifier"),
 )
-ENGAGEMENT = TopicSpec(
-    "engagement.v1", Engagement, "org.paperwire.engagement.v1", "paper_id", "gateway", ("trending",)
-)
+ENGAGEMENT = TopicSpec("engagement.v1", Engagement, "org.paperwire.engagement.v1", "paper_id", "gateway", ("trending",))
 TOPICS = TopicSpec(
     "topics.v1", TopicEvent, "org.paperwire.topic.v1", "topic_id", "trending", ("notifier",), partitions=1
 )

@@ -107,6 +107,7 @@ class OnnxMiniLMEncoder:
         max_tokens: int = DEFAULT_MAX_TOKENS,
         batch_size: int = DEFAULT_BATCH_SIZE,
         intra_op_num_threads: int | None = None,
+        allow_spinning: bool = False,
         model_path: Path | None = None,
         model_sha256: str | None = None,
         tokenizer_path: Path = TOKENIZER_PATH,
@@ -156,6 +157,9 @@ class OnnxMiniLMEncoder:
         # One graph, run sequentially: inter-op threads would only compete with intra-op ones on 2 cores.
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        # ORT's pool threads busy-wait between ops by default; on 2 cores shared with Kafka, Elasticsearch and
+        # the API that burns ~20% more CPU per paper (bench/embeddings.py) for little wall-time gain.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if allow_spinning else "0")
         self._session: onnxruntime.InferenceSession = ort.InferenceSession(
             str(model_path), sess_options=opts, providers=["CPUExecutionProvider"]
         )
@@ -206,6 +210,12 @@ def load_default_encoder(
     max_tokens: int = DEFAULT_MAX_TOKENS,
     batch_size: int = DEFAULT_BATCH_SIZE,
     intra_op_num_threads: int | None = None,
+    allow_spinning: bool = False,
 ) -> OnnxMiniLMEncoder:
     """The production encoder; :class:`EmbeddingUnavailable` if the model stack is not installed."""
-    return OnnxMiniLMEncoder(max_tokens=max_tokens, batch_size=batch_size, intra_op_num_threads=intra_op_num_threads)
+    return OnnxMiniLMEncoder(
+        max_tokens=max_tokens,
+        batch_size=batch_size,
+        intra_op_num_threads=intra_op_num_threads,
+        allow_spinning=allow_spinning,
+    )

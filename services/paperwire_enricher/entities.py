@@ -87,11 +87,7 @@ GENERIC = {
 
 
 def _short_form_ok(sf: str) -> bool:
-    return (
-        any(c.isalpha() for c in sf)
-        and sf[0].isalnum()
-        and (sum(c.isupper() for c in sf) >= 2 or sf.isupper())
-    )
+    return any(c.isalpha() for c in sf) and sf[0].isalnum() and (sum(c.isupper() for c in sf) >= 2 or sf.isupper())
 
 
 def _best_long_form(sf: str, words: list[str]) -> list[str] | None:

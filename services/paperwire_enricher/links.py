@@ -35,11 +35,7 @@ def extract_links(*texts: str) -> tuple[list[str], list[str]]:
                 host in ("github.com", "gitlab.com", "bitbucket.org", "codeberg.org")
                 and len([p for p in urlsplit(url).path.split("/") if p]) >= 2
             )
-            target = (
-                code
-                if is_repo or (host in CODE_HOSTS and host not in ("github.com", "gitlab.com"))
-                else project
-            )
+            target = code if is_repo or (host in CODE_HOSTS and host not in ("github.com", "gitlab.com")) else project
             if url not in target:
                 target.append(url)
     return code, project

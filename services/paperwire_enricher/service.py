@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
 from paperwire_common.backends import Backends
 from paperwire_common.clock import Clock, SystemClock
 from paperwire_common.consumer import ConsumerLoop
@@ -12,7 +14,6 @@ from paperwire_common.events import PaperRaw
 from paperwire_common.ids import event_id
 from paperwire_common.logging import get_logger
 from paperwire_common.topics import PAPERS_ENRICHED, PAPERS_RAW
-from pydantic import BaseModel
 
 from .handlers import enrich
 from .keyphrases import KeyphraseExtractor, NoKeyphrases, YakeExtractor
@@ -49,9 +50,7 @@ class Enricher:
         self.settings = settings or EnricherSettings()
         self.clock = clock or SystemClock()
         self.encoder = encoder
-        self.keyphrases: KeyphraseExtractor = (
-            YakeExtractor() if self.settings.keyphrases == "yake" else NoKeyphrases()
-        )
+        self.keyphrases: KeyphraseExtractor = YakeExtractor() if self.settings.keyphrases == "yake" else NoKeyphrases()
 
     async def handle(self, batch: list[Decoded[BaseModel]]) -> list[tuple[Decoded[BaseModel], str]]:
         from .embeddings import paper_text

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from paperwire_common.settings import ConsumerSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
+
+from paperwire_common.settings import ConsumerSettings
 
 
 class EnricherSettings(ConsumerSettings):

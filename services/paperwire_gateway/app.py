@@ -12,10 +12,13 @@ from fastapi.responses import FileResponse, JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from paperwire_common.backends import Backends
+from paperwire_common.clock import Clock, SystemClock
 from paperwire_common.logging import get_logger
 from paperwire_common.search.service import SearchService
+from paperwire_trending.service import default_store
+from paperwire_trending.settings import TrendingSettings
 
-from . import limits, problems, routes_events, routes_search
+from . import limits, problems, routes_events, routes_search, routes_trending
 from . import metrics as http_metrics
 from .settings import GatewaySettings
 
@@ -28,6 +31,7 @@ def create_app(
     settings: GatewaySettings | None = None,
     readiness: Callable[[], dict[str, bool]] | None = None,
     encoder: Any = None,
+    clock: Clock | None = None,
     encoder_reason: str = "the embedding model is not loaded (PAPERWIRE_EMBEDDINGS=false or no model stack)",
 ) -> FastAPI:
     settings = settings or GatewaySettings()
@@ -56,6 +60,9 @@ def create_app(
     limits.install(app, settings.max_body_bytes)
     app.include_router(routes_search.router(settings))
     app.include_router(routes_events.router(settings))
+    trending = TrendingSettings()
+    app.state.trends = default_store(backends, trending)
+    app.include_router(routes_trending.router(settings, trending, clock or SystemClock()))
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

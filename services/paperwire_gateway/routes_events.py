@@ -65,9 +65,9 @@ def router(settings: GatewaySettings) -> APIRouter:
         for i, item in enumerate(items):
             try:
                 events.append(EngagementIn.model_validate(item))
-            except ValidationError as e:
+            except ValidationError as exc:
                 errors += [
-                    f"events[{i}].{'.'.join(map(str, err['loc'])) or 'body'}: {err['msg']}" for err in e.errors()
+                    f"events[{i}].{'.'.join(map(str, err['loc'])) or 'body'}: {err['msg']}" for err in exc.errors()
                 ]
         if errors:
             raise HTTPException(422, "; ".join(errors[:20]))

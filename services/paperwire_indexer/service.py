@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import BaseModel
+
 from paperwire_common.backends import Backends
 from paperwire_common.clock import Clock, SystemClock
 from paperwire_common.consumer import ConsumerLoop
@@ -9,7 +11,6 @@ from paperwire_common.envelope import Decoded
 from paperwire_common.events import PaperEnriched
 from paperwire_common.metrics import INDEX_DOCS
 from paperwire_common.topics import PAPERS_ENRICHED
-from pydantic import BaseModel
 
 from .handlers import latest_documents
 from .settings import IndexerSettings

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from paperwire_common.settings import ConsumerSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
+
+from paperwire_common.settings import ConsumerSettings
 
 
 class IndexerSettings(ConsumerSettings):

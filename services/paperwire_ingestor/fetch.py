@@ -285,9 +285,7 @@ async def iter_oai_pmh(
     retry = retry or RetryPolicy()
     if client is None:
         async with make_client() as own:
-            harvest = iter_oai_pmh(
-                base_url, metadata_prefix, from_, until, set_, own, limiter, checkpoint, retry=retry
-            )
+            harvest = iter_oai_pmh(base_url, metadata_prefix, from_, until, set_, own, limiter, checkpoint, retry=retry)
             async for result in harvest:
                 yield result
         return

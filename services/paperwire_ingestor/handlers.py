@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pydantic import ValidationError
+
 from paperwire_common.events import Author, PaperRaw
 from paperwire_common.ids import canonical_id, content_hash, normalize_doi
-from pydantic import ValidationError
 
 from .records import SourceRecord
 

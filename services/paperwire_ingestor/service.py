@@ -26,9 +26,7 @@ SOURCE = "paperwire/ingestor"
 
 
 class Ingestor:
-    def __init__(
-        self, backends: Backends, settings: IngestorSettings | None = None, clock: Clock | None = None
-    ):
+    def __init__(self, backends: Backends, settings: IngestorSettings | None = None, clock: Clock | None = None):
         self.b = backends
         self.settings = settings or IngestorSettings()
         self.clock = clock or SystemClock()
@@ -39,9 +37,7 @@ class Ingestor:
         messages: list[Message] = []
         seen: dict[str, tuple[int, str]] = {}
         for rec, key in zip(chunk, keys, strict=True):
-            outcome, result = to_raw(
-                rec, existing=seen.get(key, known.get(key)), source=source, now=self.clock.now()
-            )
+            outcome, result = to_raw(rec, existing=seen.get(key, known.get(key)), source=source, now=self.clock.now())
             if outcome == "rejected":
                 summary.add("rejected", str(result))
                 INGESTED.labels("rejected").inc()

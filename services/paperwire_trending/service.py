@@ -39,19 +39,18 @@ UPDATES = Counter(
 def default_store(backends: Backends, settings: TrendingSettings) -> TrendStore:
     """The store of these backends: Redis when the kafka backend has a client, else in memory.
 
-    Embedded mode needs one store per process (the gateway must read what trending writes), so it is kept on
-    the Backends instance until Backends grows a `trends` field of its own.
+    Embedded mode needs one store per process (the gateway must read what trending writes): it is kept on
+    the Backends instance.
     """
-    shared = getattr(backends, "trends", None)
-    if shared is not None:
-        return shared
+    if backends.trends is not None:
+        return backends.trends
     store = make_trend_store(
         backends.redis,
         settings.half_lives(),
         horizon_s=settings.dedupe_horizon_s,
         prefix=backends.settings.namespace + "paperwire:trend:{pw}",
     )
-    setattr(backends, "trends", store)  # noqa: B010 — Backends declares no such field yet
+    backends.trends = store
     return store
 
 

@@ -68,4 +68,5 @@ class TrendingSettings(ConsumerSettings):
         return {"24h": self.half_life_24h_s, "7d": self.half_life_7d_s, "30d": self.half_life_30d_s}
 
     def weight(self, etype: str) -> float:
-        return float(getattr(self, f"weight_{etype}"))
+        """The weight of a breakdown's event type ("prior" included; "star" is per star gained)."""
+        return self.prior_weight if etype == "prior" else float(getattr(self, f"weight_{etype}"))

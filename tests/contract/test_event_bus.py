@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+
 from paperwire_common.bus.embedded import EmbeddedBus
 from paperwire_common.bus.port import Consumer, EventBus, Message, Record
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+
 from paperwire_common.search.embedded import EmbeddedIndex
-from paperwire_common.search.port import SearchIndex, SearchRequest
+from paperwire_common.search.port import Filters, SearchIndex, SearchRequest, Suggestion
 from paperwire_common.search.query import QuerySyntaxError
 
 
@@ -102,7 +104,7 @@ async def test_phrases_exclusions_fields_and_filters(index: SearchIndex) -> None
     assert {h.id for h in (await index.search(SearchRequest(q='"time series"'))).hits} == {"a", "c"}
     assert {h.id for h in (await index.search(SearchRequest(q='"time series" -language'))).hits} == {"a"}
     assert {h.id for h in (await index.search(SearchRequest(q="title:language"))).hits} == {"c"}
-    assert {h.id for h in (await index.search(SearchRequest(q="series", has_code=True))).hits} == {"a"}
+    assert {h.id for h in (await index.search(SearchRequest(q="series", filters=Filters(has_code=True)))).hits} == {"a"}
     assert {h.id for h in (await index.search(SearchRequest(q="series code:yes"))).hits} == {"a"}
 
 
@@ -127,3 +129,258 @@ async def test_bad_query_is_a_syntax_error(index: SearchIndex) -> None:
     for q in ['"unbalanced', "nosuchfield:x", "x" * 1001]:
         with pytest.raises(QuerySyntaxError):
             await index.search(SearchRequest(q=q))
+
+
+async def ids(ix: SearchIndex, q: str, **kw: Any) -> set[str]:
+    return {h.id for h in (await ix.search(SearchRequest(q=q, size=100, **kw))).hits}
+
+
+async def test_boolean_operators_and_parentheses(index: SearchIndex) -> None:
+    await load(
+        index,
+        [
+            doc("a", "Graph neural networks", "Message passing on graphs."),
+            doc("b", "Vision transformers", "Attention for images."),
+            doc("c", "Graph transformers", "Attention on graphs."),
+            doc("d", "Protein folding", "Diffusion models for proteins."),
+        ],
+    )
+    assert await ids(index, "graph AND transformers") == {"c"}
+    assert await ids(index, "graph OR protein") == {"a", "c", "d"}
+    assert await ids(index, "graph NOT transformers") == {"a"}
+    assert await ids(index, "(vision OR protein) AND NOT diffusion") == {"b"}
+    assert await ids(index, "transformers -vision") == {"c"}
+    assert await ids(index, "NOT graph") == {"b", "d"}
+    assert await ids(index, "graph OR -attention") == {"a", "c", "d"}
+    assert await ids(index, "+attention (graph OR protein)") == {"b", "c"}
+    # bare words: a ranked OR, more matching words rank higher
+    res = await index.search(SearchRequest(q="graph transformers"))
+    assert {h.id for h in res.hits} == {"a", "b", "c"} and res.hits[0].id == "c"
+
+
+async def test_typo_tolerance_on_free_words_only(index: SearchIndex) -> None:
+    await load(
+        index,
+        [
+            doc("t1", "Transformer networks for translation", "Sequence to sequence."),
+            doc("t2", "Recurrent networks", "Sequence models with memory."),
+            doc("m1", "A model of language", "Words."),
+            doc("m2", "A modal logic", "Worlds."),
+        ],
+    )
+    assert "t1" in await ids(index, "trasformer")
+    assert "t1" in await ids(index, "transfromer networks")  # a transposition
+    assert await ids(index, '"trasformer networks"') == set()  # phrases are exact
+    assert await ids(index, "title:trasformer") == set()  # so are fielded terms
+    res = await index.search(SearchRequest(q="model"))
+    assert res.hits[0].id == "m1"  # an exact match ranks above any typo-distance one
+
+
+def dated(pid: str, published: str | None, topics: list[str], source: str, code: bool, **kw: Any) -> dict[str, Any]:
+    extra = {"published_at": published, "year": int(published[:4])} if published else {}
+    return doc(pid, f"Learning paper {pid}", "Learning.", topics=topics, source=source, has_code=code, **extra, **kw)
+
+
+async def test_filters_including_an_inclusive_date_range(index: SearchIndex) -> None:
+    await load(
+        index,
+        [
+            dated("f1", "2023-12-31", ["t-nlp"], "arxiv", True, topic_labels=["Language"]),
+            dated("f2", "2024-01-01", ["t-nlp", "t-cv"], "arxiv", False, topic_labels=["Language", "Vision"]),
+            dated("f3", "2024-06-30T12:00:00Z", ["t-cv"], "openreview", True, topic_labels=["Vision"]),
+            dated("f4", "2024-07-01", [], "arxiv", False),
+            dated("f5", None, [], "arxiv", False),
+        ],
+    )
+    assert await ids(index, "learning", filters=Filters(topic="t-cv")) == {"f2", "f3"}
+    assert await ids(index, "learning", filters=Filters(source="openreview")) == {"f3"}
+    assert await ids(index, "learning", filters=Filters(has_code=False)) == {"f2", "f4", "f5"}
+    assert await ids(index, "learning", filters=Filters(date_from="2024-01-01", date_to="2024-06-30")) == {"f2", "f3"}
+    assert await ids(index, "learning", filters=Filters(date_to="2023-12-31")) == {"f1"}
+    assert await ids(index, "learning", filters=Filters(date_from="2024-07-01")) == {"f4"}
+    assert await ids(index, "", filters=Filters(topic="t-nlp", has_code=True)) == {"f1"}
+    # the same narrowing from the query language: fielded terms are required; topic: takes an id or a label
+    assert await ids(index, "learning topic:t-cv") == {"f2", "f3"}
+    assert await ids(index, 'topic:"vision" -code:yes') == {"f2"}
+    assert await ids(index, "source:OpenReview") == {"f3"}
+    with pytest.raises(QuerySyntaxError, match="date_from"):
+        await index.search(SearchRequest(q="learning", filters=Filters(date_from="31/12/2023")))
+
+
+async def test_facets_count_every_match_not_just_the_page(index: SearchIndex) -> None:
+    await load(
+        index,
+        [
+            dated("x1", "2024-01-01", ["a", "b"], "arxiv", True),
+            dated("x2", "2024-02-01", ["a"], "arxiv", False),
+            dated("x3", "2023-01-01", ["b"], "arxiv", True),
+            dated("x4", "2023-02-01", ["a"], "openreview", False),
+            dated("x5", "2022-01-01", ["c"], "openreview", False),
+        ],
+    )
+    res = await index.search(SearchRequest(q="learning", size=2, facets=True))
+    assert res.total == 5 and len(res.hits) == 2
+    assert res.facets == {
+        "topics": [("a", 3), ("b", 2), ("c", 1)],
+        "year": [(2023, 2), (2024, 2), (2022, 1)],  # ties: by value
+        "has_code": [(False, 3), (True, 2)],
+        "source": [("arxiv", 3), ("openreview", 2)],
+    }
+    assert all(isinstance(v, bool) for v, _ in res.facets["has_code"])
+    res = await index.search(SearchRequest(q="", size=0, facets=True, filters=Filters(has_code=True)))
+    assert res.total == 2 and res.hits == []
+    assert res.facets["topics"] == [("b", 2), ("a", 1)] and res.facets["has_code"] == [(True, 2)]
+    assert (await index.search(SearchRequest(q="learning"))).facets == {}
+
+
+async def page_through(ix: SearchIndex, q: str, size: int) -> list[list[str]]:
+    pages: list[list[str]] = []
+    after = None
+    while True:
+        res = await ix.search(SearchRequest(q=q, size=size, search_after=after, highlight=False))
+        assert res.total == 25
+        if not res.hits:
+            return pages
+        pages.append([h.id for h in res.hits])
+        after = res.hits[-1].sort
+
+
+@pytest.mark.parametrize("q", ["graphs", ""])
+async def test_search_after_pages_every_match_once_in_order(index: SearchIndex, q: str) -> None:
+    # Few distinct scores and dates, so most of the order is decided by the id tie-break.
+    docs = [
+        doc(f"g{i:02d}", f"Graph study {i}", "graphs " * (i % 3 + 1), published_at=f"2024-01-0{i % 4 + 1}")
+        for i in range(25)
+    ]
+    await load(index, docs)
+    whole = [h.id for h in (await index.search(SearchRequest(q=q, size=25))).hits]
+    assert len(whole) == 25
+    pages = await page_through(index, q, 10)
+    assert [len(p) for p in pages] == [10, 10, 5]
+    assert [pid for p in pages for pid in p] == whole
+    if q == "":  # browsing: newest first, then by id
+        assert whole[:6] == ["g03", "g07", "g11", "g15", "g19", "g23"]
+
+
+def unit(angle_degrees: float) -> list[float]:
+    """A unit vector at `angle_degrees` from the first axis, in the plane of the first two."""
+    v = [0.0] * 384
+    v[0], v[1] = math.cos(math.radians(angle_degrees)), math.sin(math.radians(angle_degrees))
+    return v
+
+
+async def test_fields_projection_and_the_embedding_never_leaks(index: SearchIndex) -> None:
+    await load(index, [doc("p1", "Graph networks", "About graphs.", embedding=unit(0)), doc("p2", "Graphs", "Graphs.")])
+    for h in (await index.search(SearchRequest(q="graph"))).hits:
+        assert "embedding" not in h.doc and "suggest" not in h.doc and h.doc["id"] == h.id
+    got = await index.get("p1")
+    assert got is not None and "embedding" not in got and "suggest" not in got
+    res = await index.search(SearchRequest(q="graph", fields=("title",)))
+    assert {tuple(sorted(h.doc)) for h in res.hits} == {("id", "title")}
+    res = await index.search(SearchRequest(q="graph", fields=("title", "embedding")))
+    by_id = {h.id: h.doc for h in res.hits}
+    assert len(by_id["p1"]["embedding"]) == 384 and "embedding" not in by_id["p2"]
+    knn = await index.knn(unit(0), 5)
+    assert [h.id for h in knn] == ["p1"] and "embedding" not in knn[0].doc
+    assert (await index.knn(unit(0), 5, fields=("embedding",)))[0].doc["embedding"][0] == pytest.approx(1.0)
+    embs = await index.get_embeddings(["p1", "p2", "nope"])
+    assert list(embs) == ["p1"] and embs["p1"] == pytest.approx(unit(0))
+
+
+async def test_knn_orders_by_cosine_with_filters_and_exclusions(index: SearchIndex) -> None:
+    await load(
+        index,
+        [
+            doc("k0", "Zero degrees", embedding=unit(0), has_code=True),
+            doc("k30", "Thirty degrees", embedding=unit(30)),
+            doc("k60", "Sixty degrees", embedding=unit(60), has_code=True),
+            doc("k90", "Right angle", embedding=unit(90), source="other"),
+            doc("k180", "Opposite", embedding=unit(180)),
+            doc("none", "No vector"),
+        ],
+    )
+    hits = await index.knn([2 * x for x in unit(0)], 3)  # the query's length does not matter
+    assert [h.id for h in hits] == ["k0", "k30", "k60"]
+    assert [h.score for h in hits] == pytest.approx([1.0, math.sqrt(3) / 2, 0.5], abs=1e-3)
+    everything = await index.knn(unit(0), 10)
+    assert [h.id for h in everything] == ["k0", "k30", "k60", "k90", "k180"]
+    assert everything[-1].score == pytest.approx(-1.0, abs=1e-3)
+    assert [h.id for h in await index.knn(unit(0), 3, Filters(has_code=True))] == ["k0", "k60"]
+    assert [h.id for h in await index.knn(unit(0), 2, Filters(source="other"))] == ["k90"]
+    assert [h.id for h in await index.knn(unit(0), 2, exclude_ids=["k0"])] == ["k30", "k60"]
+    assert await index.knn([0.0] * 384, 3) == []
+
+
+async def test_more_like_this_finds_the_near_duplicate(index: SearchIndex) -> None:
+    await load(
+        index,
+        [
+            doc(
+                "m1",
+                "Graph neural networks for molecule property prediction",
+                "We predict molecular properties with message passing graph neural networks on molecule graphs.",
+            ),
+            doc(
+                "m2",
+                "Message passing graph neural networks predict molecule properties",
+                "Graph neural networks with message passing predict properties of molecules.",
+                source="other",
+            ),
+            doc("m3", "Protein structure prediction with diffusion", "Diffusion models generate protein structures."),
+            doc("m4", "Image classification with convolutional networks", "Convolutional networks classify images."),
+            doc("m5", "Speech recognition with transformers", "Transformers transcribe speech."),
+        ],
+    )
+    hits = await index.more_like_this("m1", 3)
+    assert hits and hits[0].id == "m2" and "m1" not in {h.id for h in hits}
+    assert "embedding" not in hits[0].doc
+    assert [h.id for h in await index.more_like_this("m1", 3, Filters(source="other"))] == ["m2"]
+    assert await index.more_like_this("nope", 3) == []
+
+
+async def test_suggest_titles_topics_and_methods(index: SearchIndex) -> None:
+    await load(
+        index,
+        [
+            doc(
+                "s1",
+                "Time series forecasting with transformers",
+                topic_labels=["Time series"],
+                methods=["Temporal Fusion Transformer", "TFT"],
+            ),
+            doc(
+                "s2", "Timely detection of anomalies", topic_labels=["Anomaly detection"], methods=["Isolation forest"]
+            ),
+            doc("s3", "Forecasting time series at scale", topic_labels=["Time series", "Forecasting"]),
+            doc("s4", "Time"),
+        ],
+    )
+    # Ranked by word position of the match, then titles before topics before methods, then shortest first.
+    assert await index.suggest("tim", 10) == [
+        Suggestion("Time", "title", "s4"),
+        Suggestion("Timely detection of anomalies", "title", "s2"),
+        Suggestion("Time series forecasting with transformers", "title", "s1"),
+        Suggestion("Time series", "topic"),  # once, though two papers have it
+        Suggestion("Forecasting time series at scale", "title", "s3"),  # "time" is its second word
+    ]
+    assert [s.text for s in await index.suggest("tim", 2)] == ["Time", "Timely detection of anomalies"]
+    assert await index.suggest("TIME SER", 10) == [
+        Suggestion("Time series forecasting with transformers", "title", "s1"),
+        Suggestion("Time series", "topic"),
+        Suggestion("Forecasting time series at scale", "title", "s3"),
+    ]
+    assert await index.suggest("anomal", 10) == [
+        Suggestion("Anomaly detection", "topic"),
+        Suggestion("Timely detection of anomalies", "title", "s2"),
+    ]
+    assert await index.suggest("fusion", 10) == [Suggestion("Temporal Fusion Transformer", "method")]
+    assert await index.suggest("tft", 10) == [Suggestion("TFT", "method")]
+    assert await index.suggest("zzz", 10) == [] and await index.suggest("  ", 10) == []
+    # suggestions follow updates: s3 no longer has the Forecasting topic, s4 is renamed
+    await load(index, [doc("s3", "Forecasting time series at scale", version=2, topic_labels=["Time series"])])
+    await load(index, [doc("s4", "Tiny models", version=2)])
+    assert await index.suggest("forec", 10) == [
+        Suggestion("Forecasting time series at scale", "title", "s3"),
+        Suggestion("Time series forecasting with transformers", "title", "s1"),
+    ]
+    assert [s.text for s in await index.suggest("tim", 1)] == ["Timely detection of anomalies"]

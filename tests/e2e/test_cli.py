@@ -13,8 +13,14 @@ from tests.conftest import ROOT, SAMPLE
 
 
 def paperwire(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "paperwire_cli.main", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300, env={**os.environ, "PAPERWIRE_LOG_LEVEL": "WARNING", **env})
+    return subprocess.run(
+        [sys.executable, "-m", "paperwire_cli.main", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PAPERWIRE_LOG_LEVEL": "WARNING", **env},
+    )
 
 
 def test_topics_lists_the_registry() -> None:

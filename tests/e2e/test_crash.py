@@ -12,6 +12,7 @@ import sys
 
 import httpx
 import pytest
+
 from paperwire_common.backends import make_backends
 from paperwire_common.envelope import encode
 from paperwire_common.events import PaperEnriched, PaperRaw
@@ -21,7 +22,6 @@ from paperwire_common.settings import CommonSettings
 from paperwire_common.topics import PAPERS_ENRICHED
 from paperwire_indexer.service import Indexer
 from paperwire_indexer.settings import IndexerSettings
-
 from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.kafka, pytest.mark.elasticsearch, pytest.mark.redis, pytest.mark.slow]
@@ -47,14 +47,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_indexer(namespace: str) -> subprocess.Popen[bytes]:
+def start_indexer(namespace: str, health_port: int = 0) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "PAPERWIRE_BACKEND": "kafka",
         "PAPERWIRE_NAMESPACE": namespace,
         "PAPERWIRE_EMBEDDINGS": "false",
         "PAPERWIRE_INDEXER_BATCH_SIZE": "300",
-        "PAPERWIRE_INDEXER_HEALTH_PORT": str(free_port()),
+        "PAPERWIRE_INDEXER_HEALTH_PORT": str(health_port or free_port()),
     }
     return subprocess.Popen(
         [sys.executable, "-m", "paperwire_cli.main", "run", "indexer"],

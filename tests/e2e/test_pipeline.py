@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from paperwire_common.search.port import SearchRequest
 
+from paperwire_common.search.port import SearchRequest
 from tests.conftest import SAMPLE, SEED_PAGE
 
 from .pipeline import pipeline
@@ -47,13 +47,9 @@ async def test_seed_in_searchable_out_and_reingest_is_a_no_op(backend: str, name
         assert len(titles) == 10 and all("time" in t or "series" in t for t in titles[:5])
 
 
-async def test_broken_records_are_rejected_and_the_rest_indexed(
-    backend: str, namespace: str, tmp_path: Path
-) -> None:
+async def test_broken_records_are_rejected_and_the_rest_indexed(backend: str, namespace: str, tmp_path: Path) -> None:
     lines = SAMPLE.read_text().splitlines()[:20]
-    broken = (
-        [*lines[:7], '{"title": "no closing brace"', '{"abstract": "no title"}', '{"title": 42}', *lines[7:]]
-    )
+    broken = [*lines[:7], '{"title": "no closing brace"', '{"abstract": "no title"}', '{"title": 42}', *lines[7:]]
     f = tmp_path / "broken.jsonl"
     f.write_text("\n".join(broken) + "\n")
     async with pipeline(backend, namespace) as p:

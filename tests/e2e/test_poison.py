@@ -7,7 +7,6 @@ import asyncio
 
 from paperwire_common.bus.port import Message
 from paperwire_common.topics import PAPERS_ENRICHED
-
 from tests.conftest import SAMPLE
 
 from .pipeline import pipeline
@@ -54,9 +53,7 @@ async def test_poison_goes_to_dlq_and_indexer_keeps_going(backend: str, namespac
 
 async def test_mostly_poison_batch_halts_instead(backend: str, namespace: str) -> None:  # noqa: F811
     async with pipeline(backend, namespace, workers=("indexer",)) as p:
-        junk = [
-            Message(PAPERS_ENRICHED.name, f"k{i}", b"junk", (("ce_id", f"j{i}".encode()),)) for i in range(30)
-        ]
+        junk = [Message(PAPERS_ENRICHED.name, f"k{i}", b"junk", (("ce_id", f"j{i}".encode()),)) for i in range(30)]
         await p.backends.bus.publish(junk)
         loop = p.loops["indexer"]
         async with asyncio.timeout(30):

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 from elasticsearch import AsyncElasticsearch
+
 from paperwire_common.search.mapping import EMBEDDING_DIMS, MAPPINGS, SETTINGS
 
 pytestmark = pytest.mark.elasticsearch
@@ -57,9 +58,7 @@ async def test_production_mapping_bulk_search_stemming(es: tuple[AsyncElasticsea
     assert [h["_id"] for h in hits] == ["p1"], "the english analyzer stems running -> run"
     hits = (await client.search(index=name, query={"match": {"title": "cafe"}}))["hits"]["hits"]
     assert [h["_id"] for h in hits] == ["p2"], "asciifolding: cafe finds Café"
-    aggs = (await client.search(index=name, size=0, aggs={"c": {"terms": {"field": "has_code"}}}))[
-        "aggregations"
-    ]
+    aggs = (await client.search(index=name, size=0, aggs={"c": {"terms": {"field": "has_code"}}}))["aggregations"]
     assert {b["key_as_string"]: b["doc_count"] for b in aggs["c"]["buckets"]} == {"true": 1, "false": 1}
     prefix = (await client.search(index=name, query={"match": {"title.prefix": "prot"}}))["hits"]["hits"]
     assert [h["_id"] for h in prefix] == ["p3"], "edge n-grams serve autocomplete"

@@ -11,8 +11,10 @@ Shared by bench/relevance.py (prints the table) and tests/e2e/test_relevance.py 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
+import os
 import statistics
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -228,16 +230,41 @@ async def check_indexed(index: Any, queries: Sequence[Query], *, embeddings: boo
 @asynccontextmanager
 async def seeded_search(backend: str, namespace: str, encoder: Any, **settings: Any) -> AsyncIterator[Any]:
     """The seed corpus through the real pipeline (ingestor -> enricher with embeddings -> indexer) on one
-    backend, then a SearchService over the result that embeds queries with `encoder`."""
+    backend, then a SearchService over the result that embeds queries with `encoder`.
+
+    The enricher embeds a whole batch synchronously on the event loop; at its default 64 papers that can take
+    longer than Kafka's session timeout on two busy cores (the group then rebalances mid-run), so unless set
+    otherwise the pipeline runs with PAPERWIRE_ENRICHER_BATCH_SIZE=16. Batching does not change the vectors.
+    """
     from paperwire_common.search.service import SearchService
     from tests.e2e.pipeline import pipeline
 
-    async with pipeline(backend, namespace, embeddings=True, **settings) as p:
-        summary = await p.ingest(str(SEED))
-        if summary.rejected:
-            raise AssertionError(f"the seed corpus was not ingested cleanly: {summary.line()}")
-        await p.settle(timeout_s=900)
-        count = await p.backends.index.count()
-        if count != summary.read:
-            raise AssertionError(f"{count} papers indexed, {summary.read} ingested")
-        yield SearchService(p.backends.index, encoder, cursor_secret=b"relevance-evaluation")
+    key = "PAPERWIRE_ENRICHER_BATCH_SIZE"
+    saved = os.environ.get(key)
+    os.environ[key] = saved or "16"
+    try:
+        async with pipeline(backend, namespace, embeddings=True, **settings) as p:
+            summary = await p.ingest(str(SEED))
+            if summary.rejected:
+                raise AssertionError(f"the seed corpus was not ingested cleanly: {summary.line()}")
+            await p.settle(timeout_s=900)
+            count = await wait_count(p.backends.index, summary.read)
+            if count != summary.read:
+                raise AssertionError(f"{count} papers indexed, {summary.read} ingested")
+            yield SearchService(p.backends.index, encoder, cursor_secret=b"relevance-evaluation")
+    finally:
+        if saved is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = saved
+
+
+async def wait_count(index: Any, n: int, timeout_s: float = 120) -> int:
+    """The index count once it reaches n, or what it holds after timeout_s."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        await index.refresh()
+        count = int(await index.count())
+        if count >= n or asyncio.get_running_loop().time() > deadline:
+            return count
+        await asyncio.sleep(0.5)

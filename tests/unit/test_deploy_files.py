@@ -25,11 +25,12 @@ from typing import Any
 
 import pytest
 import yaml
+from pydantic_settings import BaseSettings
+
 from paperwire_cli import runner
 from paperwire_common import metrics
 from paperwire_common.settings import CommonSettings
 from paperwire_gateway.settings import GatewaySettings
-from pydantic_settings import BaseSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"

@@ -86,9 +86,7 @@ class EmbeddedBus:
             m.assignment = []
         if not members:
             return
-        tps = sorted(
-            {(t, p) for m in members for t in m.topics for p in range(len(self._topic(t).partitions))}
-        )
+        tps = sorted({(t, p) for m in members for t in m.topics for p in range(len(self._topic(t).partitions))})
         for i, tp in enumerate(tps):
             members[i % len(members)].assignment.append(tp)
         for m in members:

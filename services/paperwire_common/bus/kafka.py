@@ -72,9 +72,7 @@ class KafkaBus:
             existing = set(await admin.list_topics())
             wanted = [self.ns + n for n in names]
             missing = [
-                NewTopic(n, num_partitions=partitions, replication_factor=1)
-                for n in wanted
-                if n not in existing
+                NewTopic(n, num_partitions=partitions, replication_factor=1) for n in wanted if n not in existing
             ]
             if missing:
                 await admin.create_topics(missing)
@@ -92,9 +90,7 @@ class KafkaBus:
         try:
             await asyncio.wait_for(asyncio.gather(*futures), timeout=self.send_timeout_s)
         except TimeoutError as e:
-            raise BusUnavailable(
-                f"kafka at {self.bootstrap} did not acknowledge within {self.send_timeout_s}s"
-            ) from e
+            raise BusUnavailable(f"kafka at {self.bootstrap} did not acknowledge within {self.send_timeout_s}s") from e
 
     async def end_offsets(self, topic: str) -> dict[int, int]:
         topic = self.ns + topic

@@ -2,6 +2,7 @@
 
 Writes use `version_type=external` with the paper's version, so a replayed or duplicated document is a
 409 that we count as done: replays never re-version the index. Only 429 and 5xx are retried.
+Reads are one request each: a search carries its query, filters, sort, highlight and facet aggregations together.
 """
 
 from __future__ import annotations
@@ -13,23 +14,29 @@ from typing import Any
 from elasticsearch import AsyncElasticsearch, NotFoundError
 
 from ..logging import get_logger
-from .document import DEFAULT_FIELDS
-from .mapping import MAPPINGS, SETTINGS, index_name
-from .port import IndexFailure, SearchHit, SearchRequest, SearchResponse
-from .query import Clause, ParsedQuery, parse
+from .document import (
+    DEFAULT_FIELDS,
+    FACET_SIZE,
+    SuggestKind,
+    suggest_prefix,
+    suggest_rank,
+    suggest_suffixes,
+    title_weight,
+)
+from .mapping import EMBEDDING_DIMS, MAPPINGS, SETTINGS, index_name
+from .port import FACET_FIELDS, Filters, IndexFailure, SearchHit, SearchRequest, SearchResponse, Suggestion
+from .query import Clause, Node, check_date, parse
 
 log = get_logger(__name__)
 RETRYABLE = {429, 500, 502, 503, 504}
+NO_FILTERS = Filters()
+HIDDEN = ["embedding", "suggest"]  # never in a returned document unless asked for by name
 
 
 class ElasticIndex:
-    def __init__(
-        self, url: str, alias: str = "papers", *, max_retries: int = 5, request_timeout: float = 30
-    ) -> None:
+    def __init__(self, url: str, alias: str = "papers", *, max_retries: int = 5, request_timeout: float = 30) -> None:
         self.url, self.alias, self.max_retries = url, alias, max_retries
-        self.es = AsyncElasticsearch(
-            url, request_timeout=request_timeout, retry_on_timeout=True, max_retries=3
-        )
+        self.es = AsyncElasticsearch(url, request_timeout=request_timeout, retry_on_timeout=True, max_retries=3)
 
     async def start(self) -> None:
         return None
@@ -74,7 +81,7 @@ class ElasticIndex:
                         }
                     }
                 )
-                ops.append(d)
+                ops.append(_body(d))
             resp = await self.es.bulk(operations=ops)
             retry: list[dict[str, Any]] = []
             if resp.get("errors"):
@@ -99,22 +106,26 @@ class ElasticIndex:
 
     async def get(self, paper_id: str) -> dict[str, Any] | None:
         try:
-            r = await self.es.get(index=self.alias, id=paper_id, source_excludes=["embedding"])
+            r = await self.es.get(index=self.alias, id=paper_id, source_excludes=HIDDEN)
         except NotFoundError:
             return None
         return dict(r["_source"])
 
+    async def get_embeddings(self, paper_ids: Sequence[str]) -> dict[str, list[float]]:
+        if not paper_ids:
+            return {}
+        r = await self.es.mget(index=self.alias, ids=list(paper_ids), source_includes=["embedding"])
+        return {
+            d["_id"]: [float(x) for x in d["_source"]["embedding"]]
+            for d in r["docs"]
+            if d.get("found") and d["_source"].get("embedding") is not None
+        }
+
     async def get_versions(self, paper_ids: Sequence[str]) -> dict[str, tuple[int, str]]:
         if not paper_ids:
             return {}
-        r = await self.es.mget(
-            index=self.alias, ids=list(paper_ids), source_includes=["version", "content_hash"]
-        )
-        return {
-            d["_id"]: (d["_source"]["version"], d["_source"]["content_hash"])
-            for d in r["docs"]
-            if d.get("found")
-        }
+        r = await self.es.mget(index=self.alias, ids=list(paper_ids), source_includes=["version", "content_hash"])
+        return {d["_id"]: (d["_source"]["version"], d["_source"]["content_hash"]) for d in r["docs"] if d.get("found")}
 
     async def refresh(self) -> None:
         await self.es.indices.refresh(index=self.alias)
@@ -143,58 +154,258 @@ class ElasticIndex:
             after = hits[-1]["sort"]
 
     async def search(self, req: SearchRequest) -> SearchResponse:
-        query = build_query(parse(req.q), req)
+        pq = parse(req.q)
+        filters = _filters(req.filters)
+        kw: dict[str, Any] = {}
+        if pq.empty:  # browse: newest first
+            query: dict[str, Any] = {"bool": {"filter": filters}}
+            sort: list[Any] = [{"published_at": {"order": "desc", "missing": "_last"}}, {"id": "asc"}]
+        else:
+            query = {"bool": {"must": [_node(pq)], "filter": filters}}
+            sort = [{"_score": "desc"}, {"id": "asc"}]  # id: a total order, so search_after pages are exact
+            if req.highlight:
+                kw["highlight"] = {
+                    "fields": {
+                        "title": {"number_of_fragments": 0},
+                        "abstract": {"fragment_size": 160, "number_of_fragments": 2},
+                    },
+                    "pre_tags": ["<em>"],
+                    "post_tags": ["</em>"],
+                }
+        if req.search_after is not None:
+            kw["search_after"] = list(req.search_after)
+        if req.facets:
+            kw["aggs"] = {
+                name: {"terms": {"field": name, "size": FACET_SIZE, "order": [{"_count": "desc"}, {"_key": "asc"}]}}
+                for name in FACET_FIELDS
+            }
         r = await self.es.search(
             index=self.alias,
             query=query,
             size=req.size,
-            source_includes=list(req.fields or DEFAULT_FIELDS),
-            highlight={
-                "fields": {
-                    "title": {"number_of_fragments": 0},
-                    "abstract": {"fragment_size": 160, "number_of_fragments": 2},
-                },
-                "pre_tags": ["<em>"],
-                "post_tags": ["</em>"],
-            },
+            sort=sort,
+            source_includes=_source(req.fields),
             track_total_hits=True,
+            **kw,
         )
         hits = [
-            SearchHit(h["_id"], float(h["_score"] or 0.0), h["_source"], dict(h.get("highlight", {})))
+            SearchHit(
+                h["_id"],
+                float(h.get("_score") or 0.0),
+                {**h["_source"], "id": h["_id"]},
+                dict(h.get("highlight", {})),
+                tuple(h["sort"]),
+            )
             for h in r["hits"]["hits"]
         ]
-        return SearchResponse(int(r["hits"]["total"]["value"]), hits)
+        facets: dict[str, list[tuple[Any, int]]] = {}
+        for name, agg in (r.get("aggregations") or {}).items():
+            # has_code buckets are keyed 1/0: the port's values are booleans
+            facets[name] = [
+                (bool(b["key"]) if name == "has_code" else b["key"], b["doc_count"]) for b in agg["buckets"]
+            ]
+        return SearchResponse(int(r["hits"]["total"]["value"]), hits, facets)
 
-
-def _clause(c: Clause) -> dict[str, Any]:
-    if c.field == "has_code":
-        return {"term": {"has_code": c.text.lower() in ("yes", "true", "1")}}
-    if c.field in ("topics", "methods", "datasets", "source"):
-        return (
-            {"term": {c.field: c.text}}
-            if c.field in ("topics", "source")
-            else {"match": {f"{c.field}.text": c.text}}
-        )
-    fields = [c.field] if c.field else ["title^3", "abstract"]
-    if c.phrase:
-        return {"multi_match": {"query": c.text, "fields": fields, "type": "phrase"}}
-    return {"multi_match": {"query": c.text, "fields": fields, "fuzziness": "AUTO", "prefix_length": 1}}
-
-
-def build_query(pq: ParsedQuery, req: SearchRequest) -> dict[str, Any]:
-    filters: list[dict[str, Any]] = []
-    if req.has_code is not None:
-        filters.append({"term": {"has_code": req.has_code}})
-    if req.topic:
-        filters.append({"term": {"topics": req.topic}})
-    if pq.empty:
-        return {"bool": {"must": [{"match_all": {}}], "filter": filters}}
-    return {
-        "bool": {
-            "should": [_clause(c) for c in pq.should],
-            "must": [_clause(c) for c in pq.must],
-            "must_not": [_clause(c) for c in pq.must_not],
-            "filter": filters,
-            "minimum_should_match": 1 if pq.should and not pq.must else 0,
+    async def knn(
+        self,
+        vector: Sequence[float],
+        k: int,
+        filters: Filters = NO_FILTERS,
+        fields: tuple[str, ...] | None = None,
+        exclude_ids: Sequence[str] = (),
+    ) -> list[SearchHit]:
+        q = [float(x) for x in vector]
+        if len(q) != EMBEDDING_DIMS:
+            raise ValueError(f"query vector has {len(q)} dims, expected {EMBEDDING_DIMS}")
+        if k <= 0 or not any(q):  # cosine of a zero vector is undefined (Elasticsearch rejects it)
+            return []
+        k = min(k, 10_000)
+        knn: dict[str, Any] = {
+            "field": "embedding",
+            "query_vector": q,
+            "k": k,
+            "num_candidates": min(10_000, max(100, 2 * k)),
+            # The default int8-quantised HNSW scores are ~0.05 off: re-score the candidates on the float vectors.
+            "rescore_vector": {"oversample": 2.0},
         }
-    }
+        flt = _filters(filters)
+        if exclude_ids:
+            flt.append({"bool": {"must_not": [{"ids": {"values": list(exclude_ids)}}]}})
+        if flt:
+            knn["filter"] = flt  # applied during the graph search, so k hits pass the filters
+        r = await self.es.search(index=self.alias, knn=knn, size=k, source_includes=_source(fields))
+        # The cosine similarity's score is (1 + cos) / 2; the port's score is the cosine itself.
+        hits = [
+            SearchHit(h["_id"], 2.0 * float(h["_score"]) - 1.0, {**h["_source"], "id": h["_id"]})
+            for h in r["hits"]["hits"]
+        ]
+        hits.sort(key=lambda h: (-h.score, h.id))
+        return hits
+
+    async def more_like_this(self, paper_id: str, size: int, filters: Filters = NO_FILTERS) -> list[SearchHit]:
+        if size <= 0:
+            return []
+        mlt = {
+            "more_like_this": {
+                "fields": ["title", "abstract"],
+                "like": [{"_index": self.alias, "_id": paper_id}],
+                "min_term_freq": 1,
+                "min_doc_freq": 1,
+            }
+        }
+        query = {"bool": {"must": [mlt], "must_not": [{"ids": {"values": [paper_id]}}], "filter": _filters(filters)}}
+        r = await self.es.search(
+            index=self.alias,
+            query=query,
+            size=size,
+            sort=[{"_score": "desc"}, {"id": "asc"}],
+            source_includes=_source(None),
+        )
+        return [
+            SearchHit(h["_id"], float(h["_score"] or 0.0), {**h["_source"], "id": h["_id"]}) for h in r["hits"]["hits"]
+        ]
+
+    async def suggest(self, prefix: str, size: int) -> list[Suggestion]:
+        p = suggest_prefix(prefix)
+        if not p or size <= 0:
+            return []
+        regex = _word_prefix_regex(p)
+        terms = {"topic": "topic_labels", "method": "methods"}
+        r = await self.es.search(
+            index=self.alias,
+            size=0,
+            # Narrow the documents the label aggregations visit to those with a matching label.
+            query={"bool": {"should": [{"regexp": {f: {"value": regex}}} for f in terms.values()]}},
+            aggs={
+                kind: {
+                    "filter": {"regexp": {f: {"value": regex}}},
+                    "aggs": {"v": {"terms": {"field": f, "include": regex, "size": max(50, 5 * size)}}},
+                }
+                for kind, f in terms.items()
+            },
+            # Titles: the completion field holds every word-suffix, weighted by position then shortness.
+            suggest={"title": {"prefix": p, "completion": {"field": "suggest", "size": 2 * size}}},
+            source_includes=["title"],
+        )
+        found: list[tuple[tuple[int, int, int, str], Suggestion]] = []
+        seen: set[tuple[str, str]] = set()
+
+        def add(kind: SuggestKind, text: str, pid: str | None) -> None:
+            pos = next((i for i, norm in suggest_suffixes(text) if norm.startswith(p)), None)
+            if pos is not None and (kind, text.lower()) not in seen:
+                seen.add((kind, text.lower()))
+                found.append((suggest_rank(pos, kind, text), Suggestion(text, kind, pid)))
+
+        for entry in r.get("suggest", {}).get("title", []):
+            for opt in entry["options"]:
+                add("title", str(opt.get("_source", {}).get("title", "")), opt["_id"])
+        kinds: tuple[SuggestKind, ...] = ("topic", "method")
+        for kind in kinds:
+            for b in r.get("aggregations", {}).get(kind, {}).get("v", {}).get("buckets", []):
+                add(kind, str(b["key"]), None)
+        found.sort(key=lambda x: x[0])
+        return [s for _, s in found[:size]]
+
+
+def _body(d: dict[str, Any]) -> dict[str, Any]:
+    """The stored document plus its title completions (every word-suffix, so "series" completes mid-title)."""
+    title = str(d.get("title") or "")
+    inputs = [{"input": [norm], "weight": title_weight(pos, title)} for pos, norm in suggest_suffixes(title)]
+    return {**d, "suggest": inputs} if inputs else dict(d)
+
+
+def _source(fields: tuple[str, ...] | None) -> list[str]:
+    return ["id", *fields] if fields else list(DEFAULT_FIELDS)
+
+
+def _filters(f: Filters) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    if f.topic:
+        out.append({"term": {"topics": f.topic}})
+    if f.has_code is not None:
+        out.append({"term": {"has_code": f.has_code}})
+    if f.source:
+        out.append({"term": {"source": f.source}})
+    if f.date_from or f.date_to:
+        rng: dict[str, Any] = {"format": "yyyy-MM-dd"}
+        if f.date_from:
+            rng["gte"] = check_date(f.date_from, "date_from").isoformat()
+        if f.date_to:  # rounded up to the end of that day: inclusive also for datetimes
+            rng["lte"] = check_date(f.date_to, "date_to").isoformat() + "||/d"
+        out.append({"range": {"published_at": rng}})
+    return out
+
+
+_TEXT_FIELDS = {
+    "title": "title",
+    "abstract": "abstract",
+    "authors": "authors",
+    "methods": "methods.text",
+    "datasets": "datasets.text",
+}
+
+
+def _node(n: Node) -> dict[str, Any]:
+    if isinstance(n, Clause):
+        return _leaf(n)
+    b: dict[str, Any] = {}
+    if n.must:
+        b["must"] = [_node(c) for c in n.must]
+    if n.should:
+        b["should"] = [_node(c) for c in n.should]
+        b["minimum_should_match"] = n.min_should
+    if n.must_not:
+        b["must_not"] = [_node(c) for c in n.must_not]
+    return {"bool": b}
+
+
+def _keyword(q: dict[str, Any]) -> dict[str, Any]:
+    return {"bool": {"filter": [q]}}  # matches without scoring, as a filter
+
+
+def _leaf(c: Clause) -> dict[str, Any]:
+    if c.field is None:
+        if c.phrase:
+            return {"multi_match": {"query": c.text, "fields": ["title^3", "abstract"], "type": "phrase"}}
+        # Typo tolerance on free words only; AUTO:4,8 = exact below 4 characters, 1 edit below 8, else 2.
+        return {
+            "multi_match": {
+                "query": c.text,
+                "fields": ["title^3", "abstract"],
+                "type": "most_fields",
+                "operator": "and",
+                "fuzziness": "AUTO:4,8",
+                "prefix_length": 1,
+            }
+        }
+    if c.field in _TEXT_FIELDS:
+        f, boost = _TEXT_FIELDS[c.field], 3.0 if c.field == "title" else 1.0
+        if c.phrase:
+            return {"match_phrase": {f: {"query": c.text, "boost": boost}}}
+        return {"match": {f: {"query": c.text, "operator": "and", "boost": boost}}}
+    if c.field == "has_code":
+        return _keyword({"term": {"has_code": c.yes}})
+    if c.field == "topics":  # a topic id or label, any case
+        return _keyword(
+            {
+                "bool": {
+                    "should": [
+                        {"term": {"topics": {"value": c.text, "case_insensitive": True}}},
+                        {"term": {"topic_labels": {"value": c.text, "case_insensitive": True}}},
+                    ]
+                }
+            }
+        )
+    return _keyword({"term": {c.field: {"value": c.text, "case_insensitive": True}}})
+
+
+def _word_prefix_regex(prefix: str) -> str:
+    """A Lucene regexp matching a keyword one of whose words starts with the normalised `prefix`, any case."""
+
+    def ci(word: str) -> str:
+        return "".join(
+            f"[{ch}{ch.upper()}]" if ch.upper() != ch else ch if ch.isascii() and ch.isalnum() else "\\" + ch
+            for ch in word
+        )
+
+    return "(.*[^a-zA-Z0-9])?" + "[^a-zA-Z0-9]+".join(ci(w) for w in prefix.split(" ")) + ".*"

@@ -1,66 +1,218 @@
 """SearchIndex with no server: SQLite FTS5 (Porter stemming, BM25) for text, numpy for vectors.
 
-Same contract as the Elasticsearch adapter (tests/contract): external versions, English stemming,
-per-document failures returned. Single-process; SQLite calls are short and run on the event loop.
+Same contract as the Elasticsearch adapter (tests/contract): external versions, English stemming, per-document
+failures returned, the same query language, filters, facets, paging, kNN and suggestions. Single-process; SQLite
+calls are short and run on the event loop. Layout:
+- docs: one row per paper (its JSON plus the columns that filters, facets and sorting need); doc_topics;
+- docs_fts: FTS5 over the text fields *and* the keyword fields (as opaque tokens), so a whole boolean query, text
+  and keyword clauses alike, is one MATCH expression ranked by bm25; docs_vocab is its vocabulary (typos, MLT);
+- suggest_titles / suggest_terms: the word-suffixes of titles, topic labels and method names, for suggest;
+- a numpy matrix of unit vectors indexed by docs.rid, kept in step with upserts, for exact cosine kNN.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
+import re
 import sqlite3
-from collections.abc import Sequence
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 
-from .document import DEFAULT_FIELDS
-from .port import IndexFailure, SearchHit, SearchRequest, SearchResponse
-from .query import Clause, ParsedQuery, parse
+from .document import (
+    DEFAULT_FIELDS,
+    FACET_SIZE,
+    SuggestKind,
+    fold_words,
+    suggest_prefix,
+    suggest_rank,
+    suggest_suffixes,
+)
+from .mapping import EMBEDDING_DIMS
+from .port import FACET_FIELDS, Filters, IndexFailure, SearchHit, SearchRequest, SearchResponse, Suggestion
+from .query import Clause, Node, QuerySyntaxError, check_date, parse
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS docs (rid INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, version INTEGER NOT NULL,
-                                 content_hash TEXT NOT NULL, doc TEXT NOT NULL, embedding BLOB);
+try:  # optional: a C implementation of the same distance
+    from rapidfuzz.distance import OSA as _OSA
+except ImportError:  # pragma: no cover - depends on the environment
+    _OSA = None
+
+SCHEMA_VERSION = 2
+_TOKENIZER = "tokenize = 'porter unicode61 remove_diacritics 2'"
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS docs (
+    rid INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, version INTEGER NOT NULL, content_hash TEXT NOT NULL,
+    doc TEXT NOT NULL, embedding BLOB, title TEXT NOT NULL DEFAULT '', published_at TEXT NOT NULL DEFAULT '',
+    year INTEGER, source TEXT, has_code INTEGER);
+CREATE INDEX IF NOT EXISTS docs_recent ON docs (published_at DESC, id);
+CREATE INDEX IF NOT EXISTS docs_source ON docs (source);
+CREATE TABLE IF NOT EXISTS doc_topics (topic TEXT NOT NULL, rid INTEGER NOT NULL, PRIMARY KEY (topic, rid))
+    WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS doc_topics_rid ON doc_topics (rid);
 CREATE VIRTUAL TABLE IF NOT EXISTS docs_fts
-    USING fts5(title, abstract, tokenize = 'porter unicode61 remove_diacritics 2');
+    USING fts5(title, abstract, authors, methods, datasets, topics, source, has_code, every, {_TOKENIZER});
+CREATE VIRTUAL TABLE IF NOT EXISTS docs_vocab USING fts5vocab(docs_fts, 'row');
+CREATE TABLE IF NOT EXISTS suggest_titles (pos INTEGER NOT NULL, norm TEXT NOT NULL, len INTEGER NOT NULL,
+                                           rid INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS suggest_titles_key ON suggest_titles (pos, norm);
+CREATE INDEX IF NOT EXISTS suggest_titles_rid ON suggest_titles (rid);
+CREATE TABLE IF NOT EXISTS suggest_terms (kind TEXT NOT NULL, text TEXT NOT NULL, pos INTEGER NOT NULL,
+                                          norm TEXT NOT NULL, refs INTEGER NOT NULL, PRIMARY KEY (kind, text, pos));
+CREATE INDEX IF NOT EXISTS suggest_terms_key ON suggest_terms (kind, pos, norm);
 """
-TEXT_FIELDS = ("title", "abstract")
+_TEMP = f"""
+CREATE TEMP TABLE IF NOT EXISTS hits (rid INTEGER PRIMARY KEY, score REAL NOT NULL, id TEXT NOT NULL);
+CREATE VIRTUAL TABLE IF NOT EXISTS temp.stem_probe USING fts5(w, {_TOKENIZER});
+CREATE VIRTUAL TABLE IF NOT EXISTS temp.stem_probe_v USING fts5vocab(temp, stem_probe, 'instance');
+"""
+# bm25 column weights (docs_fts order): title boosted like Elasticsearch's title^3; keyword columns and the
+# match-everything sentinel never score, as Elasticsearch's filter clauses don't.
+_BM25 = "-bm25(docs_fts, 3.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0)"
+_EVERY = 'every : "x"'  # in every row: FTS5 has neither a unary NOT nor optional clauses, this stands in
+_TEXT = "{title abstract}"
+_KEYWORD_FIELDS = ("topics", "source", "has_code")
+_FACET_COLUMNS = {"year": "d.year", "has_code": "d.has_code", "source": "d.source"}
+MLT_TERMS = 25  # Elasticsearch's max_query_terms default
+MAX_EXPANSIONS = 50  # Elasticsearch's fuzzy max_expansions default
+_STEM_CACHE_MAX = 20_000
+NO_FILTERS = Filters()
+_YEAR_MONTH = re.compile(r"\d{4}(-\d{2})?")
 
 
-def _fts_term(c: Clause) -> str:
-    text = c.text.replace('"', '""')
-    cols = "{title abstract}" if c.field is None else c.field
-    return f'{cols} : "{text}"'
+class _Invalid(ValueError):
+    pass
 
 
-def fts_expression(pq: ParsedQuery) -> str | None:
-    """FTS5 MATCH for the text clauses; None when there is no positive text clause."""
-    should = [_fts_term(c) for c in pq.should if c.field in (None, *TEXT_FIELDS)]
-    must = [_fts_term(c) for c in pq.must if c.field in (None, *TEXT_FIELDS)]
-    neg = [_fts_term(c) for c in pq.must_not if c.field in (None, *TEXT_FIELDS)]
-    parts = must + ([f"({' OR '.join(should)})"] if should else [])
-    if not parts:
+def _quote(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def _kw(value: str) -> str:
+    """A keyword value as one opaque all-digit token: Porter leaves digits alone, so the match is exact
+    (case-insensitive, as the Elasticsearch term queries of the query language are)."""
+    return str(int.from_bytes(hashlib.blake2b(value.lower().encode(), digest_size=8).digest(), "big"))
+
+
+def within_edits(a: str, b: str, k: int) -> bool:
+    """Optimal-string-alignment (Damerau-Levenshtein with adjacent transpositions) distance <= k: the distance
+    Elasticsearch's fuzzy queries use."""
+    if _OSA is not None:  # pragma: no cover - depends on the environment
+        return bool(_OSA.distance(a, b, score_cutoff=k) <= k)
+    return _osa_within(a, b, k)
+
+
+def _osa_within(a: str, b: str, k: int) -> bool:
+    # A common prefix/suffix never needs an edit; at the first difference an alignment substitutes, deletes,
+    # inserts or transposes, so a depth-k search decides it without the full DP table (k <= 2 here).
+    i, n = 0, min(len(a), len(b))
+    while i < n and a[i] == b[i]:
+        i += 1
+    a, b = a[i:], b[i:]
+    j, n = 0, min(len(a), len(b))
+    while j < n and a[-1 - j] == b[-1 - j]:
+        j += 1
+    if j:
+        a, b = a[:-j], b[:-j]
+    if not a or not b:
+        return max(len(a), len(b)) <= k
+    if k == 0 or abs(len(a) - len(b)) > k:
+        return False
+    return (
+        _osa_within(a[1:], b[1:], k - 1)
+        or _osa_within(a[1:], b, k - 1)
+        or _osa_within(a, b[1:], k - 1)
+        or (len(a) > 1 and len(b) > 1 and a[0] == b[1] and a[1] == b[0] and _osa_within(a[2:], b[2:], k - 1))
+    )
+
+
+def _max_edits(term: str) -> int:
+    """Elasticsearch's fuzziness AUTO:4,8 on the analysed term: exact below 4 characters, 1 edit below 8, else 2."""
+    return 0 if len(term) < 4 else 1 if len(term) < 8 else 2
+
+
+def _check_published(value: Any) -> str:
+    if value is None:
+        return ""
+    s = str(value)
+    if _YEAR_MONTH.fullmatch(s):
+        return s
+    try:
+        datetime.fromisoformat(s.replace("Z", "+00:00"))
+    except ValueError:
+        raise _Invalid(f"published_at {s!r} is not an ISO-8601 date") from None
+    return s
+
+
+def _filter_sql(f: Filters) -> tuple[str, list[Any]]:
+    """Filters as ` AND ...` conditions on `docs d`."""
+    sql: list[str] = []
+    params: list[Any] = []
+    if f.topic:
+        sql.append("EXISTS (SELECT 1 FROM doc_topics ft WHERE ft.topic = ? AND ft.rid = d.rid)")
+        params.append(f.topic)
+    if f.has_code is not None:
+        sql.append("d.has_code = ?")
+        params.append(int(f.has_code))
+    if f.source:
+        sql.append("d.source = ?")
+        params.append(f.source)
+    if f.date_from:
+        sql.append("d.published_at >= ?")  # ISO strings sort as dates; a missing date ('') is before any
+        params.append(check_date(f.date_from, "date_from").isoformat())
+    if f.date_to:
+        # Inclusive of the whole day, also for datetimes: before the next day.
+        sql.append("d.published_at <> '' AND d.published_at < ?")
+        params.append((check_date(f.date_to, "date_to") + timedelta(days=1)).isoformat())
+    return "".join(f" AND {s}" for s in sql), params
+
+
+def _after(sort: tuple[Any, ...] | None, first: type | tuple[type, ...]) -> tuple[Any, str] | None:
+    """The (key, id) of a search_after, checked: it comes back from a client."""
+    if sort is None:
         return None
-    expr = " AND ".join(parts)
-    return f"({expr}) NOT ({' OR '.join(neg)})" if neg else expr
-
-
-def _keyword_ok(doc: dict[str, Any], c: Clause) -> bool:
-    if c.field == "has_code":
-        return bool(doc.get("has_code")) == (c.text.lower() in ("yes", "true", "1"))
-    if c.field in ("topics", "methods", "datasets", "source", "authors"):
-        v = doc.get(c.field)
-        vals = v if isinstance(v, list) else [v]
-        return any(c.text.lower() in str(x).lower() for x in vals if x)
-    return True
+    if len(sort) != 2 or not isinstance(sort[0], first) or not isinstance(sort[1], str):
+        raise QuerySyntaxError("search_after does not come from this kind of search (use the last hit's sort)")
+    return sort[0], sort[1]
 
 
 class EmbeddedIndex:
     def __init__(self, path: str | None = None) -> None:
-        self.db = sqlite3.connect(path or ":memory:", check_same_thread=False)
+        # Autocommit: upsert manages its own transaction; scratch writes to temp tables must not hold one open.
+        self.db = sqlite3.connect(path or ":memory:", check_same_thread=False, isolation_level=None)
+        self._migrate()
+        self.db.executescript(_TEMP)
+        self._mat = np.zeros((0, EMBEDDING_DIMS), dtype=np.float32)  # unit vectors, row = docs.rid
+        self._has_vec = np.zeros(0, dtype=bool)
+        for rid, blob in self.db.execute("SELECT rid, embedding FROM docs WHERE embedding IS NOT NULL"):
+            self._set_vector(rid, np.frombuffer(blob, dtype=np.float32))
+        self._stem_cache: dict[str, str | None] = {}
+        self._vocab: dict[str, int] = {}
+        self._by_letter: dict[str, dict[int, list[str]]] = {}
+        self._vocab_dirty, self._vocab_at, self._vocab_cost = True, 0.0, 0.0
+
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        old: list[tuple[Any, ...]] = []
+        if version < SCHEMA_VERSION and self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'docs'").fetchone():
+            # v1 (docs + a title/abstract FTS table): every derived table changed, so rebuild from the documents.
+            old = self.db.execute("SELECT id, version, content_hash, doc, embedding FROM docs").fetchall()
+            self.db.executescript("DROP TABLE IF EXISTS docs_fts; DROP TABLE IF EXISTS docs;")
         self.db.executescript(_SCHEMA)
-        self._vectors: dict[str, np.ndarray] = {}
-        for pid, blob in self.db.execute("SELECT id, embedding FROM docs WHERE embedding IS NOT NULL"):
-            self._vectors[pid] = np.frombuffer(blob, dtype=np.float32)
+        if old:
+            self.db.execute("BEGIN")
+            for pid, ver, chash, raw, blob in old:
+                d = {**json.loads(raw), "id": pid, "version": ver, "content_hash": chash}
+                if blob is not None:
+                    d["embedding"] = np.frombuffer(blob, dtype=np.float32).tolist()
+                self._write(d)
+            self.db.execute("COMMIT")
+        self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     async def start(self) -> None:
         return None
@@ -74,49 +226,151 @@ class EmbeddedIndex:
     async def ensure_index(self) -> None:
         return None
 
+    # ---------------------------------------------------------------- writes
+
     async def upsert(self, docs: Sequence[dict[str, Any]]) -> list[IndexFailure]:
         failures: list[IndexFailure] = []
-        with self.db:
+        written: list[tuple[int, np.ndarray | None]] = []
+        self.db.execute("BEGIN")
+        try:
             for d in docs:
                 try:
-                    pid, version = str(d["id"]), int(d["version"])
-                    row = self.db.execute("SELECT rid, version FROM docs WHERE id = ?", (pid,)).fetchone()
-                    if row and row[1] >= version:
-                        continue  # external versioning: same or older version is a no-op
-                    emb = d.get("embedding")
-                    vec = np.asarray(emb, dtype=np.float32) if emb is not None else None
-                    if vec is not None and vec.shape != (384,):
-                        failures.append(IndexFailure(pid, f"embedding has {vec.shape[0]} dims, expected 384"))
-                        continue
-                    body = {k: v for k, v in d.items() if k != "embedding"}
-                    blob = vec.tobytes() if vec is not None else None
-                    if row:
-                        self.db.execute("DELETE FROM docs_fts WHERE rowid = ?", (row[0],))
-                        self.db.execute(
-                            "UPDATE docs SET version=?, content_hash=?, doc=?, embedding=? WHERE rid=?",
-                            (version, d.get("content_hash", ""), json.dumps(body), blob, row[0]),
-                        )
-                        rid = row[0]
-                    else:
-                        cur = self.db.execute(
-                            "INSERT INTO docs (id, version, content_hash, doc, embedding) "
-                            "VALUES (?, ?, ?, ?, ?)",
-                            (pid, version, d.get("content_hash", ""), json.dumps(body), blob),
-                        )
-                        rid = cur.lastrowid
-                    self.db.execute(
-                        "INSERT INTO docs_fts (rowid, title, abstract) VALUES (?, ?, ?)",
-                        (rid, d.get("title", ""), d.get("abstract", "")),
-                    )
-                    if vec is not None:
-                        self._vectors[pid] = vec
-                except (KeyError, TypeError, ValueError) as e:
+                    self.db.execute("SAVEPOINT doc")
+                    done = self._write(d)
+                    self.db.execute("RELEASE doc")
+                except (KeyError, TypeError, ValueError) as e:  # permanent: the caller dead-letters it
+                    self.db.execute("ROLLBACK TO doc")
+                    self.db.execute("RELEASE doc")
                     failures.append(IndexFailure(str(d.get("id", "?")), f"invalid document: {e}"))
+                    continue
+                if done is not None:
+                    written.append(done)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        for rid, vec in written:  # only once committed, so the matrix never holds a rolled-back vector
+            self._set_vector(rid, vec)
+        if written:
+            self._vocab_dirty = True
         return failures
+
+    def _write(self, d: dict[str, Any]) -> tuple[int, np.ndarray | None] | None:
+        """Store one document; None when the stored version is the same or newer (external versioning)."""
+        pid, version = str(d["id"]), int(d["version"])
+        row = self.db.execute("SELECT rid, version, doc FROM docs WHERE id = ?", (pid,)).fetchone()
+        if row and row[1] >= version:
+            return None
+        vec: np.ndarray | None = None
+        if d.get("embedding") is not None:
+            vec = np.asarray(d["embedding"], dtype=np.float32)
+            if vec.shape != (EMBEDDING_DIMS,):
+                raise _Invalid(f"embedding has {vec.size} dims, expected {EMBEDDING_DIMS}")
+            if not np.isfinite(vec).all() or not vec.any():
+                raise _Invalid("embedding must be finite and non-zero (cosine similarity)")
+        body = {k: v for k, v in d.items() if k != "embedding"}
+        cols = (
+            version,
+            str(d.get("content_hash", "")),
+            json.dumps(body),
+            vec.tobytes() if vec is not None else None,
+            str(d.get("title") or ""),
+            _check_published(d.get("published_at")),
+            int(d["year"]) if d.get("year") is not None else None,
+            str(d["source"]) if d.get("source") is not None else None,
+            int(bool(d["has_code"])) if d.get("has_code") is not None else None,
+        )
+        sets = "version=?, content_hash=?, doc=?, embedding=?, title=?, published_at=?, year=?, source=?, has_code=?"
+        if row:
+            rid = int(row[0])
+            self._unindex(rid, json.loads(row[2]))
+            self.db.execute(f"UPDATE docs SET {sets} WHERE rid = ?", (*cols, rid))
+        else:
+            cur = self.db.execute(
+                "INSERT INTO docs (id, version, content_hash, doc, embedding, title, published_at, year, source, "
+                "has_code) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (pid, *cols),
+            )
+            rid = int(cur.lastrowid or 0)
+        self._index(rid, d)
+        return rid, vec
+
+    def _index(self, rid: int, d: dict[str, Any]) -> None:
+        topics = [str(t) for t in d.get("topics") or []]
+        labels = [str(t) for t in d.get("topic_labels") or []]
+        methods = [str(m) for m in d.get("methods") or []]
+        keyword = " ".join(_kw(t) for t in topics + labels)
+        self.db.execute(
+            "INSERT INTO docs_fts (rowid, title, abstract, authors, methods, datasets, topics, source, has_code, "
+            "every) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'x')",
+            (
+                rid,
+                str(d.get("title") or ""),
+                str(d.get("abstract") or ""),
+                ", ".join(str(a) for a in d.get("authors") or []),
+                ", ".join(methods),
+                ", ".join(str(x) for x in d.get("datasets") or []),
+                keyword,
+                _kw(str(d["source"])) if d.get("source") is not None else "",
+                _kw(str(bool(d["has_code"])).lower()) if d.get("has_code") is not None else "",
+            ),
+        )
+        self.db.executemany("INSERT OR IGNORE INTO doc_topics (topic, rid) VALUES (?, ?)", [(t, rid) for t in topics])
+        title = str(d.get("title") or "")
+        self.db.executemany(
+            "INSERT INTO suggest_titles (pos, norm, len, rid) VALUES (?, ?, ?, ?)",
+            [(pos, norm, len(title), rid) for pos, norm in suggest_suffixes(title)],
+        )
+        self.db.executemany(
+            "INSERT INTO suggest_terms (kind, text, pos, norm, refs) VALUES (?, ?, ?, ?, 1) "
+            "ON CONFLICT (kind, text, pos) DO UPDATE SET refs = refs + 1",
+            list(self._terms(labels, methods)),
+        )
+
+    def _unindex(self, rid: int, old: dict[str, Any]) -> None:
+        self.db.execute("DELETE FROM docs_fts WHERE rowid = ?", (rid,))
+        self.db.execute("DELETE FROM doc_topics WHERE rid = ?", (rid,))
+        self.db.execute("DELETE FROM suggest_titles WHERE rid = ?", (rid,))
+        terms = [(k, t, p) for k, t, p, _ in self._terms(old.get("topic_labels") or [], old.get("methods") or [])]
+        self.db.executemany("UPDATE suggest_terms SET refs = refs - 1 WHERE kind = ? AND text = ? AND pos = ?", terms)
+        self.db.executemany("DELETE FROM suggest_terms WHERE kind = ? AND text = ? AND pos = ? AND refs <= 0", terms)
+
+    @staticmethod
+    def _terms(labels: Iterable[Any], methods: Iterable[Any]) -> Iterable[tuple[str, str, int, str]]:
+        for kind, values in (("topic", labels), ("method", methods)):
+            for text in {str(v) for v in values}:
+                for pos, norm in suggest_suffixes(text):
+                    yield kind, text, pos, norm
+
+    def _set_vector(self, rid: int, vec: np.ndarray | None) -> None:
+        if rid >= len(self._has_vec):
+            cap = max(rid + 1, 2 * len(self._has_vec), 1024)
+            mat = np.zeros((cap, EMBEDDING_DIMS), dtype=np.float32)
+            mat[: len(self._mat)] = self._mat
+            has = np.zeros(cap, dtype=bool)
+            has[: len(self._has_vec)] = self._has_vec
+            self._mat, self._has_vec = mat, has
+        if vec is None:
+            self._mat[rid] = 0.0
+            self._has_vec[rid] = False
+        else:
+            self._mat[rid] = vec / np.linalg.norm(vec)
+            self._has_vec[rid] = True
+
+    # ---------------------------------------------------------------- reads
 
     async def get(self, paper_id: str) -> dict[str, Any] | None:
         row = self.db.execute("SELECT doc FROM docs WHERE id = ?", (paper_id,)).fetchone()
         return json.loads(row[0]) if row else None
+
+    async def get_embeddings(self, paper_ids: Sequence[str]) -> dict[str, list[float]]:
+        out: dict[str, list[float]] = {}
+        ids = list(paper_ids)
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            q = f"SELECT id, embedding FROM docs WHERE embedding IS NOT NULL AND id IN ({','.join('?' * len(chunk))})"
+            out.update({pid: np.frombuffer(blob, dtype=np.float32).tolist() for pid, blob in self.db.execute(q, chunk)})
+        return out
 
     async def get_versions(self, paper_ids: Sequence[str]) -> dict[str, tuple[int, str]]:
         out: dict[str, tuple[int, str]] = {}
@@ -136,37 +390,302 @@ class EmbeddedIndex:
     async def snapshot(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT id, version FROM docs").fetchall())
 
+    def _project(self, rows: list[tuple[int, str]], fields: tuple[str, ...] | None) -> list[dict[str, Any]]:
+        """The returned documents: `fields` (or the defaults), id always, the embedding only when asked for."""
+        keys = fields or DEFAULT_FIELDS
+        out = []
+        for rid, raw in rows:
+            doc = json.loads(raw)
+            shown = {k: doc[k] for k in keys if k in doc}
+            shown["id"] = doc["id"]
+            if fields and "embedding" in fields and self._has_vec[rid]:
+                blob = self.db.execute("SELECT embedding FROM docs WHERE rid = ?", (rid,)).fetchone()[0]
+                shown["embedding"] = np.frombuffer(blob, dtype=np.float32).tolist()
+            out.append(shown)
+        return out
+
+    # ---------------------------------------------------------------- keyword search
+
     async def search(self, req: SearchRequest) -> SearchResponse:
         pq = parse(req.q)
-        expr = fts_expression(pq)
-        if expr is None:
-            rows = self.db.execute("SELECT rid, 0.0, doc, NULL, NULL FROM docs ORDER BY rid DESC").fetchall()
+        where, params = _filter_sql(req.filters)
+        if pq.empty:
+            return self._browse(req, where, params)
+        expr = self._fts(pq)
+        self.db.execute("DELETE FROM temp.hits")
+        # Every match once, scored in C; total, the page and the facets are then cheap queries over it.
+        self.db.execute(
+            f"INSERT INTO temp.hits (rid, score, id) SELECT d.rid, {_BM25}, d.id FROM docs_fts "
+            f"JOIN docs d ON d.rid = docs_fts.rowid WHERE docs_fts MATCH ?{where}",
+            (expr, *params),
+        )
+        total = int(self.db.execute("SELECT count(*) FROM temp.hits").fetchone()[0])
+        after = _after(req.search_after, (float, int))
+        page_sql = "SELECT h.rid, h.score, h.id, d.doc FROM temp.hits h JOIN docs d ON d.rid = h.rid"
+        page_params: list[Any] = []
+        if after is not None:
+            page_sql += " WHERE h.score < ? OR (h.score = ? AND h.id > ?)"
+            page_params = [after[0], after[0], after[1]]
+        rows = self.db.execute(f"{page_sql} ORDER BY h.score DESC, h.id LIMIT ?", (*page_params, req.size)).fetchall()
+        docs = self._project([(r[0], r[3]) for r in rows], req.fields)
+        hits = []
+        for (rid, score, pid, _), doc in zip(rows, docs, strict=True):
+            hl = self._highlights(expr, rid) if req.highlight else {}
+            hits.append(SearchHit(pid, float(score), doc, hl, (float(score), pid)))
+        facets = self._facets("temp.hits h JOIN docs d ON d.rid = h.rid", "", []) if req.facets else {}
+        return SearchResponse(total, hits, facets)
+
+    def _browse(self, req: SearchRequest, where: str, params: list[Any]) -> SearchResponse:
+        """An empty query: every document (filtered), newest first."""
+        total = int(self.db.execute(f"SELECT count(*) FROM docs d WHERE 1{where}", params).fetchone()[0])
+        after = _after(req.search_after, str)
+        cond, cond_params = "", []
+        if after is not None:
+            cond = " AND (d.published_at < ? OR (d.published_at = ? AND d.id > ?))"
+            cond_params = [after[0], after[0], after[1]]
+        rows = self.db.execute(
+            f"SELECT d.rid, d.published_at, d.id, d.doc FROM docs d WHERE 1{where}{cond} "
+            "ORDER BY d.published_at DESC, d.id LIMIT ?",
+            (*params, *cond_params, req.size),
+        ).fetchall()
+        docs = self._project([(r[0], r[3]) for r in rows], req.fields)
+        hits = [SearchHit(r[2], 0.0, doc, {}, (r[1], r[2])) for r, doc in zip(rows, docs, strict=True)]
+        facets = self._facets("docs d", where, params) if req.facets else {}
+        return SearchResponse(total, hits, facets)
+
+    def _facets(self, tables: str, where: str, params: list[Any]) -> dict[str, list[tuple[Any, int]]]:
+        out: dict[str, list[tuple[Any, int]]] = {}
+        for name in FACET_FIELDS:
+            if name == "topics":
+                sql = (
+                    f"SELECT t.topic, count(*) AS c FROM {tables} JOIN doc_topics t ON t.rid = d.rid WHERE 1{where} "
+                    "GROUP BY t.topic ORDER BY c DESC, t.topic LIMIT ?"
+                )
+            else:
+                col = _FACET_COLUMNS[name]
+                sql = (
+                    f"SELECT {col}, count(*) AS c FROM {tables} WHERE {col} IS NOT NULL{where} "
+                    f"GROUP BY {col} ORDER BY c DESC, {col} LIMIT ?"
+                )
+            rows = self.db.execute(sql, (*params, FACET_SIZE)).fetchall()
+            out[name] = [(bool(v) if name == "has_code" else v, int(c)) for v, c in rows]
+        return out
+
+    def _highlights(self, expr: str, rid: int) -> dict[str, list[str]]:
+        row = self.db.execute(
+            "SELECT highlight(docs_fts, 0, '<em>', '</em>'), snippet(docs_fts, 1, '<em>', '</em>', '…', 24) "
+            "FROM docs_fts WHERE docs_fts MATCH ? AND rowid = ?",
+            (expr, rid),
+        ).fetchone()
+        hl: dict[str, list[str]] = {}
+        if row and row[0] and "<em>" in row[0]:
+            hl["title"] = [row[0]]
+        if row and row[1] and "<em>" in row[1]:
+            hl["abstract"] = [row[1]]
+        return hl
+
+    def _fts(self, node: Node) -> str:
+        """The FTS5 MATCH expression of a query node (fully parenthesised)."""
+        if isinstance(node, Clause):
+            return self._leaf(node)
+        must = [f"({self._fts(n)})" for n in node.must]
+        should = [f"({self._fts(n)})" for n in node.should]
+        if must:
+            expr = " AND ".join(must)
+            if should:  # optional: they only add to the bm25 score, which sums every phrase of the query
+                expr += f" AND ({' OR '.join(should)} OR {_EVERY})"
+        elif should:
+            expr = " OR ".join(should)
         else:
+            expr = _EVERY
+        if node.must_not:
+            expr = f"({expr}) NOT ({' OR '.join(f'({self._fts(n)})' for n in node.must_not)})"
+        return expr
+
+    def _leaf(self, c: Clause) -> str:
+        if c.field is None:
+            words = [c.text] if c.phrase else [c.text, *self._expansions(c.text)]
+            return " OR ".join(f"{_TEXT} : {_quote(w)}" for w in words)
+        if c.field in _KEYWORD_FIELDS:
+            value = ("true" if c.yes else "false") if c.field == "has_code" else c.text
+            return f"{c.field} : {_quote(_kw(value))}"
+        return f"{c.field} : {_quote(c.text)}"
+
+    # ---------------------------------------------------------------- vocabulary: typos and more-like-this
+
+    def _stems(self, words: Iterable[str]) -> dict[str, str | None]:
+        """word -> its FTS5 (Porter) stem, by running the index's own tokenizer over a scratch table."""
+        todo = [w for w in dict.fromkeys(words) if w not in self._stem_cache]
+        if todo:
+            if len(self._stem_cache) > _STEM_CACHE_MAX:
+                self._stem_cache.clear()
+            self.db.executemany("INSERT INTO temp.stem_probe (rowid, w) VALUES (?, ?)", enumerate(todo))
+            got: dict[int, list[str]] = {}
+            for doc, term in self.db.execute("SELECT doc, term FROM temp.stem_probe_v"):
+                got.setdefault(doc, []).append(term)
+            self.db.execute("DELETE FROM temp.stem_probe")
+            for i, w in enumerate(todo):
+                terms = got.get(i, [])
+                self._stem_cache[w] = terms[0] if len(terms) == 1 else None  # None: not a single token
+        return {w: self._stem_cache.get(w) for w in words}
+
+    def _vocabulary(self) -> dict[str, int]:
+        """term -> document frequency, cached; rebuilt after writes, but at most ~5% of the time (big indexes)."""
+        now = time.monotonic()
+        if self._vocab_dirty and now - self._vocab_at >= 20 * self._vocab_cost:
+            self._vocab = dict(self.db.execute("SELECT term, doc FROM docs_vocab"))
+            self._by_letter = {}
+            for t in self._vocab:
+                self._by_letter.setdefault(t[0], {}).setdefault(len(t), []).append(t)
+            self._vocab_dirty, self._vocab_at = False, time.monotonic()
+            self._vocab_cost = self._vocab_at - now
+        return self._vocab
+
+    def _expansions(self, word: str) -> list[str]:
+        """Typo tolerance: vocabulary terms close to a free word that is not itself in the vocabulary."""
+        w = word.lower()
+        if not w.isalnum():
+            return []
+        stem = self._stems([w])[w]
+        if stem is None or (k := _max_edits(stem)) == 0:
+            return []
+        vocab = self._vocabulary()
+        if stem in vocab:
+            return []  # exact matches only: so they always outrank would-be fuzzy ones
+        buckets = self._by_letter.get(stem[0], {})  # prefix_length 1: the first letter is never a typo
+        near = [
+            (1 if within_edits(stem, t, 1) else 2, -vocab[t], t)
+            for n in range(len(stem) - k, len(stem) + k + 1)
+            for t in buckets.get(n, ())
+            if within_edits(stem, t, k)
+        ]
+        near.sort()
+        cands = [t for _, _, t in near[:MAX_EXPANSIONS]]
+        stems = self._stems(cands)
+        return [t for t in cands if stems[t] == t]  # a stem that stems to itself finds what it stands for
+
+    # ---------------------------------------------------------------- vectors and neighbours
+
+    async def knn(
+        self,
+        vector: Sequence[float],
+        k: int,
+        filters: Filters = NO_FILTERS,
+        fields: tuple[str, ...] | None = None,
+        exclude_ids: Sequence[str] = (),
+    ) -> list[SearchHit]:
+        q = np.asarray(vector, dtype=np.float32)
+        if q.shape != (EMBEDDING_DIMS,):
+            raise ValueError(f"query vector has {q.size} dims, expected {EMBEDDING_DIMS}")
+        norm = float(np.linalg.norm(q))
+        n = len(self._has_vec)
+        if k <= 0 or n == 0 or not math.isfinite(norm) or norm == 0.0:
+            return []
+        scores = self._mat @ (q / norm)  # exact cosine: rows are unit vectors
+        allowed = self._has_vec.copy()
+        if not filters.empty:
+            where, params = _filter_sql(filters)
+            rows = self.db.execute(f"SELECT d.rid FROM docs d WHERE d.embedding IS NOT NULL{where}", params)
+            mask = np.zeros(n, dtype=bool)
+            mask[np.fromiter((r[0] for r in rows), dtype=np.int64)] = True
+            allowed &= mask
+        if exclude_ids:
+            excluded = self.db.execute(
+                f"SELECT rid FROM docs WHERE id IN ({','.join('?' * len(exclude_ids))})", list(exclude_ids)
+            )
+            allowed[[r[0] for r in excluded]] = False
+        scores = np.where(allowed, scores, -np.inf)
+        k = min(k, int(allowed.sum()))
+        if k == 0:
+            return []
+        top = np.argpartition(-scores, k - 1)[:k]
+        got = self.db.execute(
+            f"SELECT rid, id, doc FROM docs WHERE rid IN ({','.join('?' * len(top))})", [int(r) for r in top]
+        ).fetchall()
+        docs = self._project([(r[0], r[2]) for r in got], fields)
+        hits = [SearchHit(r[1], float(scores[r[0]]), doc) for r, doc in zip(got, docs, strict=True)]
+        hits.sort(key=lambda h: (-h.score, h.id))
+        return hits
+
+    async def more_like_this(self, paper_id: str, size: int, filters: Filters = NO_FILTERS) -> list[SearchHit]:
+        row = self.db.execute("SELECT doc FROM docs WHERE id = ?", (paper_id,)).fetchone()
+        if row is None or size <= 0:
+            return []
+        doc = json.loads(row[0])
+        title, abstract = fold_words(str(doc.get("title") or "")), fold_words(str(doc.get("abstract") or ""))
+        stems = self._stems(title + abstract)
+        tf: Counter[str] = Counter()
+        surface: dict[str, str] = {}
+        for words, weight in ((title, 3), (abstract, 1)):  # title words count like the title^3 boost
+            for w in words:
+                if (s := stems.get(w)) is not None:
+                    tf[s] += weight
+                    surface.setdefault(s, w)
+        vocab = self._vocabulary()
+        n_docs = vocab.get("x", 1)  # the match-everything sentinel is in every row
+        scored = [
+            (f * (1 + math.log((n_docs + 1) / (vocab[s] + 1))), s)
+            for s, f in tf.items()
+            if vocab.get(s, 0) >= 2  # a term only this paper has cannot find a neighbour
+        ]
+        scored.sort(key=lambda x: (-x[0], x[1]))
+        terms = [surface[s] for _, s in scored[:MLT_TERMS]]
+        if not terms:
+            return []
+        expr = " OR ".join(f"{_TEXT} : {_quote(w)}" for w in terms)
+        where, params = _filter_sql(filters)
+        rows = self.db.execute(
+            f"SELECT d.rid, {_BM25} AS s, d.id, d.doc FROM docs_fts JOIN docs d ON d.rid = docs_fts.rowid "
+            f"WHERE docs_fts MATCH ? AND d.id <> ?{where} ORDER BY s DESC, d.id LIMIT ?",
+            (expr, paper_id, *params, size),
+        ).fetchall()
+        docs = self._project([(r[0], r[3]) for r in rows], None)
+        return [SearchHit(r[2], float(r[1]), doc) for r, doc in zip(rows, docs, strict=True)]
+
+    # ---------------------------------------------------------------- suggestions
+
+    async def suggest(self, prefix: str, size: int) -> list[Suggestion]:
+        p = suggest_prefix(prefix)
+        if not p or size <= 0:
+            return []
+        bounds = (p, p + "\U0010ffff")
+        found: list[tuple[tuple[int, int, int, str], Suggestion]] = []
+        seen: set[tuple[str, str]] = set()
+        # Titles: walk word positions in order, each an index range scan, until `size` distinct titles.
+        max_pos = self.db.execute("SELECT max(pos) FROM suggest_titles").fetchone()[0]
+        rids: set[int] = set()
+        titles = 0
+        for pos in range((max_pos if max_pos is not None else -1) + 1):
+            if titles >= size:
+                break
             rows = self.db.execute(
-                "SELECT d.rid, -bm25(docs_fts, 3.0, 1.0) AS s, d.doc, "
-                "highlight(docs_fts, 0, '<em>', '</em>'), snippet(docs_fts, 1, '<em>', '</em>', '…', 24) "
-                "FROM docs_fts JOIN docs d ON d.rid = docs_fts.rowid WHERE docs_fts MATCH ? ORDER BY s DESC",
-                (expr,),
+                "SELECT s.rid, d.id, d.title FROM suggest_titles s JOIN docs d ON d.rid = s.rid "
+                "WHERE s.pos = ? AND s.norm >= ? AND s.norm < ? ORDER BY s.len, d.title, d.id LIMIT ?",
+                (pos, *bounds, 2 * size + len(rids)),
             ).fetchall()
-        keyword = [c for c in pq.should + pq.must if c.field not in (None, *TEXT_FIELDS)]
-        excluded = [c for c in pq.must_not if c.field not in (None, *TEXT_FIELDS)]
-        hits: list[SearchHit] = []
-        total = 0
-        fields = req.fields or DEFAULT_FIELDS
-        for _rid, score, raw, hl_title, hl_abs in rows:
-            doc = json.loads(raw)
-            if req.has_code is not None and bool(doc.get("has_code")) != req.has_code:
-                continue
-            if req.topic and req.topic not in doc.get("topics", []):
-                continue
-            if not all(_keyword_ok(doc, c) for c in keyword) or any(_keyword_ok(doc, c) for c in excluded):
-                continue
-            total += 1
-            if len(hits) < req.size:
-                hl: dict[str, list[str]] = {}
-                if hl_title and "<em>" in hl_title:
-                    hl["title"] = [hl_title]
-                if hl_abs and "<em>" in hl_abs:
-                    hl["abstract"] = [hl_abs]
-                hits.append(SearchHit(doc["id"], float(score), {k: doc[k] for k in fields if k in doc}, hl))
-        return SearchResponse(total, hits)
+            for rid, pid, title in rows:
+                if rid in rids or ("title", title.lower()) in seen:
+                    continue
+                rids.add(rid)
+                seen.add(("title", title.lower()))
+                found.append((suggest_rank(pos, "title", title), Suggestion(title, "title", pid)))
+                titles += 1
+        kinds: tuple[SuggestKind, ...] = ("topic", "method")
+        for kind in kinds:
+            max_pos = self.db.execute("SELECT max(pos) FROM suggest_terms WHERE kind = ?", (kind,)).fetchone()[0]
+            got = 0
+            for pos in range((max_pos if max_pos is not None else -1) + 1):
+                if got >= size:
+                    break
+                rows = self.db.execute(
+                    "SELECT text FROM suggest_terms WHERE kind = ? AND pos = ? AND norm >= ? AND norm < ? "
+                    "ORDER BY length(text), text LIMIT ?",
+                    (kind, pos, *bounds, 2 * size),
+                ).fetchall()
+                for (text,) in rows:
+                    if (kind, text.lower()) not in seen:
+                        seen.add((kind, text.lower()))
+                        found.append((suggest_rank(pos, kind, text), Suggestion(text, kind)))
+                        got += 1
+        found.sort(key=lambda x: x[0])
+        return [s for _, s in found[:size]]

@@ -226,10 +226,8 @@ class _Parser:
         if t.kind == "op" and t.text == "NOT":
             self.i += 1
             self.expect_operand("NOT")
-            node, occur = self.unary()
-            if occur == "must_not" and node is not None:  # NOT NOT x, NOT -x
-                return node, "must"
-            return node, "must_not"
+            node, inner = self.unary()
+            return node, "must" if inner == "must_not" else "must_not"  # NOT NOT x, NOT -x
         if t.kind == "op" and t.text in ("AND", "OR"):
             raise QuerySyntaxError(f"dangling operator: {t.text} needs a term before it (character {t.pos})")
         sign = ""

@@ -174,13 +174,16 @@ end
 -- ---- walk the batch on the tables (same operations, same order as embedded.py) ----
 local applied, late = 0, {}
 local nextoff, touched, wmdirty = {}, {}, {}
-local drec, mirror, oldtopics, dV, dInfo = {}, {}, {}, {}, {}
+local drec, mirror, oldtopics, dV, dInfo, newtopics = {}, {}, {}, {}, {}, {}
 local newseen = {}
 for i = 1, #TP do newseen[i] = {} end
--- seen scores are whole seconds (cheap to format), rounded up so an entry never leaves before its event
+-- Retention scores of seen entries: whole seconds (formatting a double costs more than the ZADD), an event id
+-- kept until the call's newest event time (never before its own), a view key until its bucket ends.
+local IDKEEP = n > 0 and string.format('%d', math.ceil(maxts)) or '0'
+local untilfmt = {}
 local function keep(ti, member, score)
   local l = newseen[ti]
-  l[#l + 1] = string.format('%d', math.ceil(score))
+  l[#l + 1] = score
   l[#l + 1] = member
 end
 
@@ -209,7 +212,9 @@ local function engagement(u, seen, ti)
     local km = 'o\31' .. u[9]
     if seen[km] then return false end
     seen[km] = true
-    keep(ti, km, u[10])
+    local ks = untilfmt[u[10]]
+    if not ks then ks = string.format('%d', math.ceil(u[10])); untilfmt[u[10]] = ks end
+    keep(ti, km, ks)
     contribute(p, u[2], ts, weight, 1)
   elseif kind == 'u' then
     local f = p .. '\31' .. u[9]
@@ -268,6 +273,7 @@ local function paper(u)
   info[p] = {version, joined, topics}
   dInfo[p] = true
   mirror[p] = true
+  for _, t in ipairs(topics) do newtopics[#newtopics + 1] = t end
   applied = applied + 1
 end
 
@@ -294,7 +300,7 @@ for i = 1, n do
         local idm = 'i\31' .. u[8]
         if not seen[idm] then
           seen[idm] = true
-          keep(ti, idm, ts)
+          keep(ti, idm, IDKEEP)
           if engagement(u, seen, ti) then applied = applied + 1 end
         end
       end
@@ -311,15 +317,16 @@ end
 bulk_write('HSET', REC, args, 2)
 
 -- rankings: every announced paper whose S moved, in its window ranking and in each of its topics' rankings
-local rank, topicadd, topicrem, newtopics = {}, {}, {}, {}
+local rank, topicadd, topicrem = {}, {}, {}
 for _, wh in ipairs(W) do rank[wh[1]] = {} end
 for p in pairs(mirror) do
   local pi, r = info[p], recs[p]
   local final = {}
-  for _, t in ipairs(pi[3]) do final[t] = true; newtopics[#newtopics + 1] = t end
+  for _, t in ipairs(pi[3]) do final[t] = true end
   for wi, wh in ipairs(W) do
     local w = wh[1]
-    local s = fmt(r[(wi - 1) * (1 + NE) + 1]) -- formatted once for the ranking and every topic ranking
+    local s = r[(wi - 1) * (1 + NE) + 1]
+    if #pi[3] > 0 then s = fmt(s) end -- formatted once for the ranking and every topic ranking
     local a = rank[w]
     a[#a + 1] = s
     a[#a + 1] = p

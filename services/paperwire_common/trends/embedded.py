@@ -1,5 +1,6 @@
-"""In-memory TrendStore: the same semantics and the same float operations, in the same order, as the Lua
-script of the Redis adapter (trends/apply.lua), so both give bit-identical scores on this platform's libm.
+"""In-memory TrendStore: the reference statement of the semantics, event by event. The Redis script
+(trends/apply.lua) does the same float operations on each value in the same order (it only batches the reads
+and writes around them), so both give bit-identical scores on one platform's libm.
 
 `apply` never awaits, so it is atomic with respect to other coroutines; everything that can fail is checked
 before the first write, so a failed call leaves no trace.
@@ -25,8 +26,9 @@ from .port import (
     split_tp,
 )
 
-# Sorted sets by logical name: ("g", w) ranking, ("p", w) pending (paper not yet announced),
-# ("e", w, etype) breakdown, ("t", w, topic) topic ranking (mirrors the ranking's S of its papers).
+# Score maps by logical name: ("g", w) ranking, ("p", w) pending (paper not yet announced),
+# ("e", w, etype) breakdown, ("t", w, topic) topic ranking (the ranking's S of the topic's papers).
+# (Redis keeps the last three per paper in one packed record; the values and operations are the same.)
 ZKey = tuple[str, ...]
 
 
@@ -88,7 +90,7 @@ class EmbeddedTrendStore:
                 t = maxts
             if t is not None:
                 t0[w] = t
-        ctx = _Apply(self, consumer, t0)
+        ctx = _Apply(self, consumer, t0, maxts)
         for i, u in enumerate(updates):
             ctx.one(i, u)
         ctx.finish(partition_offsets)
@@ -155,10 +157,11 @@ class EmbeddedTrendStore:
 
 
 class _Apply:
-    """One apply call's write pass; mirrors apply.lua statement by statement (keep them in step)."""
+    """One apply call, event by event; apply.lua's walk does the same (keep the two in step)."""
 
-    def __init__(self, store: EmbeddedTrendStore, consumer: str, t0: dict[str, float]) -> None:
+    def __init__(self, store: EmbeddedTrendStore, consumer: str, t0: dict[str, float], maxts: float) -> None:
         self.store, self.st, self.t0 = store, store._s, t0
+        self.idkeep = math.ceil(maxts) if math.isfinite(maxts) else 0
         self.offs = self.st.offsets.setdefault(consumer, {})
         self.next: dict[str, int] = {}
         self.touched: set[str] = set()
@@ -206,8 +209,8 @@ class _Apply:
         idm = "i" + SEP + u.event_id
         if idm in seen:
             return
-        # whole seconds, rounded up (as apply.lua stores them): an entry never leaves before its event
-        seen[idm] = math.ceil(u.ts)
+        # as apply.lua: whole seconds; an id is kept until the call's newest event time (never before its own)
+        seen[idm] = self.idkeep
         if self.engagement(u, seen):
             self.applied += 1
 

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 from paperwire_common.ids import normalize_doi, parse_arxiv_id
-
 from paperwire_ingestor.records import FormatError, SourceRecord
 
 # Only bare ids ("2301.01234v2", "arXiv:hep-th/9901001") or arXiv / HF-papers URLs count as arXiv ids:

@@ -16,8 +16,9 @@ from paperwire_common.topics import PAPERS_RAW
 
 
 def good(i: int) -> Message:
-    p = PaperRaw(paper_id=f"title:{i}", version=1, content_hash=f"hash{i:06d}", title=f"Paper {i}", source="t",
-                 ingested_at=0)
+    p = PaperRaw(
+        paper_id=f"title:{i}", version=1, content_hash=f"hash{i:06d}", title=f"Paper {i}", source="t", ingested_at=0
+    )
     return encode(PAPERS_RAW, p, key=p.paper_id, event_id=f"e{i}", source="t", time=0)
 
 
@@ -40,8 +41,14 @@ class Sink:
 
 async def make(bus: EmbeddedBus, sink: Sink, **kw: Any) -> ConsumerLoop:
     await bus.ensure_topics([PAPERS_RAW.name, PAPERS_RAW.dlq])
-    loop = ConsumerLoop(service="t", group="g", consumer=bus.consumer("g", [PAPERS_RAW.name]), producer=bus,
-                        handler=sink, settings=ConsumerSettings(batch_size=100, **kw))
+    loop = ConsumerLoop(
+        service="t",
+        group="g",
+        consumer=bus.consumer("g", [PAPERS_RAW.name]),
+        producer=bus,
+        handler=sink,
+        settings=ConsumerSettings(batch_size=100, **kw),
+    )
     await loop.consumer.start()
     return loop
 

@@ -9,8 +9,14 @@ from paperwire_common.topics import ALL_TOPICS, PAPERS_RAW, all_topic_names
 
 
 def raw() -> PaperRaw:
-    return PaperRaw(paper_id="arxiv:2301.01234", version=1, content_hash="abcdef0123", title="A  title",
-                    source="jsonl", ingested_at=1.7e9)
+    return PaperRaw(
+        paper_id="arxiv:2301.01234",
+        version=1,
+        content_hash="abcdef0123",
+        title="A  title",
+        source="jsonl",
+        ingested_at=1.7e9,
+    )
 
 
 def as_record(m: object, offset: int = 0) -> Record:
@@ -23,12 +29,12 @@ def test_round_trip_with_cloudevents_headers() -> None:
     assert m.header("ce_time") == "1970-01-01T00:00:00Z"
     d = decode(PAPERS_RAW, as_record(m))
     assert d.event == raw() and d.event_id == "e1"
-    assert d.event.title == "A title", "titles are whitespace-normalised"  # type: ignore[attr-defined]
+    assert d.event.title == "A title", "titles are whitespace-normalised"
 
 
 def test_bad_messages_are_poison_with_a_reason() -> None:
     m = encode(PAPERS_RAW, raw(), key="k", event_id="e1", source="t", time=0)
-    with pytest.raises(PoisonMessage, match="invalid papers.raw.v1"):
+    with pytest.raises(PoisonMessage, match=r"invalid papers\.raw\.v1"):
         decode(PAPERS_RAW, Record(m.topic, "k", b"{", m.headers))
     with pytest.raises(PoisonMessage, match="version"):
         decode(PAPERS_RAW, Record(m.topic, "k", m.value.replace(b'"version":1', b'"version":0'), m.headers))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from paperwire_enricher.embeddings import (
     EmbeddingUnavailable,
     Encoder,

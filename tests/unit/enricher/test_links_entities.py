@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import json
 
+from paperwire_common.events import PaperRaw
 from paperwire_enricher.entities import extract_entities
 from paperwire_enricher.handlers import enrich
 from paperwire_enricher.keyphrases import YakeExtractor
 from paperwire_enricher.links import extract_links
-from paperwire_common.events import PaperRaw
 from tests.conftest import SAMPLE
 
 
@@ -15,8 +15,11 @@ def test_code_and_project_links_with_prose_punctuation() -> None:
         "Code is at https://github.com/SakanaAI/AI-Scientist. See https://vchitect.github.io/SEINE-project/ "
         "and https://github.com/cofe-ai/Mu-scaling. Also https://gitlab.com/a/b, and https://github.com/ alone."
     )
-    assert code == ["https://github.com/SakanaAI/AI-Scientist", "https://github.com/cofe-ai/Mu-scaling",
-                    "https://gitlab.com/a/b"]
+    assert code == [
+        "https://github.com/SakanaAI/AI-Scientist",
+        "https://github.com/cofe-ai/Mu-scaling",
+        "https://gitlab.com/a/b",
+    ]
     assert project == ["https://vchitect.github.io/SEINE-project/", "https://github.com/"]
 
 
@@ -42,9 +45,16 @@ def test_seed_corpus_links_found() -> None:
 
 
 def test_enrich_is_deterministic() -> None:
-    raw = PaperRaw(paper_id="title:1", version=1, content_hash="abcdefgh", title="Time-LLM: Time Series Forecasting",
-                   abstract="We reprogram large language models for time series forecasting. "
-                   "Code: https://github.com/KimMeen/Time-LLM.", source="t", ingested_at=5.0)
+    raw = PaperRaw(
+        paper_id="title:1",
+        version=1,
+        content_hash="abcdefgh",
+        title="Time-LLM: Time Series Forecasting",
+        abstract="We reprogram large language models for time series forecasting. "
+        "Code: https://github.com/KimMeen/Time-LLM.",
+        source="t",
+        ingested_at=5.0,
+    )
     kw = YakeExtractor()
     a = enrich(raw, keyphrases=kw, n_keyphrases=5, embedding=None, embedding_model=None, now=raw.ingested_at)
     b = enrich(raw, keyphrases=kw, n_keyphrases=5, embedding=None, embedding_model=None, now=raw.ingested_at)

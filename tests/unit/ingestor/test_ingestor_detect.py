@@ -6,6 +6,7 @@ import gzip
 from pathlib import Path
 
 import pytest
+
 from paperwire_ingestor import parsers
 from paperwire_ingestor.records import FormatError, SourceRecord
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from paperwire_ingestor.fetch import (
     Checkpoint,
     CheckpointMismatch,
@@ -66,8 +67,7 @@ def client_for(handler: Callable[[httpx.Request], httpx.Response]) -> httpx.Asyn
 
 def atom_page(total: int, start: int, ids: list[str]) -> str:
     entries = "".join(
-        f"<entry><id>http://arxiv.org/abs/{i}v1</id><title>Paper {i}</title>"
-        f"<summary>Abstract of {i}.</summary></entry>"
+        f"<entry><id>http://arxiv.org/abs/{i}v1</id><title>Paper {i}</title><summary>Abstract of {i}.</summary></entry>"
         for i in ids
     )
     return (
@@ -152,9 +152,7 @@ async def test_limiter_defer_holds_everyone_back(clock: FakeClock, limiter: Rate
 # --- retries -----------------------------------------------------------------------------------------
 
 
-async def test_503_with_retry_after_then_success(
-    clock: FakeClock, limiter: RateLimiter, retry: RetryPolicy
-) -> None:
+async def test_503_with_retry_after_then_success(clock: FakeClock, limiter: RateLimiter, retry: RetryPolicy) -> None:
     calls: list[float] = []
 
     def handle(request: httpx.Request) -> httpx.Response:
@@ -170,9 +168,7 @@ async def test_503_with_retry_after_then_success(
     assert sum(clock.sleeps) == 7.0
 
 
-async def test_429_without_retry_after_backs_off(
-    clock: FakeClock, limiter: RateLimiter, retry: RetryPolicy
-) -> None:
+async def test_429_without_retry_after_backs_off(clock: FakeClock, limiter: RateLimiter, retry: RetryPolicy) -> None:
     statuses = iter([429, 502, 200])
 
     def handle(request: httpx.Request) -> httpx.Response:
@@ -238,9 +234,7 @@ def test_retry_after_header_forms() -> None:
 # --- arXiv API paging --------------------------------------------------------------------------------
 
 
-async def test_arxiv_api_pages_until_total(
-    clock: FakeClock, limiter: RateLimiter, retry: RetryPolicy
-) -> None:
+async def test_arxiv_api_pages_until_total(clock: FakeClock, limiter: RateLimiter, retry: RetryPolicy) -> None:
     seen: list[httpx.URL] = []
     async with client_for(arxiv_handler(seen)) as client:
         results = [r async for r in iter_arxiv_api(API, client, limiter, page_size=2, retry=retry)]
@@ -271,9 +265,7 @@ async def test_arxiv_api_error_feed_raises(limiter: RateLimiter, retry: RetryPol
             [r async for r in iter_arxiv_api(API, client, limiter, retry=retry)]
 
 
-async def test_arxiv_api_resumes_from_checkpoint(
-    tmp_path: Path, limiter: RateLimiter, retry: RetryPolicy
-) -> None:
+async def test_arxiv_api_resumes_from_checkpoint(tmp_path: Path, limiter: RateLimiter, retry: RetryPolicy) -> None:
     checkpoint = Checkpoint(tmp_path / "arxiv.json")
     seen: list[httpx.URL] = []
     async with client_for(arxiv_handler(seen)) as client:
@@ -329,9 +321,7 @@ def oai_handler(
     return handle
 
 
-async def test_oai_follows_resumption_tokens(
-    clock: FakeClock, limiter: RateLimiter, retry: RetryPolicy
-) -> None:
+async def test_oai_follows_resumption_tokens(clock: FakeClock, limiter: RateLimiter, retry: RetryPolicy) -> None:
     seen: list[dict[str, str]] = []
     async with client_for(oai_handler(seen)) as client:
         harvest = iter_oai_pmh(OAI, "arXiv", "2023-08-01", None, "cs", client, limiter, retry=retry)
@@ -345,9 +335,7 @@ async def test_oai_follows_resumption_tokens(
     assert clock.sleeps == [3.0, 3.0]
 
 
-async def test_oai_resumes_after_an_interruption(
-    tmp_path: Path, limiter: RateLimiter, retry: RetryPolicy
-) -> None:
+async def test_oai_resumes_after_an_interruption(tmp_path: Path, limiter: RateLimiter, retry: RetryPolicy) -> None:
     checkpoint = Checkpoint(tmp_path / "oai.json")
     seen: list[dict[str, str]] = []
     got: list[ParseResult] = []
@@ -362,9 +350,7 @@ async def test_oai_resumes_after_an_interruption(
 
     seen.clear()
     async with client_for(oai_handler(seen)) as client:
-        harvest = iter_oai_pmh(
-            OAI, "arXiv", "2023-08-01", None, "cs", client, limiter, checkpoint, retry=retry
-        )
+        harvest = iter_oai_pmh(OAI, "arXiv", "2023-08-01", None, "cs", client, limiter, checkpoint, retry=retry)
         rest = [r async for r in harvest]
     assert seen[0] == {"verb": "ListRecords", "resumptionToken": "6960524|1001"}
     assert ids_of(rest) == ALL_OAI_IDS[3:]
@@ -392,9 +378,7 @@ async def test_oai_no_records_match_is_an_empty_harvest(tmp_path: Path, limiter:
     body = (FIXTURES / "oai_no_records.xml").read_bytes()
     checkpoint = Checkpoint(tmp_path / "oai.json")
     async with client_for(lambda request: httpx.Response(200, content=body)) as client:
-        harvest = iter_oai_pmh(
-            OAI, "arXiv", "2030-01-01", client=client, limiter=limiter, checkpoint=checkpoint
-        )
+        harvest = iter_oai_pmh(OAI, "arXiv", "2030-01-01", client=client, limiter=limiter, checkpoint=checkpoint)
         results = [r async for r in harvest]
     assert results == [] and not checkpoint.path.exists()
 
@@ -406,9 +390,7 @@ async def test_oai_bad_resumption_token_raises(limiter: RateLimiter) -> None:
             [r async for r in iter_oai_pmh(OAI, client=client, limiter=limiter)]
 
 
-async def test_oai_503_retry_after_mid_harvest(
-    clock: FakeClock, limiter: RateLimiter, retry: RetryPolicy
-) -> None:
+async def test_oai_503_retry_after_mid_harvest(clock: FakeClock, limiter: RateLimiter, retry: RetryPolicy) -> None:
     """arXiv's OAI flow control: 503 + Retry-After between pages."""
     pages = oai_pages()
     throttled = {"done": False}

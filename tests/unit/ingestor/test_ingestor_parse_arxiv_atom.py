@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from paperwire_ingestor.parsers import arxiv_atom
 from paperwire_ingestor.records import FormatError, Rejected, SourceRecord
 
@@ -26,9 +27,7 @@ def test_entry_fields() -> None:
 
     assert (neox.arxiv_id, neox.arxiv_version) == ("2204.06745", 1)
     assert neox.title == "GPT-NeoX-20B: An Open-Source Autoregressive Language Model"  # wrapped title joined
-    assert neox.abstract.startswith(
-        "We introduce GPT-NeoX-20B, a 20 billion parameter autoregressive language model"
-    )
+    assert neox.abstract.startswith("We introduce GPT-NeoX-20B, a 20 billion parameter autoregressive language model")
     assert "\n" not in neox.abstract and "  " not in neox.abstract
     assert neox.authors == ["Sid Black", "Stella Biderman"]  # affiliation is not part of the name
     assert neox.doi == "10.48550/arxiv.2204.06745"

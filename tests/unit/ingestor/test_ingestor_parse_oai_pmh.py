@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from paperwire_ingestor.parsers import oai_pmh
 from paperwire_ingestor.records import FormatError, Rejected, SourceRecord
 
@@ -36,9 +37,7 @@ def test_arxiv_format_fields_and_deleted_record_skipped() -> None:
     assert rt1.categories == ["cs.RO", "cs.AI", "cs.CL", "cs.CV", "cs.LG"]
     assert rt1.published_at == "2022-12-13T00:00:00+00:00"
     assert rt1.updated_at == "2023-08-11T00:00:00+00:00"
-    assert rt1.abstract.startswith(
-        "By transferring knowledge from large, diverse, task-agnostic datasets, modern"
-    )
+    assert rt1.abstract.startswith("By transferring knowledge from large, diverse, task-agnostic datasets, modern")
     assert rt1.source_url == "https://arxiv.org/abs/2212.06817"
 
     assert old.arxiv_id == "hep-th/9901001"

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from paperwire_ingestor.parsers import text
 from paperwire_ingestor.records import FormatError, Rejected, SourceRecord
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pydantic
 import pytest
 
+from paperwire_common.trends.port import ETYPES
 from paperwire_trending.settings import TrendingSettings
 
 
@@ -14,6 +15,7 @@ def test_env_prefix_and_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert s.half_lives() == {"24h": 43_200.0, "7d": 604_800.0, "30d": 2_592_000.0}
     assert (s.weight_upvote, s.weight_download, s.weight_mention, s.weight_comment) == (5.0, 2.0, 3.0, 2.0)
     assert s.max_future_s == 300.0
+    assert [s.weight(e) for e in ETYPES] == [3.0, 5.0, 2.0, 2.0, 3.0, 2.0, 5.0]  # every breakdown type
 
 
 @pytest.mark.parametrize("field", ["weight_view", "half_life_7d_s", "prior_weight", "dedupe_horizon_s"])

@@ -1,0 +1,482 @@
+"""Search latency at a fixed arrival rate over 100,000 synthetic papers: through the gateway vs straight to ES.
+
+    uv run python bench/search_latency.py [--papers 100000] [--rate 100] [--duration 45] [--warmup 5]
+        [--modes keyword[,hybrid]] [--vectors none|random] [--reindex] [--drop] [--json out.json]
+
+Needs Elasticsearch and Kafka (`make infra-up`); Redis too, as the gateway process connects to it.
+
+1. Corpus: bench/synthetic.py's 100,000 papers (cached in bench/out/), indexed once into the Elasticsearch
+   index `benchlat-papers<N>-v1` (alias `benchlat-papers<N>`) with the production mapping, each document made
+   the production way (PaperRaw -> enricher's `enrich` with keyphrases off -> `to_document`) and written by
+   ElasticIndex.upsert, the indexer's bulk path. Reused by later runs while it holds N documents (--reindex
+   rebuilds it, --drop deletes it at the end).
+2. Queries: 200 distinct 1-3 word spans of seed titles (stop words removed), shuffled with a fixed seed;
+   the same sequence drives both legs.
+3. Open loop: request i is due at t0 + i / rate whatever happened before (no back-pressure from slow
+   answers); its latency runs from that due time to the end of its response, so a late start counts. The
+   first --warmup seconds of each leg are sent but not recorded.
+   (a) gateway: `paperwire run gateway` as a subprocess (PAPERWIRE_BACKEND=kafka, PAPERWIRE_NAMESPACE=benchlat-,
+       PAPERWIRE_INDEX_ALIAS=papers<N>), GET /v1/search?q=..&mode=..&size=10 with httpx.AsyncClient;
+   (b) direct: the exact Elasticsearch requests the adapter sends for that query and mode (recorded by
+       running SearchService over ElasticIndex once per query with a recording client), replayed with the
+       raw AsyncElasticsearch client; only those requests are timed.
+   Both legs share the 2 cores with Elasticsearch (and the gateway process): the numbers are for this box.
+
+Hybrid: the 100k corpus has no real embeddings (all-MiniLM-L6-v2 on 2 cores embeds ~13-30 papers/s, i.e.
+1-2 hours for 100k). `--vectors random --modes keyword,hybrid` indexes random unit vectors instead, so the
+kNN part costs what an HNSW search over 100k x 384 dims costs (rankings are meaningless). Query embeddings are
+cached by the gateway (LRU), so after warm-up the 200 repeated queries do not pay the encoder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.pipeline import corpus
+
+NAMESPACE = "benchlat-"
+SEED = ROOT / "data" / "sample" / "seed_papers.jsonl"
+STOP = set(
+    "a an and are as at be by can do does for from how in into is it its of on or the their them this to "
+    "towards toward via vs what when where which who why with without your our we you not more most".split()
+)
+
+
+# -- queries
+def sample_queries(n: int, seed: int = 11) -> list[str]:
+    titles = [json.loads(line)["title"] for line in SEED.read_text().splitlines() if line.strip()]
+    words = [[w for w in re.findall(r"[a-z][a-z0-9]+", t.lower()) if w not in STOP] for t in titles]
+    words = [ws for ws in words if ws]
+    rng = random.Random(seed)
+    out: dict[str, None] = {}
+    while len(out) < n:
+        ws = rng.choice(words)
+        k = min(rng.choice((1, 2, 3)), len(ws))
+        start = rng.randrange(len(ws) - k + 1)
+        out[" ".join(ws[start : start + k])] = None
+    qs = list(out)
+    rng.shuffle(qs)
+    return qs
+
+
+# -- index
+def alias_for(papers: int, vectors: str) -> str:
+    return f"papers{papers}" + ("-rv" if vectors == "random" else "")
+
+
+def _docs(rows: Sequence[dict[str, str]], vectors: np.ndarray | None) -> list[dict[str, Any]]:
+    from paperwire_common.events import PaperRaw
+    from paperwire_common.ids import canonical_id, content_hash
+    from paperwire_common.search.document import to_document
+    from paperwire_enricher.handlers import enrich
+    from paperwire_enricher.keyphrases import NoKeyphrases
+
+    out = []
+    now = time.time()
+    for i, p in enumerate(rows):
+        raw = PaperRaw(
+            paper_id=canonical_id(arxiv_id=None, doi=None, title=p["title"]),
+            version=1,
+            content_hash=content_hash(p["title"], p["abstract"]),
+            title=p["title"],
+            abstract=p["abstract"],
+            source="jsonl",
+            ingested_at=now,
+        )
+        vec = vectors[i] if vectors is not None else None
+        e = enrich(
+            raw,
+            keyphrases=NoKeyphrases(),
+            n_keyphrases=0,
+            embedding=vec,
+            embedding_model="random-unit-384" if vec is not None else None,
+            now=now,
+        )
+        out.append(to_document(e))
+    return out
+
+
+async def ensure_corpus(es_url: str, papers: int, vectors: str, reindex: bool) -> None:
+    from paperwire_common.search.elastic import ElasticIndex
+
+    alias = NAMESPACE + alias_for(papers, vectors)
+    index = ElasticIndex(es_url, alias, request_timeout=120)
+    try:
+        if await index.es.indices.exists_alias(name=alias):
+            count = await index.count()
+            if count == papers and not reindex:
+                print(f"index {alias}: {count} papers already there (--reindex rebuilds it)", file=sys.stderr)
+                return
+            targets = list((await index.es.indices.get_alias(name=alias)).keys())
+            await index.es.indices.delete(index=targets)
+            print(f"index {alias}: deleted {targets} ({count} papers)", file=sys.stderr)
+        await index.ensure_index()
+        await index.es.indices.put_settings(index=alias, settings={"refresh_interval": "-1"})
+        path = corpus(papers)
+        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        rng = np.random.default_rng(7)
+        t0 = time.monotonic()
+        batch = 1000
+        for start in range(0, len(rows), batch):
+            chunk = rows[start : start + batch]
+            vecs = None
+            if vectors == "random":
+                v = rng.standard_normal((len(chunk), 384)).astype(np.float32)
+                vecs = v / np.linalg.norm(v, axis=1, keepdims=True)
+            failures = await index.upsert(_docs(chunk, vecs))
+            if failures:
+                raise RuntimeError(f"{len(failures)} documents failed, e.g. {failures[0]}")
+            if (start // batch) % 10 == 9:
+                rate = (start + len(chunk)) / (time.monotonic() - t0)
+                print(f"  indexed {start + len(chunk)}/{len(rows)} ({rate:.0f}/s)", file=sys.stderr)
+        await index.es.indices.put_settings(index=alias, settings={"refresh_interval": "1s"})
+        await index.refresh()
+        # One segment, as a read-mostly index settles to: no background merge competes with the legs.
+        await index.es.options(request_timeout=3600).indices.forcemerge(index=alias, max_num_segments=1)
+        print(f"index {alias}: {await index.count()} papers in {time.monotonic() - t0:.0f}s", file=sys.stderr)
+    finally:
+        await index.stop()
+
+
+async def drop_corpus(es_url: str, papers: int, vectors: str) -> None:
+    from elasticsearch import AsyncElasticsearch
+
+    es = AsyncElasticsearch(es_url)
+    try:
+        alias = NAMESPACE + alias_for(papers, vectors)
+        await es.options(ignore_status=404).indices.delete(index=f"{alias}-v1")
+    finally:
+        await es.close()
+
+
+async def drop_topics(bootstrap: str) -> None:
+    """The gateway's start-up creates the namespace's topics: delete exactly those."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from paperwire_common.topics import ALL_TOPICS
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="bench-latency-admin")
+    await admin.start()
+    try:
+        mine = {NAMESPACE + n for spec in ALL_TOPICS for n in (spec.name, spec.dlq)}
+        existing = mine & set(await admin.list_topics())
+        if existing:
+            await admin.delete_topics(sorted(existing))
+    finally:
+        await admin.close()
+
+
+# -- what the adapter sends
+class RecordingES:
+    """Forwards to an AsyncElasticsearch client and records the keyword arguments of every search()."""
+
+    def __init__(self, es: Any, calls: list[dict[str, Any]] | None = None) -> None:
+        self._es = es
+        self.calls: list[dict[str, Any]] = [] if calls is None else calls
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._es, name)
+
+    def options(self, **kw: Any) -> RecordingES:
+        return RecordingES(self._es.options(**kw), self.calls)
+
+    async def search(self, **kw: Any) -> Any:
+        self.calls.append(kw)
+        return await self._es.search(**kw)
+
+
+async def record_requests(es_url: str, alias: str, queries: Sequence[str], mode: str) -> dict[str, list[dict]]:
+    from paperwire_common.search.elastic import ElasticIndex
+    from paperwire_common.search.service import SearchService
+
+    index = ElasticIndex(es_url, alias)
+    rec = RecordingES(index.es)
+    index.es = rec  # type: ignore[assignment]
+    encoder = None
+    if mode != "keyword":
+        from paperwire_enricher.embeddings import load_default_encoder
+
+        encoder = load_default_encoder()
+    svc = SearchService(index, encoder, cursor_secret=b"bench")
+    out: dict[str, list[dict]] = {}
+    try:
+        for q in queries:
+            rec.calls.clear()
+            await svc.search(q, mode=mode, size=10)  # type: ignore[arg-type]
+            out[q] = [dict(c) for c in rec.calls]
+    finally:
+        await rec._es.close()
+    return out
+
+
+# -- open-loop load
+@dataclass
+class Leg:
+    leg: str
+    mode: str
+    sent: int
+    ok: int
+    errors: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    max_ms: float
+    achieved_per_s: float
+    max_in_flight: int
+    first_error: str | None = None
+
+
+async def open_loop(
+    leg: str,
+    mode: str,
+    send: Callable[[str], Awaitable[None]],
+    queries: Sequence[str],
+    rate: float,
+    duration: float,
+    warmup: float,
+    timeout: float = 10.0,
+) -> Leg:
+    loop = asyncio.get_running_loop()
+    total = round((warmup + duration) * rate)
+    t0 = loop.time() + 0.2
+    measured_from = t0 + warmup
+    lat: list[float] = []
+    errors: list[str] = []
+    in_flight = 0
+    max_in_flight = 0
+
+    async def one(scheduled: float, q: str) -> None:
+        nonlocal in_flight, max_in_flight
+        in_flight += 1
+        max_in_flight = max(max_in_flight, in_flight)
+        try:
+            async with asyncio.timeout(timeout):
+                await send(q)
+            ok = True
+        except Exception as e:
+            ok = False
+            if scheduled >= measured_from:
+                errors.append(repr(e)[:200])
+        finally:
+            in_flight -= 1
+        if ok and scheduled >= measured_from:
+            lat.append(loop.time() - scheduled)
+
+    tasks = []
+    for i in range(total):
+        due = t0 + i / rate
+        delay = due - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(due, queries[i % len(queries)])))
+    await asyncio.gather(*tasks)
+    sent = total - round(warmup * rate)
+    ms = np.asarray(lat) * 1000 if lat else np.asarray([float("nan")])
+    p50, p95, p99 = (float(x) for x in np.percentile(ms, [50, 95, 99]))
+    return Leg(
+        leg,
+        mode,
+        sent,
+        len(lat),
+        len(errors),
+        p50,
+        p95,
+        p99,
+        float(ms.max()),
+        len(lat) / duration,
+        max_in_flight,
+        errors[0] if errors else None,
+    )
+
+
+async def direct_leg(
+    es_url: str, mode: str, requests: dict[str, list[dict]], queries: Sequence[str], a: argparse.Namespace
+) -> Leg:
+    from elasticsearch import AsyncElasticsearch
+
+    es = AsyncElasticsearch(es_url, request_timeout=30)
+
+    async def send(q: str) -> None:
+        for kw in requests[q]:
+            await es.search(**kw)
+
+    try:
+        await send(queries[0])  # connect
+        return await open_loop("direct ES (raw client)", mode, send, queries, a.rate, a.duration, a.warmup)
+    finally:
+        await es.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def wait_ready(client: Any, proc: subprocess.Popen[bytes], timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the gateway exited with {proc.returncode}")
+        try:
+            r = await client.get("/readyz")
+            if r.status_code == 200:
+                return
+        except Exception:
+            pass
+        await asyncio.sleep(0.5)
+    raise TimeoutError("the gateway did not become ready")
+
+
+async def gateway_leg(
+    port: int, proc: subprocess.Popen[bytes], mode: str, queries: Sequence[str], a: argparse.Namespace
+) -> Leg:
+    import httpx
+
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=30) as client:
+        await wait_ready(client, proc)
+
+        async def send(q: str) -> None:
+            r = await client.get("/v1/search", params={"q": q, "mode": mode, "size": 10})
+            if r.status_code != 200:
+                raise RuntimeError(f"HTTP {r.status_code}: {r.text[:150]}")
+            body = r.json()
+            if body.get("mode") != mode:
+                raise RuntimeError(f"served as {body.get('mode')}: {body.get('degraded')}")
+
+        await send(queries[0])
+        return await open_loop("gateway /v1/search", mode, send, queries, a.rate, a.duration, a.warmup)
+
+
+def start_gateway(a: argparse.Namespace, port: int, embeddings: bool) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "PAPERWIRE_BACKEND": "kafka",
+        "PAPERWIRE_NAMESPACE": NAMESPACE,
+        "PAPERWIRE_INDEX_ALIAS": alias_for(a.papers, a.vectors),
+        "PAPERWIRE_ELASTICSEARCH_URL": a.es_url,
+        "PAPERWIRE_KAFKA_BOOTSTRAP": a.kafka,
+        "PAPERWIRE_REDIS_URL": a.redis,
+        "PAPERWIRE_EMBEDDINGS": "true" if embeddings else "false",
+        "PAPERWIRE_GATEWAY_HOST": "127.0.0.1",
+        "PAPERWIRE_GATEWAY_PORT": str(port),
+        "PAPERWIRE_GATEWAY_GRPC_PORT": "0",
+        "PAPERWIRE_LOG_LEVEL": "WARNING",
+    }
+    exe = shutil.which("paperwire", path=str(Path(sys.executable).parent))
+    cmd = [exe, "run", "gateway"] if exe else [sys.executable, "-m", "paperwire_cli.main", "run", "gateway"]
+    return subprocess.Popen(cmd, cwd=ROOT, env=env)
+
+
+def stop_gateway(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--papers", type=int, default=100_000)
+    ap.add_argument("--rate", type=float, default=100.0, help="queries per second, open loop")
+    ap.add_argument("--duration", type=float, default=45.0, help="recorded seconds per leg")
+    ap.add_argument("--warmup", type=float, default=5.0, help="unrecorded seconds at the start of each leg")
+    ap.add_argument("--queries", type=int, default=200, help="distinct queries")
+    ap.add_argument("--modes", default="keyword", help="comma-separated: keyword, semantic, hybrid")
+    ap.add_argument("--vectors", choices=["none", "random"], default="none", help="document vectors of the corpus")
+    ap.add_argument("--reindex", action="store_true", help="rebuild the bench index even if it is complete")
+    ap.add_argument("--drop", action="store_true", help="delete the bench index at the end")
+    ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--es-url", default=os.environ.get("PAPERWIRE_ELASTICSEARCH_URL", "http://127.0.0.1:9200"))
+    ap.add_argument("--kafka", default=os.environ.get("PAPERWIRE_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
+    ap.add_argument("--redis", default=os.environ.get("PAPERWIRE_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    a = ap.parse_args()
+    modes = [m.strip() for m in a.modes.split(",") if m.strip()]
+    if not set(modes) <= {"keyword", "semantic", "hybrid"}:
+        ap.error("--modes: keyword, semantic, hybrid")
+    if set(modes) - {"keyword"} and a.vectors == "none":
+        ap.error("semantic/hybrid need document vectors: add --vectors random (see the docstring)")
+
+    from paperwire_common.logging import configure_logging
+
+    configure_logging("WARNING")
+    asyncio.run(ensure_corpus(a.es_url, a.papers, a.vectors, a.reindex))
+    alias = NAMESPACE + alias_for(a.papers, a.vectors)
+    queries = sample_queries(a.queries)
+    legs: list[Leg] = []
+    load = [os.getloadavg()[0]]
+    port = free_port()
+    proc = start_gateway(a, port, embeddings=any(m != "keyword" for m in modes))
+    try:
+        for mode in modes:
+            requests = asyncio.run(record_requests(a.es_url, alias, queries, mode))
+            calls = sum(len(v) for v in requests.values()) / len(requests)
+            print(f"{mode}: {calls:.1f} Elasticsearch requests per query (recorded from the adapter)", file=sys.stderr)
+            legs.append(asyncio.run(direct_leg(a.es_url, mode, requests, queries, a)))
+            print(f"  {legs[-1]}", file=sys.stderr)
+            legs.append(asyncio.run(gateway_leg(port, proc, mode, queries, a)))
+            print(f"  {legs[-1]}", file=sys.stderr)
+            load.append(os.getloadavg()[0])
+    finally:
+        stop_gateway(proc)
+        asyncio.run(drop_topics(a.kafka))
+        if a.drop:
+            asyncio.run(drop_corpus(a.es_url, a.papers, a.vectors))
+
+    print(
+        f"\nsearch latency, open loop at {a.rate:.0f} queries/s, {a.duration:.0f} s recorded per leg "
+        f"(+{a.warmup:.0f} s warm-up), {len(queries)} distinct 1-3 word queries, size=10, {a.papers} synthetic "
+        f"papers, vectors {a.vectors}, {os.cpu_count()} cores (1-min load avg {min(load):.1f}-{max(load):.1f})"
+    )
+    cols = (("leg", -24), ("mode", -8), ("p50 ms", 7), ("p95 ms", 7), ("p99 ms", 7), ("max ms", 7), ("ok", 6))
+    header = " ".join(f"{c:<{-w}}" if w < 0 else f"{c:>{w}}" for c, w in cols) + f" {'err':>4} {'done/s':>7}"
+    print(header)
+    print("-" * len(header))
+    for g in legs:
+        print(
+            f"{g.leg:<24} {g.mode:<8} {g.p50_ms:>7.1f} {g.p95_ms:>7.1f} {g.p99_ms:>7.1f} {g.max_ms:>7.1f} "
+            f"{g.ok:>6} {g.errors:>4} {g.achieved_per_s:>7.1f}"
+        )
+    for mode in modes:
+        d = next(g for g in legs if g.mode == mode and g.leg.startswith("direct"))
+        w = next(g for g in legs if g.mode == mode and g.leg.startswith("gateway"))
+        print(
+            f"ratio gateway/direct, {mode}: p50 {w.p50_ms / d.p50_ms:.2f}x, p95 {w.p95_ms / d.p95_ms:.2f}x, "
+            f"p99 {w.p99_ms / d.p99_ms:.2f}x"
+        )
+    for g in legs:
+        if g.first_error:
+            print(f"{g.leg} {g.mode}: {g.errors} errors, e.g. {g.first_error}")
+    if a.json:
+        a.json.write_text(
+            json.dumps({"args": {k: str(v) for k, v in vars(a).items()}, "legs": [asdict(g) for g in legs]}, indent=2)
+            + "\n"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,121 @@
+"""The pieces of the search adapters that the contract tests cannot pin down on their own."""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from paperwire_common.search.document import suggest_prefix, suggest_suffixes, title_weight
+from paperwire_common.search.elastic import _body, _node, _word_prefix_regex
+from paperwire_common.search.embedded import EmbeddedIndex, _osa_within
+from paperwire_common.search.port import SearchRequest
+from paperwire_common.search.query import parse
+
+
+def osa(a: str, b: str) -> int:
+    """Reference optimal-string-alignment distance (full DP)."""
+    d = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]
+    for i in range(len(a) + 1):
+        d[i][0] = i
+    for j in range(len(b) + 1):
+        d[0][j] = j
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[len(a)][len(b)]
+
+
+def test_bounded_edit_distance_agrees_with_the_dp() -> None:
+    rng = random.Random(7)
+    for _ in range(5000):
+        a = "".join(rng.choice("abc") for _ in range(rng.randint(0, 7)))
+        b = "".join(rng.choice("abc") for _ in range(rng.randint(0, 7)))
+        for k in (0, 1, 2):
+            assert _osa_within(a, b, k) == (osa(a, b) <= k), (a, b, k)
+    assert _osa_within("trasform", "transform", 1)
+    assert _osa_within("transfrom", "transform", 1)  # one transposition
+    assert not _osa_within("ca", "abc", 2)  # OSA, not unrestricted Damerau: 3
+
+
+def test_fts_expression_keeps_optional_clauses_scoring_and_has_a_unary_not() -> None:
+    ix = EmbeddedIndex()
+    assert ix._fts(parse("a")) == '({title abstract} : "a")'
+    assert ix._fts(parse("+a b")) == '({title abstract} : "a") AND (({title abstract} : "b") OR every : "x")'
+    assert ix._fts(parse("-a")) == '(every : "x") NOT (({title abstract} : "a"))'
+    kw = ix._fts(parse("topic:NLP"))
+    assert kw.startswith('(topics : "') and kw[len('(topics : "') : -2].isdigit()
+    assert kw == ix._fts(parse("topic:nlp"))  # keyword clauses are case-insensitive
+
+
+async def test_embedded_upgrades_a_v1_database(tmp_path: Path) -> None:
+    path = str(tmp_path / "index.sqlite")
+    db = sqlite3.connect(path)
+    db.executescript(
+        """
+        CREATE TABLE docs (rid INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, version INTEGER NOT NULL,
+                           content_hash TEXT NOT NULL, doc TEXT NOT NULL, embedding BLOB);
+        CREATE VIRTUAL TABLE docs_fts USING fts5(title, abstract, tokenize = 'porter unicode61 remove_diacritics 2');
+        """
+    )
+    body = {"id": "p1", "version": 3, "content_hash": "h", "title": "Graph networks", "abstract": "About graphs."}
+    db.execute("INSERT INTO docs VALUES (1, 'p1', 3, 'h', ?, NULL)", (json.dumps(body),))
+    db.execute("INSERT INTO docs_fts (rowid, title, abstract) VALUES (1, 'Graph networks', 'About graphs.')")
+    db.commit()
+    db.close()
+    ix = EmbeddedIndex(path)
+    assert [h.id for h in (await ix.search(SearchRequest(q="graph"))).hits] == ["p1"]
+    assert await ix.snapshot() == {"p1": 3}
+    await ix.stop()
+    again = EmbeddedIndex(path)  # now current: opened as is
+    assert await again.count() == 1
+    await again.stop()
+
+
+def test_suggestion_normalisation() -> None:
+    assert suggest_prefix("  Café-Au ") == "cafe au"
+    assert suggest_suffixes("Time-Series: a Survey") == [
+        (0, "time series a survey"),
+        (1, "series a survey"),
+        (2, "a survey"),
+        (3, "survey"),
+    ]
+    # earlier word first, then shorter title first
+    assert title_weight(0, "x" * 80) > title_weight(1, "x")
+    assert title_weight(0, "short") > title_weight(0, "a longer title")
+
+
+def test_elasticsearch_translation() -> None:
+    assert _word_prefix_regex("time se") == "(.*[^a-zA-Z0-9])?[tT][iI][mM][eE][^a-zA-Z0-9]+[sS][eE].*"
+    q = _node(parse("graph -code:yes"))
+    assert q == {
+        "bool": {
+            "should": [
+                {
+                    "multi_match": {
+                        "query": "graph",
+                        "fields": ["title^3", "abstract"],
+                        "type": "most_fields",
+                        "operator": "and",
+                        "fuzziness": "AUTO:4,8",
+                        "prefix_length": 1,
+                    }
+                }
+            ],
+            "minimum_should_match": 1,
+            "must_not": [{"bool": {"filter": [{"term": {"has_code": True}}]}}],
+        }
+    }
+    body = _body({"id": "p", "title": "Deep nets"})
+    assert [s["input"] for s in body["suggest"]] == [["deep nets"], ["nets"]]
+
+
+@pytest.mark.parametrize("q", ['"exact phrase"', "title:word"])
+def test_no_typo_tolerance_outside_free_words(q: str) -> None:
+    assert "fuzziness" not in json.dumps(_node(parse(q)))
