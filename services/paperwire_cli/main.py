@@ -78,6 +78,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def cmd_topics(args: argparse.Namespace) -> int:
     from paperwire_common.topics import ALL_TOPICS
 
+    if args.action == "recluster":
+        return _topics_recluster()
     if args.action == "create":
         from paperwire_common.backends import make_backends
 
@@ -95,6 +97,41 @@ def cmd_topics(args: argparse.Namespace) -> int:
             f"consumers={','.join(t.consumers):26} dlq={t.dlq}"
         )
     return 0
+
+
+def _topics_recluster() -> int:
+    from paperwire_common.backends import make_backends
+    from paperwire_common.clock import SystemClock
+    from paperwire_trending.settings import TrendingSettings
+    from paperwire_trending.topic_job import list_topics, recluster
+    from paperwire_trending.topic_store import default_topic_store
+
+    if CommonSettings().backend != "kafka":
+        print(
+            "paperwire: recluster reads Elasticsearch and keeps topics in Redis: use --backend kafka "
+            "(with the embedded backend, `paperwire run all` runs the topic job itself)",
+            file=sys.stderr,
+        )
+        return 2
+
+    async def go() -> int:
+        ts = TrendingSettings()
+        b = make_backends(CommonSettings(), client_id="paperwire-topics")
+        await b.start()
+        try:
+            store = default_topic_store(b, emitted_retention_s=ts.topics_emitted_retention_s)
+            events = await recluster(b, store, SystemClock(), ts.topic_job_config())
+            topics = await list_topics(store, size=10_000)
+        finally:
+            await b.stop()
+        for t in topics:
+            print(f"{t['id']}  {t['size']:5d} papers  z={t['trend']['z']:6.2f}  {t['label']}")
+        for e in events:
+            print(f"published {e.kind:14} {e.topic_id}  {e.label}")
+        print(f"{len(topics)} topics; {len(events)} events published on topics.v1")
+        return 0
+
+    return asyncio.run(go())
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -184,8 +221,12 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("--show-rejections", type=int, default=20, metavar="N")
     i.set_defaults(func=cmd_ingest)
 
-    t = sub.add_parser("topics", help="list the topic registry; `create` creates the topics on Kafka")
-    t.add_argument("action", nargs="?", choices=["list", "create"], default="list")
+    t = sub.add_parser(
+        "topics",
+        help="list the topic registry; `create` creates the topics on Kafka; `recluster` re-clusters the papers "
+        "into research topics now and publishes what emerged on topics.v1",
+    )
+    t.add_argument("action", nargs="?", choices=["list", "create", "recluster"], default="list")
     t.add_argument("--backend", choices=["embedded", "kafka"])
     t.set_defaults(func=cmd_topics)
     se = sub.add_parser("search", help="search index operations")

@@ -96,6 +96,7 @@ async def run_all(ingest: list[str], on_ready: Callable[[], Awaitable[None]] | N
     # One model in memory: the gateway embeds queries with the enricher's encoder.
     gateway = Gateway(b, readiness=readiness, encoder=getattr(workers["enricher"][0], "encoder", None))
     tasks = {n: asyncio.create_task(lp.run(stop), name=n) for n, (_, lp) in workers.items()}
+    tasks["topics"] = asyncio.create_task(workers["trending"][0].run_topics(stop), name="topics")
     tasks["gateway"] = asyncio.create_task(gateway.run(stop), name="gateway")
 
     async def ingest_then_ready() -> None:
@@ -136,13 +137,15 @@ async def run_one(name: str) -> int:
         encoder = load_encoder(EnricherSettings(), common.embeddings)
         tasks[name] = asyncio.create_task(Gateway(b, encoder=encoder).run(stop))
     else:
-        _, lp = build_worker(name, b, common)
+        svc, lp = build_worker(name, b, common)
         port = lp.settings.health_port or HEALTH_PORTS[name]
 
         async def ready() -> dict[str, bool]:
             return {"consumer": lp.started and lp.halted is None, "index": await b.index.ready()}
 
         tasks[name] = asyncio.create_task(lp.run(stop))
+        if name == "trending":
+            tasks["topics"] = asyncio.create_task(svc.run_topics(stop), name="topics")
         tasks["health"] = asyncio.create_task(serve_health(health_app(name, ready), common.health_host, port, stop))
         log.info("service.started", service=name, health=f"http://{common.health_host}:{port}/healthz")
     code = await _supervise(tasks, stop)

@@ -27,6 +27,8 @@ class Backends:
     # Built on first use by paperwire_trending.service.default_store (it owns the half-life settings); one
     # per process, so in embedded mode the gateway reads the very store the trending worker writes.
     trends: TrendStore | None = None
+    # The topic store (paperwire_trending.topic_store.default_topic_store), shared the same way.
+    topics: Any = None
     _started: bool = field(default=False, repr=False)
 
     async def start(self) -> None:

@@ -17,8 +17,9 @@ from paperwire_common.logging import get_logger
 from paperwire_common.search.service import SearchService
 from paperwire_trending.service import default_store
 from paperwire_trending.settings import TrendingSettings
+from paperwire_trending.topic_store import default_topic_store
 
-from . import limits, problems, routes_events, routes_search, routes_trending
+from . import limits, problems, routes_events, routes_search, routes_topics, routes_trending
 from . import metrics as http_metrics
 from .settings import GatewaySettings
 
@@ -63,6 +64,8 @@ def create_app(
     trending = TrendingSettings()
     app.state.trends = default_store(backends, trending)
     app.include_router(routes_trending.router(settings, trending, clock or SystemClock()))
+    app.state.topics = default_topic_store(backends, emitted_retention_s=trending.topics_emitted_retention_s)
+    app.include_router(routes_topics.router(settings))
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

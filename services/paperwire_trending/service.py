@@ -13,6 +13,8 @@ topics are read independently (a rebuild may read all of engagement first): dead
 
 from __future__ import annotations
 
+import asyncio
+
 from prometheus_client import Counter
 from pydantic import BaseModel
 
@@ -26,6 +28,8 @@ from paperwire_common.trends import TrendStore, make_trend_store
 
 from .handlers import plan_batch
 from .settings import TrendingSettings
+from .topic_job import run_periodically
+from .topic_store import default_topic_store
 
 NAME = "trending"
 
@@ -89,6 +93,23 @@ class Trending:
         UPDATES.labels("skipped").inc(len(plan.updates) - res.applied - len(late))
         UPDATES.labels("refused").inc(len(failures))
         return failures
+
+    async def run_topics(self, stop: asyncio.Event) -> None:
+        """The periodic topic job (re-cluster, publish topics.v1) until stop; with topics off, just wait (a task
+        that ends on its own would stop the whole process)."""
+        if not self.settings.topics_enabled:
+            await stop.wait()
+            return
+        store = default_topic_store(self.b, emitted_retention_s=self.settings.topics_emitted_retention_s)
+        await run_periodically(
+            self.b,
+            store,
+            self.clock,
+            self.settings.topics_interval_s,
+            stop,
+            config=self.settings.topic_job_config(),
+            initial_delay_s=self.settings.topics_initial_delay_s,
+        )
 
     def loop(self) -> ConsumerLoop:
         consumer = self.b.bus.consumer(self.group, [ENGAGEMENT.name, PAPERS_ENRICHED.name])

@@ -13,6 +13,7 @@ import sys
 
 import pytest
 
+from paperwire_common.bus.port import Message
 from paperwire_common.envelope import encode
 from paperwire_common.events import Engagement
 from paperwire_common.topics import ENGAGEMENT
@@ -44,7 +45,7 @@ def events(paper_ids: list[str], n: int, seed: int = 1) -> list[Engagement]:
     return out
 
 
-def messages(evs: list[Engagement]) -> list:  # type: ignore[type-arg]
+def messages(evs: list[Engagement]) -> list[Message]:
     return [encode(ENGAGEMENT, e, key=e.paper_id, event_id=e.id, source="test", time=T0) for e in evs]
 
 

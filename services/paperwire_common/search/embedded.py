@@ -3,9 +3,9 @@
 Same contract as the Elasticsearch adapter (tests/contract): external versions, English stemming, per-document
 failures returned, the same query language, filters, facets, paging, kNN and suggestions. Single-process; SQLite
 calls are short and run on the event loop. Layout:
-- docs: one row per paper (its JSON plus the columns that filters, facets and sorting need); doc_topics;
+- docs: one narrow row per paper (the columns filters, facets and sorting need), bodies: its JSON and vector;
 - docs_fts: FTS5 over the text fields *and* the keyword fields (as opaque tokens), so a whole boolean query, text
-  and keyword clauses alike, is one MATCH expression ranked by bm25; docs_vocab is its vocabulary (typos, MLT);
+  and keyword clauses alike, is one MATCH expression ranked by bm25; terms: its title/abstract vocabulary;
 - suggest_titles / suggest_terms: the word-suffixes of titles, topic labels and method names, for suggest;
 - a numpy matrix of unit vectors indexed by docs.rid, kept in step with upserts, for exact cosine kNN.
 """
@@ -17,7 +17,6 @@ import json
 import math
 import re
 import sqlite3
-import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
@@ -45,31 +44,37 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 SCHEMA_VERSION = 2
 _TOKENIZER = "tokenize = 'porter unicode61 remove_diacritics 2'"
+# `docs` is kept narrow (what filters, facets, sorting and suggestions read) so scans and joins over many
+# matches stay in cache; the JSON and the vector live in `bodies`, read only for the hits returned.
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS docs (
     rid INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, version INTEGER NOT NULL, content_hash TEXT NOT NULL,
-    doc TEXT NOT NULL, embedding BLOB, title TEXT NOT NULL DEFAULT '', published_at TEXT NOT NULL DEFAULT '',
-    year INTEGER, source TEXT, has_code INTEGER);
+    title TEXT NOT NULL DEFAULT '', published_at TEXT NOT NULL DEFAULT '', year INTEGER, source TEXT,
+    has_code INTEGER, has_vec INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS docs_recent ON docs (published_at DESC, id);
-CREATE INDEX IF NOT EXISTS docs_source ON docs (source);
+CREATE TABLE IF NOT EXISTS bodies (rid INTEGER PRIMARY KEY, doc TEXT NOT NULL, embedding BLOB);
 CREATE TABLE IF NOT EXISTS doc_topics (topic TEXT NOT NULL, rid INTEGER NOT NULL, PRIMARY KEY (topic, rid))
     WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS doc_topics_rid ON doc_topics (rid);
 CREATE VIRTUAL TABLE IF NOT EXISTS docs_fts
     USING fts5(title, abstract, authors, methods, datasets, topics, source, has_code, every, {_TOKENIZER});
-CREATE VIRTUAL TABLE IF NOT EXISTS docs_vocab USING fts5vocab(docs_fts, 'row');
+CREATE TABLE IF NOT EXISTS terms (term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS suggest_titles (pos INTEGER NOT NULL, norm TEXT NOT NULL, len INTEGER NOT NULL,
-                                           rid INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS suggest_titles_key ON suggest_titles (pos, norm);
+                                           rid INTEGER NOT NULL, PRIMARY KEY (pos, norm, rid)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS suggest_titles_rid ON suggest_titles (rid);
 CREATE TABLE IF NOT EXISTS suggest_terms (kind TEXT NOT NULL, text TEXT NOT NULL, pos INTEGER NOT NULL,
                                           norm TEXT NOT NULL, refs INTEGER NOT NULL, PRIMARY KEY (kind, text, pos));
-CREATE INDEX IF NOT EXISTS suggest_terms_key ON suggest_terms (kind, pos, norm);
+CREATE INDEX IF NOT EXISTS suggest_terms_key ON suggest_terms (kind, pos, norm, text);
 """
+# Scratch space. `probe` runs the index's own tokenizer: the stems of query words, and the title+abstract terms
+# of written documents for `terms` (term -> document frequency: typo candidates and more-like-this weights).
+# The fts5vocab of docs_fts itself recounts every posting list on each read (seconds at 100k documents).
 _TEMP = f"""
-CREATE TEMP TABLE IF NOT EXISTS hits (rid INTEGER PRIMARY KEY, score REAL NOT NULL, id TEXT NOT NULL);
-CREATE VIRTUAL TABLE IF NOT EXISTS temp.stem_probe USING fts5(w, {_TOKENIZER});
-CREATE VIRTUAL TABLE IF NOT EXISTS temp.stem_probe_v USING fts5vocab(temp, stem_probe, 'instance');
+CREATE TEMP TABLE IF NOT EXISTS hits (rid INTEGER PRIMARY KEY, score REAL NOT NULL, id TEXT NOT NULL,
+                                      year INTEGER, source TEXT, has_code INTEGER);
+CREATE VIRTUAL TABLE IF NOT EXISTS temp.probe USING fts5(w, content = '', {_TOKENIZER});
+CREATE VIRTUAL TABLE IF NOT EXISTS temp.probe_rows USING fts5vocab(temp, probe, 'row');
+CREATE VIRTUAL TABLE IF NOT EXISTS temp.probe_instances USING fts5vocab(temp, probe, 'instance');
 """
 # bm25 column weights (docs_fts order): title boosted like Elasticsearch's title^3; keyword columns and the
 # match-everything sentinel never score, as Elasticsearch's filter clauses don't.
@@ -77,12 +82,12 @@ _BM25 = "-bm25(docs_fts, 3.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0)"
 _EVERY = 'every : "x"'  # in every row: FTS5 has neither a unary NOT nor optional clauses, this stands in
 _TEXT = "{title abstract}"
 _KEYWORD_FIELDS = ("topics", "source", "has_code")
-_FACET_COLUMNS = {"year": "d.year", "has_code": "d.has_code", "source": "d.source"}
 MLT_TERMS = 25  # Elasticsearch's max_query_terms default
 MAX_EXPANSIONS = 50  # Elasticsearch's fuzzy max_expansions default
 _STEM_CACHE_MAX = 20_000
-NO_FILTERS = Filters()
+_BROWSE_CACHE_MAX = 64
 _YEAR_MONTH = re.compile(r"\d{4}(-\d{2})?")
+NO_FILTERS = Filters()
 
 
 class _Invalid(ValueError):
@@ -154,7 +159,7 @@ def _filter_sql(f: Filters) -> tuple[str, list[Any]]:
     sql: list[str] = []
     params: list[Any] = []
     if f.topic:
-        sql.append("EXISTS (SELECT 1 FROM doc_topics ft WHERE ft.topic = ? AND ft.rid = d.rid)")
+        sql.append("d.rid IN (SELECT rid FROM doc_topics WHERE topic = ?)")  # one index range, not a probe per row
         params.append(f.topic)
     if f.has_code is not None:
         sql.append("d.has_code = ?")
@@ -185,33 +190,31 @@ class EmbeddedIndex:
     def __init__(self, path: str | None = None) -> None:
         # Autocommit: upsert manages its own transaction; scratch writes to temp tables must not hold one open.
         self.db = sqlite3.connect(path or ":memory:", check_same_thread=False, isolation_level=None)
-        self._migrate()
         self.db.executescript(_TEMP)
+        self._stem_cache: dict[str, str | None] = {}
+        self._browse_cache: dict[Filters, tuple[int | None, dict[str, list[tuple[Any, int]]] | None]] = {}
+        self._migrate()
         self._mat = np.zeros((0, EMBEDDING_DIMS), dtype=np.float32)  # unit vectors, row = docs.rid
         self._has_vec = np.zeros(0, dtype=bool)
-        for rid, blob in self.db.execute("SELECT rid, embedding FROM docs WHERE embedding IS NOT NULL"):
+        for rid, blob in self.db.execute("SELECT rid, embedding FROM bodies WHERE embedding IS NOT NULL"):
             self._set_vector(rid, np.frombuffer(blob, dtype=np.float32))
-        self._stem_cache: dict[str, str | None] = {}
-        self._vocab: dict[str, int] = {}
-        self._by_letter: dict[str, dict[int, list[str]]] = {}
-        self._vocab_dirty, self._vocab_at, self._vocab_cost = True, 0.0, 0.0
 
     def _migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        old: list[tuple[Any, ...]] = []
+        old: list[dict[str, Any]] = []
         if version < SCHEMA_VERSION and self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'docs'").fetchone():
             # v1 (docs + a title/abstract FTS table): every derived table changed, so rebuild from the documents.
-            old = self.db.execute("SELECT id, version, content_hash, doc, embedding FROM docs").fetchall()
-            self.db.executescript("DROP TABLE IF EXISTS docs_fts; DROP TABLE IF EXISTS docs;")
-        self.db.executescript(_SCHEMA)
-        if old:
-            self.db.execute("BEGIN")
-            for pid, ver, chash, raw, blob in old:
+            for pid, ver, chash, raw, blob in self.db.execute(
+                "SELECT id, version, content_hash, doc, embedding FROM docs"
+            ):
                 d = {**json.loads(raw), "id": pid, "version": ver, "content_hash": chash}
                 if blob is not None:
                     d["embedding"] = np.frombuffer(blob, dtype=np.float32).tolist()
-                self._write(d)
-            self.db.execute("COMMIT")
+                old.append(d)
+            self.db.executescript("DROP TABLE IF EXISTS docs_fts; DROP TABLE IF EXISTS docs;")
+        self.db.executescript(_SCHEMA)
+        if old:
+            self._write_batch(old)
         self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     async def start(self) -> None:
@@ -229,14 +232,26 @@ class EmbeddedIndex:
     # ---------------------------------------------------------------- writes
 
     async def upsert(self, docs: Sequence[dict[str, Any]]) -> list[IndexFailure]:
+        failures, written = self._write_batch(docs)
+        for rid, vec in written:  # only once committed, so the matrix never holds a rolled-back vector
+            self._set_vector(rid, vec)
+        if written:
+            self._browse_cache.clear()
+        return failures
+
+    def _write_batch(
+        self, docs: Sequence[dict[str, Any]]
+    ) -> tuple[list[IndexFailure], list[tuple[int, np.ndarray | None]]]:
         failures: list[IndexFailure] = []
         written: list[tuple[int, np.ndarray | None]] = []
+        added: list[str] = []  # title + abstract of written documents, and of those they replace
+        removed: list[str] = []
         self.db.execute("BEGIN")
         try:
             for d in docs:
                 try:
                     self.db.execute("SAVEPOINT doc")
-                    done = self._write(d)
+                    done = self._write(d, removed)
                     self.db.execute("RELEASE doc")
                 except (KeyError, TypeError, ValueError) as e:  # permanent: the caller dead-letters it
                     self.db.execute("ROLLBACK TO doc")
@@ -245,20 +260,26 @@ class EmbeddedIndex:
                     continue
                 if done is not None:
                     written.append(done)
+                    added.append(f"{d.get('title') or ''}\n{d.get('abstract') or ''}")
+            self.db.executemany(
+                "INSERT INTO terms (term, df) VALUES (?, ?) ON CONFLICT (term) DO UPDATE SET df = df + excluded.df",
+                self._term_counts(added),
+            )
+            gone = [(n, t) for t, n in self._term_counts(removed)]
+            self.db.executemany("UPDATE terms SET df = df - ? WHERE term = ?", gone)
+            self.db.executemany("DELETE FROM terms WHERE term = ? AND df <= 0", [(t,) for _, t in gone])
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
-        for rid, vec in written:  # only once committed, so the matrix never holds a rolled-back vector
-            self._set_vector(rid, vec)
-        if written:
-            self._vocab_dirty = True
-        return failures
+        return failures, written
 
-    def _write(self, d: dict[str, Any]) -> tuple[int, np.ndarray | None] | None:
+    def _write(self, d: dict[str, Any], removed: list[str]) -> tuple[int, np.ndarray | None] | None:
         """Store one document; None when the stored version is the same or newer (external versioning)."""
         pid, version = str(d["id"]), int(d["version"])
-        row = self.db.execute("SELECT rid, version, doc FROM docs WHERE id = ?", (pid,)).fetchone()
+        row = self.db.execute(
+            "SELECT d.rid, d.version, b.doc FROM docs d JOIN bodies b ON b.rid = d.rid WHERE d.id = ?", (pid,)
+        ).fetchone()
         if row and row[1] >= version:
             return None
         vec: np.ndarray | None = None
@@ -268,30 +289,39 @@ class EmbeddedIndex:
                 raise _Invalid(f"embedding has {vec.size} dims, expected {EMBEDDING_DIMS}")
             if not np.isfinite(vec).all() or not vec.any():
                 raise _Invalid("embedding must be finite and non-zero (cosine similarity)")
-        body = {k: v for k, v in d.items() if k != "embedding"}
         cols = (
             version,
             str(d.get("content_hash", "")),
-            json.dumps(body),
-            vec.tobytes() if vec is not None else None,
             str(d.get("title") or ""),
             _check_published(d.get("published_at")),
             int(d["year"]) if d.get("year") is not None else None,
             str(d["source"]) if d.get("source") is not None else None,
             int(bool(d["has_code"])) if d.get("has_code") is not None else None,
+            int(vec is not None),
         )
-        sets = "version=?, content_hash=?, doc=?, embedding=?, title=?, published_at=?, year=?, source=?, has_code=?"
+        body = (
+            json.dumps({k: v for k, v in d.items() if k != "embedding"}),
+            vec.tobytes() if vec is not None else None,
+        )
         if row:
             rid = int(row[0])
-            self._unindex(rid, json.loads(row[2]))
-            self.db.execute(f"UPDATE docs SET {sets} WHERE rid = ?", (*cols, rid))
+            old = json.loads(row[2])
+            removed.append(f"{old.get('title') or ''}\n{old.get('abstract') or ''}")
+            self._unindex(rid, old)
+            self.db.execute(
+                "UPDATE docs SET version=?, content_hash=?, title=?, published_at=?, year=?, source=?, has_code=?, "
+                "has_vec=? WHERE rid = ?",
+                (*cols, rid),
+            )
+            self.db.execute("UPDATE bodies SET doc = ?, embedding = ? WHERE rid = ?", (*body, rid))
         else:
             cur = self.db.execute(
-                "INSERT INTO docs (id, version, content_hash, doc, embedding, title, published_at, year, source, "
-                "has_code) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO docs (id, version, content_hash, title, published_at, year, source, has_code, has_vec) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (pid, *cols),
             )
             rid = int(cur.lastrowid or 0)
+            self.db.execute("INSERT INTO bodies (rid, doc, embedding) VALUES (?, ?, ?)", (rid, *body))
         self._index(rid, d)
         return rid, vec
 
@@ -299,7 +329,6 @@ class EmbeddedIndex:
         topics = [str(t) for t in d.get("topics") or []]
         labels = [str(t) for t in d.get("topic_labels") or []]
         methods = [str(m) for m in d.get("methods") or []]
-        keyword = " ".join(_kw(t) for t in topics + labels)
         self.db.execute(
             "INSERT INTO docs_fts (rowid, title, abstract, authors, methods, datasets, topics, source, has_code, "
             "every) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'x')",
@@ -310,7 +339,7 @@ class EmbeddedIndex:
                 ", ".join(str(a) for a in d.get("authors") or []),
                 ", ".join(methods),
                 ", ".join(str(x) for x in d.get("datasets") or []),
-                keyword,
+                " ".join(_kw(t) for t in topics + labels),
                 _kw(str(d["source"])) if d.get("source") is not None else "",
                 _kw(str(bool(d["has_code"])).lower()) if d.get("has_code") is not None else "",
             ),
@@ -324,23 +353,34 @@ class EmbeddedIndex:
         self.db.executemany(
             "INSERT INTO suggest_terms (kind, text, pos, norm, refs) VALUES (?, ?, ?, ?, 1) "
             "ON CONFLICT (kind, text, pos) DO UPDATE SET refs = refs + 1",
-            list(self._terms(labels, methods)),
+            list(self._suggest_terms(labels, methods)),
         )
 
     def _unindex(self, rid: int, old: dict[str, Any]) -> None:
         self.db.execute("DELETE FROM docs_fts WHERE rowid = ?", (rid,))
         self.db.execute("DELETE FROM doc_topics WHERE rid = ?", (rid,))
         self.db.execute("DELETE FROM suggest_titles WHERE rid = ?", (rid,))
-        terms = [(k, t, p) for k, t, p, _ in self._terms(old.get("topic_labels") or [], old.get("methods") or [])]
-        self.db.executemany("UPDATE suggest_terms SET refs = refs - 1 WHERE kind = ? AND text = ? AND pos = ?", terms)
-        self.db.executemany("DELETE FROM suggest_terms WHERE kind = ? AND text = ? AND pos = ? AND refs <= 0", terms)
+        keys = [
+            (k, t, p) for k, t, p, _ in self._suggest_terms(old.get("topic_labels") or [], old.get("methods") or [])
+        ]
+        self.db.executemany("UPDATE suggest_terms SET refs = refs - 1 WHERE kind = ? AND text = ? AND pos = ?", keys)
+        self.db.executemany("DELETE FROM suggest_terms WHERE kind = ? AND text = ? AND pos = ? AND refs <= 0", keys)
 
     @staticmethod
-    def _terms(labels: Iterable[Any], methods: Iterable[Any]) -> Iterable[tuple[str, str, int, str]]:
+    def _suggest_terms(labels: Iterable[Any], methods: Iterable[Any]) -> Iterable[tuple[str, str, int, str]]:
         for kind, values in (("topic", labels), ("method", methods)):
             for text in {str(v) for v in values}:
                 for pos, norm in suggest_suffixes(text):
                     yield kind, text, pos, norm
+
+    def _term_counts(self, texts: Sequence[str]) -> list[tuple[str, int]]:
+        """(stemmed term, number of `texts` containing it), by the index's own tokenizer."""
+        if not texts:
+            return []
+        self.db.executemany("INSERT INTO temp.probe (rowid, w) VALUES (?, ?)", enumerate(texts))
+        rows = self.db.execute("SELECT term, doc FROM temp.probe_rows").fetchall()
+        self.db.execute("INSERT INTO temp.probe (probe) VALUES ('delete-all')")
+        return rows
 
     def _set_vector(self, rid: int, vec: np.ndarray | None) -> None:
         if rid >= len(self._has_vec):
@@ -360,7 +400,9 @@ class EmbeddedIndex:
     # ---------------------------------------------------------------- reads
 
     async def get(self, paper_id: str) -> dict[str, Any] | None:
-        row = self.db.execute("SELECT doc FROM docs WHERE id = ?", (paper_id,)).fetchone()
+        row = self.db.execute(
+            "SELECT b.doc FROM docs d JOIN bodies b ON b.rid = d.rid WHERE d.id = ?", (paper_id,)
+        ).fetchone()
         return json.loads(row[0]) if row else None
 
     async def get_embeddings(self, paper_ids: Sequence[str]) -> dict[str, list[float]]:
@@ -368,7 +410,10 @@ class EmbeddedIndex:
         ids = list(paper_ids)
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
-            q = f"SELECT id, embedding FROM docs WHERE embedding IS NOT NULL AND id IN ({','.join('?' * len(chunk))})"
+            q = (
+                "SELECT d.id, b.embedding FROM docs d JOIN bodies b ON b.rid = d.rid "
+                f"WHERE b.embedding IS NOT NULL AND d.id IN ({','.join('?' * len(chunk))})"
+            )
             out.update({pid: np.frombuffer(blob, dtype=np.float32).tolist() for pid, blob in self.db.execute(q, chunk)})
         return out
 
@@ -390,18 +435,21 @@ class EmbeddedIndex:
     async def snapshot(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT id, version FROM docs").fetchall())
 
-    def _project(self, rows: list[tuple[int, str]], fields: tuple[str, ...] | None) -> list[dict[str, Any]]:
-        """The returned documents: `fields` (or the defaults), id always, the embedding only when asked for."""
+    def _docs(self, rids: Sequence[int], fields: tuple[str, ...] | None) -> dict[int, dict[str, Any]]:
+        """rid -> the returned document: `fields` (or the defaults), id always, the embedding only when asked."""
         keys = fields or DEFAULT_FIELDS
-        out = []
-        for rid, raw in rows:
-            doc = json.loads(raw)
+        vectors = bool(fields and "embedding" in fields)
+        sql = (
+            f"SELECT rid, doc{', embedding' if vectors else ''} FROM bodies WHERE rid IN ({','.join('?' * len(rids))})"
+        )
+        out: dict[int, dict[str, Any]] = {}
+        for row in self.db.execute(sql, list(rids)) if rids else ():
+            doc = json.loads(row[1])
             shown = {k: doc[k] for k in keys if k in doc}
             shown["id"] = doc["id"]
-            if fields and "embedding" in fields and self._has_vec[rid]:
-                blob = self.db.execute("SELECT embedding FROM docs WHERE rid = ?", (rid,)).fetchone()[0]
-                shown["embedding"] = np.frombuffer(blob, dtype=np.float32).tolist()
-            out.append(shown)
+            if vectors and row[2] is not None:
+                shown["embedding"] = np.frombuffer(row[2], dtype=np.float32).tolist()
+            out[row[0]] = shown
         return out
 
     # ---------------------------------------------------------------- keyword search
@@ -413,58 +461,67 @@ class EmbeddedIndex:
             return self._browse(req, where, params)
         expr = self._fts(pq)
         self.db.execute("DELETE FROM temp.hits")
-        # Every match once, scored in C; total, the page and the facets are then cheap queries over it.
+        # Every match once, scored in C; the total, the page and the facets are then cheap queries over it.
         self.db.execute(
-            f"INSERT INTO temp.hits (rid, score, id) SELECT d.rid, {_BM25}, d.id FROM docs_fts "
+            f"INSERT INTO temp.hits (rid, score, id, year, source, has_code) "
+            f"SELECT d.rid, {_BM25}, d.id, d.year, d.source, d.has_code FROM docs_fts "
             f"JOIN docs d ON d.rid = docs_fts.rowid WHERE docs_fts MATCH ?{where}",
             (expr, *params),
         )
         total = int(self.db.execute("SELECT count(*) FROM temp.hits").fetchone()[0])
         after = _after(req.search_after, (float, int))
-        page_sql = "SELECT h.rid, h.score, h.id, d.doc FROM temp.hits h JOIN docs d ON d.rid = h.rid"
-        page_params: list[Any] = []
+        cond, cond_params = "", []
         if after is not None:
-            page_sql += " WHERE h.score < ? OR (h.score = ? AND h.id > ?)"
-            page_params = [after[0], after[0], after[1]]
-        rows = self.db.execute(f"{page_sql} ORDER BY h.score DESC, h.id LIMIT ?", (*page_params, req.size)).fetchall()
-        docs = self._project([(r[0], r[3]) for r in rows], req.fields)
-        hits = []
-        for (rid, score, pid, _), doc in zip(rows, docs, strict=True):
-            hl = self._highlights(expr, rid) if req.highlight else {}
-            hits.append(SearchHit(pid, float(score), doc, hl, (float(score), pid)))
-        facets = self._facets("temp.hits h JOIN docs d ON d.rid = h.rid", "", []) if req.facets else {}
+            cond, cond_params = " WHERE score < ? OR (score = ? AND id > ?)", [after[0], after[0], after[1]]
+        rows = self.db.execute(
+            f"SELECT rid, score, id FROM temp.hits{cond} ORDER BY score DESC, id LIMIT ?", (*cond_params, req.size)
+        ).fetchall()
+        docs = self._docs([r[0] for r in rows], req.fields)
+        hits = [
+            SearchHit(pid, float(score), docs[rid], self._highlights(expr, rid) if req.highlight else {}, (score, pid))
+            for rid, score, pid in rows
+        ]
+        facets = self._facets("temp.hits d", "", []) if req.facets else {}
         return SearchResponse(total, hits, facets)
 
     def _browse(self, req: SearchRequest, where: str, params: list[Any]) -> SearchResponse:
         """An empty query: every document (filtered), newest first."""
-        total = int(self.db.execute(f"SELECT count(*) FROM docs d WHERE 1{where}", params).fetchone()[0])
         after = _after(req.search_after, str)
         cond, cond_params = "", []
         if after is not None:
             cond = " AND (d.published_at < ? OR (d.published_at = ? AND d.id > ?))"
             cond_params = [after[0], after[0], after[1]]
         rows = self.db.execute(
-            f"SELECT d.rid, d.published_at, d.id, d.doc FROM docs d WHERE 1{where}{cond} "
+            f"SELECT d.rid, d.published_at, d.id FROM docs d WHERE 1{where}{cond} "
             "ORDER BY d.published_at DESC, d.id LIMIT ?",
             (*params, *cond_params, req.size),
         ).fetchall()
-        docs = self._project([(r[0], r[3]) for r in rows], req.fields)
-        hits = [SearchHit(r[2], 0.0, doc, {}, (r[1], r[2])) for r, doc in zip(rows, docs, strict=True)]
-        facets = self._facets("docs d", where, params) if req.facets else {}
-        return SearchResponse(total, hits, facets)
+        docs = self._docs([r[0] for r in rows], req.fields)
+        hits = [SearchHit(pid, 0.0, docs[rid], {}, (published, pid)) for rid, published, pid in rows]
+        # The total and the facets of a browse are passes over everything: cached until the next write.
+        total, facets = self._browse_cache.get(req.filters, (None, None))
+        if total is None:
+            total = int(self.db.execute(f"SELECT count(*) FROM docs d WHERE 1{where}", params).fetchone()[0])
+        if req.facets and facets is None:
+            facets = self._facets("docs d", where, params)
+        if len(self._browse_cache) >= _BROWSE_CACHE_MAX:
+            self._browse_cache.clear()
+        self._browse_cache[req.filters] = (total, facets)
+        return SearchResponse(total, hits, facets if req.facets and facets is not None else {})
 
-    def _facets(self, tables: str, where: str, params: list[Any]) -> dict[str, list[tuple[Any, int]]]:
+    def _facets(self, table: str, where: str, params: list[Any]) -> dict[str, list[tuple[Any, int]]]:
+        """Counts over every match: `table` is aliased `d` and has rid, year, source and has_code."""
         out: dict[str, list[tuple[Any, int]]] = {}
         for name in FACET_FIELDS:
             if name == "topics":
                 sql = (
-                    f"SELECT t.topic, count(*) AS c FROM {tables} JOIN doc_topics t ON t.rid = d.rid WHERE 1{where} "
+                    f"SELECT t.topic, count(*) AS c FROM {table} JOIN doc_topics t ON t.rid = d.rid WHERE 1{where} "
                     "GROUP BY t.topic ORDER BY c DESC, t.topic LIMIT ?"
                 )
             else:
-                col = _FACET_COLUMNS[name]
+                col = f"d.{name}"
                 sql = (
-                    f"SELECT {col}, count(*) AS c FROM {tables} WHERE {col} IS NOT NULL{where} "
+                    f"SELECT {col}, count(*) AS c FROM {table} WHERE {col} IS NOT NULL{where} "
                     f"GROUP BY {col} ORDER BY c DESC, {col} LIMIT ?"
                 )
             rows = self.db.execute(sql, (*params, FACET_SIZE)).fetchall()
@@ -514,32 +571,21 @@ class EmbeddedIndex:
     # ---------------------------------------------------------------- vocabulary: typos and more-like-this
 
     def _stems(self, words: Iterable[str]) -> dict[str, str | None]:
-        """word -> its FTS5 (Porter) stem, by running the index's own tokenizer over a scratch table."""
+        """word -> its stem as the index has it (None: not a single token)."""
+        words = list(words)
         todo = [w for w in dict.fromkeys(words) if w not in self._stem_cache]
         if todo:
             if len(self._stem_cache) > _STEM_CACHE_MAX:
                 self._stem_cache.clear()
-            self.db.executemany("INSERT INTO temp.stem_probe (rowid, w) VALUES (?, ?)", enumerate(todo))
+            self.db.executemany("INSERT INTO temp.probe (rowid, w) VALUES (?, ?)", enumerate(todo))
             got: dict[int, list[str]] = {}
-            for doc, term in self.db.execute("SELECT doc, term FROM temp.stem_probe_v"):
+            for doc, term in self.db.execute("SELECT doc, term FROM temp.probe_instances"):
                 got.setdefault(doc, []).append(term)
-            self.db.execute("DELETE FROM temp.stem_probe")
+            self.db.execute("INSERT INTO temp.probe (probe) VALUES ('delete-all')")
             for i, w in enumerate(todo):
                 terms = got.get(i, [])
-                self._stem_cache[w] = terms[0] if len(terms) == 1 else None  # None: not a single token
+                self._stem_cache[w] = terms[0] if len(terms) == 1 else None
         return {w: self._stem_cache.get(w) for w in words}
-
-    def _vocabulary(self) -> dict[str, int]:
-        """term -> document frequency, cached; rebuilt after writes, but at most ~5% of the time (big indexes)."""
-        now = time.monotonic()
-        if self._vocab_dirty and now - self._vocab_at >= 20 * self._vocab_cost:
-            self._vocab = dict(self.db.execute("SELECT term, doc FROM docs_vocab"))
-            self._by_letter = {}
-            for t in self._vocab:
-                self._by_letter.setdefault(t[0], {}).setdefault(len(t), []).append(t)
-            self._vocab_dirty, self._vocab_at = False, time.monotonic()
-            self._vocab_cost = self._vocab_at - now
-        return self._vocab
 
     def _expansions(self, word: str) -> list[str]:
         """Typo tolerance: vocabulary terms close to a free word that is not itself in the vocabulary."""
@@ -549,17 +595,15 @@ class EmbeddedIndex:
         stem = self._stems([w])[w]
         if stem is None or (k := _max_edits(stem)) == 0:
             return []
-        vocab = self._vocabulary()
-        if stem in vocab:
+        if self.db.execute("SELECT 1 FROM terms WHERE term = ?", (stem,)).fetchone():
             return []  # exact matches only: so they always outrank would-be fuzzy ones
-        buckets = self._by_letter.get(stem[0], {})  # prefix_length 1: the first letter is never a typo
-        near = [
-            (1 if within_edits(stem, t, 1) else 2, -vocab[t], t)
-            for n in range(len(stem) - k, len(stem) + k + 1)
-            for t in buckets.get(n, ())
-            if within_edits(stem, t, k)
-        ]
-        near.sort()
+        # prefix_length 1: the first letter is never the typo. One range scan of the terms starting with it.
+        first = stem[0]
+        rows = self.db.execute(
+            "SELECT term, df FROM terms WHERE term >= ? AND term < ? AND length(term) BETWEEN ? AND ?",
+            (first, chr(ord(first) + 1), len(stem) - k, len(stem) + k),
+        )
+        near = sorted((1 if within_edits(stem, t, 1) else 2, -df, t) for t, df in rows if within_edits(stem, t, k))
         cands = [t for _, _, t in near[:MAX_EXPANSIONS]]
         stems = self._stems(cands)
         return [t for t in cands if stems[t] == t]  # a stem that stems to itself finds what it stands for
@@ -581,11 +625,10 @@ class EmbeddedIndex:
         n = len(self._has_vec)
         if k <= 0 or n == 0 or not math.isfinite(norm) or norm == 0.0:
             return []
-        scores = self._mat @ (q / norm)  # exact cosine: rows are unit vectors
         allowed = self._has_vec.copy()
         if not filters.empty:
             where, params = _filter_sql(filters)
-            rows = self.db.execute(f"SELECT d.rid FROM docs d WHERE d.embedding IS NOT NULL{where}", params)
+            rows = self.db.execute(f"SELECT d.rid FROM docs d WHERE d.has_vec = 1{where}", params)
             mask = np.zeros(n, dtype=bool)
             mask[np.fromiter((r[0] for r in rows), dtype=np.int64)] = True
             allowed &= mask
@@ -594,24 +637,21 @@ class EmbeddedIndex:
                 f"SELECT rid FROM docs WHERE id IN ({','.join('?' * len(exclude_ids))})", list(exclude_ids)
             )
             allowed[[r[0] for r in excluded]] = False
-        scores = np.where(allowed, scores, -np.inf)
         k = min(k, int(allowed.sum()))
         if k == 0:
             return []
-        top = np.argpartition(-scores, k - 1)[:k]
-        got = self.db.execute(
-            f"SELECT rid, id, doc FROM docs WHERE rid IN ({','.join('?' * len(top))})", [int(r) for r in top]
-        ).fetchall()
-        docs = self._project([(r[0], r[2]) for r in got], fields)
-        hits = [SearchHit(r[1], float(scores[r[0]]), doc) for r, doc in zip(got, docs, strict=True)]
+        scores = np.where(allowed, self._mat @ (q / norm), -np.inf)  # exact cosine: rows are unit vectors
+        top = [int(r) for r in np.argpartition(-scores, k - 1)[:k]]
+        ids = dict(self.db.execute(f"SELECT rid, id FROM docs WHERE rid IN ({','.join('?' * len(top))})", top))
+        docs = self._docs(top, fields)
+        hits = [SearchHit(ids[r], float(scores[r]), docs[r]) for r in top]
         hits.sort(key=lambda h: (-h.score, h.id))
         return hits
 
     async def more_like_this(self, paper_id: str, size: int, filters: Filters = NO_FILTERS) -> list[SearchHit]:
-        row = self.db.execute("SELECT doc FROM docs WHERE id = ?", (paper_id,)).fetchone()
-        if row is None or size <= 0:
+        doc = await self.get(paper_id)
+        if doc is None or size <= 0:
             return []
-        doc = json.loads(row[0])
         title, abstract = fold_words(str(doc.get("title") or "")), fold_words(str(doc.get("abstract") or ""))
         stems = self._stems(title + abstract)
         tf: Counter[str] = Counter()
@@ -621,26 +661,27 @@ class EmbeddedIndex:
                 if (s := stems.get(w)) is not None:
                     tf[s] += weight
                     surface.setdefault(s, w)
-        vocab = self._vocabulary()
-        n_docs = vocab.get("x", 1)  # the match-everything sentinel is in every row
-        scored = [
-            (f * (1 + math.log((n_docs + 1) / (vocab[s] + 1))), s)
+        if not tf:
+            return []
+        dfs = dict(self.db.execute(f"SELECT term, df FROM terms WHERE term IN ({','.join('?' * len(tf))})", list(tf)))
+        n_docs = await self.count()
+        scored = sorted(
+            (-f * (1 + math.log((n_docs + 1) / (dfs[s] + 1))), s)
             for s, f in tf.items()
-            if vocab.get(s, 0) >= 2  # a term only this paper has cannot find a neighbour
-        ]
-        scored.sort(key=lambda x: (-x[0], x[1]))
+            if dfs.get(s, 0) >= 2  # a term only this paper has cannot find a neighbour
+        )
         terms = [surface[s] for _, s in scored[:MLT_TERMS]]
         if not terms:
             return []
         expr = " OR ".join(f"{_TEXT} : {_quote(w)}" for w in terms)
         where, params = _filter_sql(filters)
         rows = self.db.execute(
-            f"SELECT d.rid, {_BM25} AS s, d.id, d.doc FROM docs_fts JOIN docs d ON d.rid = docs_fts.rowid "
+            f"SELECT d.rid, {_BM25} AS s, d.id FROM docs_fts JOIN docs d ON d.rid = docs_fts.rowid "
             f"WHERE docs_fts MATCH ? AND d.id <> ?{where} ORDER BY s DESC, d.id LIMIT ?",
             (expr, paper_id, *params, size),
         ).fetchall()
-        docs = self._project([(r[0], r[3]) for r in rows], None)
-        return [SearchHit(r[2], float(r[1]), doc) for r, doc in zip(rows, docs, strict=True)]
+        docs = self._docs([r[0] for r in rows], None)
+        return [SearchHit(pid, float(score), docs[rid]) for rid, score, pid in rows]
 
     # ---------------------------------------------------------------- suggestions
 
@@ -658,12 +699,20 @@ class EmbeddedIndex:
         for pos in range((max_pos if max_pos is not None else -1) + 1):
             if titles >= size:
                 break
-            rows = self.db.execute(
-                "SELECT s.rid, d.id, d.title FROM suggest_titles s JOIN docs d ON d.rid = s.rid "
-                "WHERE s.pos = ? AND s.norm >= ? AND s.norm < ? ORDER BY s.len, d.title, d.id LIMIT ?",
+            # The shortest matches at this position, from the covering primary key alone; then their titles.
+            top = self.db.execute(
+                "SELECT rid FROM suggest_titles WHERE pos = ? AND norm >= ? AND norm < ? ORDER BY len, rid LIMIT ?",
                 (pos, *bounds, 2 * size + len(rids)),
             ).fetchall()
-            for rid, pid, title in rows:
+            placeholders = ",".join("?" * len(top))
+            named = {
+                r: (pid, title)
+                for r, pid, title in self.db.execute(
+                    f"SELECT rid, id, title FROM docs WHERE rid IN ({placeholders})", [r for (r,) in top]
+                )
+            }
+            for (rid,) in top:
+                pid, title = named[rid]
                 if rid in rids or ("title", title.lower()) in seen:
                     continue
                 rids.add(rid)

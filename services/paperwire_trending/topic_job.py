@@ -1,0 +1,241 @@
+"""The topic job: re-cluster the index, publish what emerged on topics.v1, keep the state in the TopicStore.
+
+One run: read every paper's embedding, keyphrases, title and ingested_at from the index; cluster and diff
+against the stored topics (paperwire_trending.topics.detect); publish the new TopicEvents; then save the new
+state with the emitted event ids. Publish first, then save: a crash in between re-publishes the same
+deterministic event ids on the next run, which consumers deduplicate (ce_id); saving first could lose them.
+Two runs at once (two trending replicas) publish the same ids and save the same state: harmless, but wasted
+work, so run the job in one replica.
+
+Also the read side for the gateway: `list_topics` and `get_topic` return JSON-ready dicts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from prometheus_client import Counter, Gauge, Histogram
+
+from paperwire_common.backends import Backends
+from paperwire_common.clock import Clock, iso
+from paperwire_common.envelope import encode
+from paperwire_common.events import TopicEvent
+from paperwire_common.logging import get_logger
+from paperwire_common.search.port import SearchIndex, SearchRequest
+from paperwire_common.topics import TOPICS
+
+from .topic_store import TopicStore
+from .topics import ClusterParams, Paper, TopicRecord, TrendParams, detect
+
+log = get_logger(__name__)
+SOURCE = "paperwire/trending"
+_FIELDS = ("id", "title", "keyphrases", "ingested_at")
+
+RUNS = Counter("paperwire_topics_runs_total", "Topic re-clusterings by outcome", ["outcome"])
+EVENTS = Counter("paperwire_topics_events_total", "TopicEvents published on topics.v1", ["kind"])
+TOPIC_COUNT = Gauge("paperwire_topics_current", "Topics found by the last re-clustering")
+DURATION = Histogram(
+    "paperwire_topics_recluster_seconds",
+    "Duration of one re-clustering (read, cluster, publish, save)",
+    buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300),
+)
+
+
+@dataclass(frozen=True)
+class TopicJobConfig:
+    cluster: ClusterParams = field(default_factory=ClusterParams)
+    trend: TrendParams = field(default_factory=TrendParams)
+    min_jaccard: float = 0.3  # a new cluster keeps a previous topic's id at this member overlap or more
+    max_event_papers: int = 50  # paper ids carried by one TopicEvent (newest first)
+    page_size: int = 500  # documents / embeddings read per index call
+
+
+async def load_papers(index: SearchIndex, page_size: int = 500) -> list[Paper]:
+    """Every indexed paper that has an embedding, sorted by id."""
+    ids = sorted(await index.snapshot())
+    docs: dict[str, dict[str, Any]] = {}
+    after: tuple[Any, ...] | None = None
+    while True:  # browse (empty query) pages: one call per page_size documents
+        res = await index.search(
+            SearchRequest(q="", size=page_size, fields=_FIELDS, search_after=after, highlight=False)
+        )
+        for h in res.hits:
+            docs[h.id] = h.doc
+        if len(res.hits) < page_size or res.hits[-1].sort is None:
+            break
+        after = res.hits[-1].sort
+    missing = [i for i in ids if i not in docs]  # written while we paged
+    for i in range(0, len(missing), 50):
+        chunk = missing[i : i + 50]
+        for pid, d in zip(chunk, await asyncio.gather(*(index.get(p) for p in chunk)), strict=True):
+            if d is not None:
+                docs[pid] = d
+    papers: list[Paper] = []
+    for i in range(0, len(ids), page_size):
+        chunk = [p for p in ids[i : i + page_size] if p in docs]
+        vectors = await index.get_embeddings(chunk)
+        for pid in chunk:
+            vec = vectors.get(pid)
+            if not vec:
+                continue
+            d = docs[pid]
+            t = d.get("ingested_at")
+            papers.append(
+                Paper(
+                    id=pid,
+                    vector=np.asarray(vec, dtype=np.float32),
+                    keyphrases=tuple(str(k) for k in d.get("keyphrases") or ()),
+                    title=str(d.get("title") or ""),
+                    ingested_at=float(t) if isinstance(t, int | float) and math.isfinite(t) else None,
+                )
+            )
+    return papers
+
+
+async def recluster(
+    backends: Backends, store: TopicStore, clock: Clock, config: TopicJobConfig | None = None
+) -> list[TopicEvent]:
+    """One re-clustering; returns the events it published (none when nothing emerged)."""
+    cfg = config or TopicJobConfig()
+    started = time.perf_counter()
+    try:
+        state = await store.load()
+        papers = await load_papers(backends.index, cfg.page_size)
+        now = clock.now()
+        # CPU-bound (numpy releases the GIL in the matrix work): off the event loop, which may serve the API.
+        det = await asyncio.to_thread(
+            detect,
+            papers,
+            state.topics,
+            state.emitted,
+            now,
+            cfg.cluster,
+            cfg.trend,
+            min_jaccard=cfg.min_jaccard,
+            max_event_papers=cfg.max_event_papers,
+        )
+        if det.events:
+            await backends.bus.publish(
+                [
+                    encode(TOPICS, ev, key=ev.topic_id, event_id=ev.id, source=SOURCE, time=ev.detected_at)
+                    for ev in det.events
+                ]
+            )
+        await store.save(det.topics, {ev.id: ev.detected_at for ev in det.events}, now)
+    except Exception:
+        RUNS.labels("failed").inc()
+        raise
+    RUNS.labels("ok").inc()
+    for ev in det.events:
+        EVENTS.labels(ev.kind).inc()
+    TOPIC_COUNT.set(len(det.topics))
+    DURATION.observe(time.perf_counter() - started)
+    log.info(
+        "topics.reclustered",
+        papers=len(papers),
+        topics=len(det.topics),
+        created=sum(e.kind == "topic.created" for e in det.events),
+        trending=sum(e.kind == "topic.trending" for e in det.events),
+        seconds=round(time.perf_counter() - started, 3),
+    )
+    return det.events
+
+
+async def run_periodically(
+    backends: Backends,
+    store: TopicStore,
+    clock: Clock,
+    interval_s: float,
+    stop: asyncio.Event,
+    *,
+    config: TopicJobConfig | None = None,
+    initial_delay_s: float = 0.0,
+) -> None:
+    """Re-cluster every interval_s until stop is set. A failed run is logged and retried at the next tick:
+    the job must not take the trending consumer down with it."""
+
+    async def wait(seconds: float) -> bool:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=max(seconds, 0.0))
+        return stop.is_set()
+
+    if initial_delay_s > 0 and await wait(initial_delay_s):
+        return
+    while not stop.is_set():
+        try:
+            await recluster(backends, store, clock, config)
+        except Exception as e:
+            log.error("topics.recluster_failed", error=repr(e))
+        if await wait(interval_s):
+            return
+
+
+# ------------------------------------------------------------------------------------------------ read side
+
+TopicSort = Literal["size", "trending", "recent", "label"]
+
+
+def _trend(r: TopicRecord) -> dict[str, Any]:
+    t = r.trend
+    if t is None:
+        return {"recent": 0, "baseline": 0.0, "z": 0.0, "lift": None, "bursting": False}
+    return {"recent": t.recent, "baseline": t.baseline, "z": t.z, "lift": t.lift, "bursting": t.bursting}
+
+
+def _summary(r: TopicRecord) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "label": r.label,
+        "keyphrases": r.keyphrases,
+        "size": r.size,
+        "cohesion": r.cohesion,
+        "created_at": iso(r.created_at),
+        "trend": _trend(r),
+    }
+
+
+def _sort_key(sort: TopicSort) -> Any:
+    if sort == "trending":
+        return lambda r: (-(r.trend.z if r.trend else 0.0), -r.size, r.id)
+    if sort == "recent":
+        return lambda r: (-r.created_at, -r.size, r.id)
+    if sort == "label":
+        return lambda r: (r.label, r.id)
+    return lambda r: (-r.size, r.id)
+
+
+async def list_topics(store: TopicStore, size: int = 50, sort: TopicSort = "size") -> list[dict[str, Any]]:
+    """GET /v1/topics: [{id, label, keyphrases, size, cohesion, created_at, trend: {recent, baseline, z, ...}}]."""
+    topics = sorted(await store.list(), key=_sort_key(sort))
+    return [_summary(r) for r in topics[: max(size, 0)]]
+
+
+async def get_topic(
+    store: TopicStore, index: SearchIndex, topic_id: str, max_papers: int = 100
+) -> dict[str, Any] | None:
+    """GET /v1/topics/{id}: the summary plus its papers [{id, title}], newest arrivals first; None if unknown.
+    Papers deleted from the index since the last re-clustering are left out."""
+    r = await store.get(topic_id)
+    if r is None:
+        return None
+    docs: list[tuple[str, dict[str, Any]]] = []
+    ids: Sequence[str] = r.members
+    for i in range(0, len(ids), 50):
+        chunk = ids[i : i + 50]
+        got = await asyncio.gather(*(index.get(p) for p in chunk))
+        docs += [(p, d) for p, d in zip(chunk, got, strict=True) if d is not None]
+
+    def newest(item: tuple[str, dict[str, Any]]) -> tuple[float, str]:
+        t = item[1].get("ingested_at")
+        return (-float(t) if isinstance(t, int | float) else math.inf, item[0])
+
+    docs.sort(key=newest)
+    papers = [{"id": p, "title": d.get("title", "")} for p, d in docs[: max(max_papers, 0)]]
+    return {**_summary(r), "papers": papers}

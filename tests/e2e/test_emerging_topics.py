@@ -1,0 +1,174 @@
+"""Emerging topics end to end, the scripted stream: the seed corpus without its time-series papers goes through
+the real pipeline (with embeddings) and is clustered; then the time-series papers arrive and the next
+re-clustering announces exactly one new topic on topics.v1 -- time series forecasting -- and a third run
+announces nothing.
+
+The held-out papers are those whose title says "time series" / "time-series" (10 of the 247). Titles with
+"forecast" alone are NOT held out: they are about other things (forecasting world events with LLMs, weather
+forecasting, ...) and form topics of their own, so holding them back too would rightly announce those as well.
+All papers arrive within seconds, so no topic has the history a burst needs: no topic.trending here (the burst
+statistics are unit-tested in tests/unit/trending/test_topics.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from paperwire_common.bus.port import EventBus
+from paperwire_common.clock import SystemClock
+from paperwire_common.envelope import decode
+from paperwire_common.events import TopicEvent
+from paperwire_common.topics import TOPICS
+from paperwire_trending.topic_job import get_topic, list_topics, recluster
+from paperwire_trending.topic_store import RedisTopicStore, TopicStore, default_topic_store
+from paperwire_trending.topics import CREATED, detect
+from tests.conftest import SAMPLE
+
+from .pipeline import pipeline
+
+BACKENDS = [
+    "embedded",
+    pytest.param("kafka", marks=[pytest.mark.kafka, pytest.mark.elasticsearch, pytest.mark.redis]),
+]
+TIME_SERIES = re.compile(r"time[ -]series", re.IGNORECASE)
+
+
+@pytest.fixture(params=BACKENDS)
+def settings(request: pytest.FixtureRequest) -> dict[str, Any]:
+    if request.param == "kafka":
+        return {
+            "backend": "kafka",
+            "kafka_bootstrap": request.getfixturevalue("kafka_bootstrap"),
+            "elasticsearch_url": request.getfixturevalue("es_url"),
+            "redis_url": request.getfixturevalue("redis_url"),
+        }
+    return {"backend": "embedded"}
+
+
+def split_seed(tmp_path: Path) -> tuple[Path, Path, int]:
+    lines = [ln for ln in SAMPLE.read_text().splitlines() if ln.strip()]
+    held = [ln for ln in lines if TIME_SERIES.search(json.loads(ln)["title"])]
+    rest = [ln for ln in lines if ln not in held]
+    before, after = tmp_path / "without_time_series.jsonl", tmp_path / "time_series.jsonl"
+    before.write_text("\n".join(rest) + "\n")
+    after.write_text("\n".join(held) + "\n")
+    return before, after, len(held)
+
+
+async def read_topic_events(bus: EventBus) -> list[TopicEvent]:
+    """Everything on topics.v1, read back from the bus by a fresh consumer group."""
+    want = sum((await bus.end_offsets(TOPICS.name)).values())
+    consumer = bus.consumer(f"test-topics-{uuid.uuid4().hex[:8]}", [TOPICS.name], from_beginning=True)
+    await consumer.start()
+    out: list[TopicEvent] = []
+    try:
+        deadline = asyncio.get_running_loop().time() + 60
+        while len(out) < want and asyncio.get_running_loop().time() < deadline:
+            for rec in await consumer.poll(500, 1.0):
+                d = decode(TOPICS, rec)
+                assert isinstance(d.event, TopicEvent) and d.event_id == d.event.id
+                out.append(d.event)
+    finally:
+        await consumer.stop()
+    return out
+
+
+@pytest.mark.timeout(900)
+async def test_time_series_papers_emerge_as_exactly_one_new_topic(
+    settings: dict[str, Any], namespace: str, tmp_path: Path
+) -> None:
+    before, after, n_held = split_seed(tmp_path)
+    assert n_held >= 8
+    backend = settings.pop("backend")
+    clock = SystemClock()
+    async with pipeline(backend, namespace, embeddings=True, **settings) as p:
+        store = default_topic_store(p.backends)
+        assert store is default_topic_store(p.backends)  # one per Backends (the gateway reads this one)
+        try:
+            await p.ingest(str(before))
+            await p.settle(timeout_s=600)
+
+            # Baseline: the corpus without time series. Its topics are announced now (that is fine).
+            first = await recluster(p.backends, store, clock)
+            state1 = await store.load()
+            assert len(state1.topics) >= 8
+            assert [e.kind for e in first] == [CREATED] * len(state1.topics)
+            assert not any(TIME_SERIES.search(r.label) for r in state1.topics.values())
+            print("\nbaseline topics:")
+            for r in sorted(state1.topics.values(), key=lambda r: -r.size):
+                print(f"  {r.size:3d}  {r.label}")
+
+            # The time-series papers arrive.
+            await p.ingest(str(after))
+            await p.settle(timeout_s=600)
+            second = await recluster(p.backends, store, clock)
+            assert [e.kind for e in second] == [CREATED], [(e.kind, e.label) for e in second]
+            (ev,) = second
+            print(f"emerged: {ev.label!r} ({len(ev.paper_ids)} papers)")
+            assert "time series" in ev.label or "forecasting" in ev.label
+            titles = [(await p.backends.index.get(pid) or {}).get("title", "") for pid in ev.paper_ids]
+            assert len(titles) >= 5 and all(TIME_SERIES.search(t) for t in titles), titles
+            state2 = await store.load()
+            assert set(state1.topics) < set(state2.topics)  # every earlier topic kept its id
+            assert ev.id in state2.emitted and ev.topic_id in state2.topics
+
+            # Nothing changed: nothing announced.
+            assert await recluster(p.backends, store, clock) == []
+
+            # On the bus: the baseline's topics once each, then the one new topic -- nothing twice.
+            on_bus = await read_topic_events(p.backends.bus)
+            assert [e.id for e in on_bus] == [e.id for e in first] + [ev.id]
+            assert len({e.topic_id for e in on_bus}) == len(on_bus)
+
+            # The gateway's view.
+            listed = await list_topics(store, size=100)
+            assert ev.topic_id in [t["id"] for t in listed] and len(listed) == len(state2.topics)
+            detail = await get_topic(store, p.backends.index, ev.topic_id)
+            assert detail is not None and detail["label"] == ev.label
+            assert {x["id"] for x in detail["papers"]} == set(state2.topics[ev.topic_id].members)
+            assert all(TIME_SERIES.search(x["title"]) for x in detail["papers"])
+        finally:
+            if p.backends.redis is not None:
+                await p.backends.redis.delete(*(f"{namespace}paperwire:topics{s}" for s in ("", ":emitted", ":meta")))
+
+
+@pytest.mark.redis
+async def test_redis_topic_store_round_trip(redis_url: str, namespace: str) -> None:
+    from redis.asyncio import Redis
+
+    from tests.unit.trending.test_topics import corpus
+
+    r = Redis.from_url(redis_url)
+    prefix = f"{namespace}paperwire:topics"
+    store: TopicStore = RedisTopicStore(r, prefix=prefix, emitted_retention_s=100.0)
+    try:
+        assert (await store.load()).as_of is None
+        d = detect(corpus({"ts": 8, "proteins": 6, "robots": 5}), {}, set(), 1_000.0)
+        await store.save(d.topics, {e.id: e.detected_at for e in d.events}, 1_000.0)
+        state = await store.load()
+        assert state.as_of == 1_000.0
+        assert state.topics == {t.id: t for t in d.topics}
+        assert state.emitted == {e.id for e in d.events}
+        assert sorted(await store.list(), key=lambda t: t.id) == sorted(d.topics, key=lambda t: t.id)
+        assert await store.get(d.topics[0].id) == d.topics[0] and await store.get("nope") is None
+        # A save replaces every topic and drops event ids older than the retention (100 s).
+        await store.save(d.topics[1:], {"later": 1_150.0}, 1_150.0)
+        state = await store.load()
+        assert set(state.topics) == {t.id for t in d.topics[1:]} and state.emitted == {"later"}
+        # Many topics and ids in one call (the script writes them in chunks).
+        many = [t.model_copy(update={"id": f"tp-{i:04d}"}) for i in range(450) for t in d.topics[:1]]
+        await store.save(many, {f"e{i}": 1_200.0 for i in range(700)}, 1_200.0)
+        state = await store.load()
+        assert len(state.topics) == 450 and len(state.emitted) == 701
+        await store.save([], {}, 1_300.0)
+        assert (await store.load()).topics == {}
+    finally:
+        await r.delete(prefix, f"{prefix}:emitted", f"{prefix}:meta")
+        await r.aclose()
