@@ -4,14 +4,15 @@ from `make proto` into services/paperwire/ (git-ignored)."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
 import grpc
 
 from paperwire.v1 import papers_pb2, papers_pb2_grpc
 from paperwire_common.backends import Backends
-from paperwire_common.search.port import Filters, SearchRequest
+from paperwire_common.search.port import Filters
 from paperwire_common.search.query import QuerySyntaxError
+from paperwire_common.search.service import MODES, CursorError, Mode, SearchService, SemanticUnavailable
 
 _LIST_FIELDS = ("authors", "topics", "keyphrases", "methods", "datasets", "code_urls", "project_urls")
 _STR_FIELDS = ("id", "title", "abstract", "arxiv_id", "doi", "published_at", "source")
@@ -24,32 +25,38 @@ def to_paper(doc: dict[str, Any]) -> Any:
 
 
 class PapersService(papers_pb2_grpc.PapersServicer):
-    def __init__(self, backends: Backends, max_size: int = 100) -> None:
-        self.b, self.max_size = backends, max_size
+    def __init__(self, backends: Backends, search: SearchService, max_size: int = 100) -> None:
+        self.b, self.search, self.max_size = backends, search, max_size
 
     async def Search(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         size = request.size or 10
         if not 1 <= size <= self.max_size:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"size must be 1..{self.max_size}")
+        mode = cast(Mode, request.mode or "hybrid")
+        if mode not in MODES:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"mode must be one of {', '.join(MODES)}")
         filters = Filters(
             topic=request.topic or None, has_code=request.has_code if request.HasField("has_code") else None
         )
-        req = SearchRequest(q=request.q, size=size, filters=filters)
         try:
-            res = await self.b.index.search(req)
-        except QuerySyntaxError as e:
+            page = await self.search.search(
+                request.q, mode=mode, size=size, filters=filters, cursor=request.cursor or None
+            )
+        except (QuerySyntaxError, CursorError) as e:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
+        except SemanticUnavailable as e:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, str(e))
+        items = [
+            papers_pb2.SearchHit(
+                paper=to_paper(it),
+                score=float(it["score"]),
+                title_highlights=it["highlights"].get("title", []),
+                abstract_highlights=it["highlights"].get("abstract", []),
+            )
+            for it in page.items
+        ]
         return papers_pb2.SearchResponse(
-            total=res.total,
-            items=[
-                papers_pb2.SearchHit(
-                    paper=to_paper({**h.doc, "id": h.id}),
-                    score=h.score,
-                    title_highlights=h.highlights.get("title", []),
-                    abstract_highlights=h.highlights.get("abstract", []),
-                )
-                for h in res.hits
-            ],
+            total=page.total, items=items, next_cursor=page.next_cursor or "", mode=page.mode
         )
 
     async def GetPaper(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
@@ -60,9 +67,9 @@ class PapersService(papers_pb2_grpc.PapersServicer):
         return to_paper(doc)
 
 
-async def serve_grpc(backends: Backends, host: str, port: int, stop: asyncio.Event) -> None:
+async def serve_grpc(backends: Backends, search: SearchService, host: str, port: int, stop: asyncio.Event) -> None:
     server = grpc.aio.server()
-    papers_pb2_grpc.add_PapersServicer_to_server(PapersService(backends), server)
+    papers_pb2_grpc.add_PapersServicer_to_server(PapersService(backends, search), server)
     server.add_insecure_port(f"{host}:{port}")
     await server.start()
     await stop.wait()

@@ -46,7 +46,7 @@ class Gateway:
             from .grpc_api import serve_grpc
 
             grpc_task = asyncio.create_task(
-                serve_grpc(self.backends, self.settings.host, self.settings.grpc_port, stop)
+                serve_grpc(self.backends, self.app.state.search, self.settings.host, self.settings.grpc_port, stop)
             )
         log.info(
             "gateway.listening",

@@ -12,6 +12,7 @@ import time
 
 import grpc
 import httpx
+import pytest
 
 from tests.conftest import ROOT
 
@@ -53,7 +54,7 @@ def test_run_all_serves_the_sample_corpus() -> None:
         assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
         assert "paperwire_events_processed_total" in httpx.get(f"{base}/metrics").text
 
-        body = httpx.get(f"{base}/v1/search", params={"q": "time series"}).json()
+        body = httpx.get(f"{base}/v1/search", params={"q": "time series", "mode": "keyword"}).json()
         assert body["total"] >= 10
         top = [i["title"].lower() for i in body["items"][:5]]
         assert all("time" in t and "series" in t for t in top), top
@@ -71,9 +72,14 @@ def test_run_all_serves_the_sample_corpus() -> None:
 
         with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as ch:
             stub = papers_pb2_grpc.PapersStub(ch)
-            res = stub.Search(papers_pb2.SearchRequest(q="time series", size=3), timeout=10)
-            assert res.total == body["total"] and len(res.items) == 3
+            res = stub.Search(papers_pb2.SearchRequest(q="time series", size=3, mode="keyword"), timeout=10)
+            assert res.total == body["total"] and len(res.items) == 3 and res.mode == "keyword"
             assert res.items[0].paper.id == body["items"][0]["id"]
+            hybrid = stub.Search(papers_pb2.SearchRequest(q="predicting future values of sequences"), timeout=30)
+            assert hybrid.mode == "hybrid" and hybrid.next_cursor
+            with pytest.raises(grpc.RpcError) as err:
+                stub.Search(papers_pb2.SearchRequest(q='"open'), timeout=10)
+            assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     finally:
         proc.send_signal(signal.SIGINT)
         code = proc.wait(30)
