@@ -30,6 +30,13 @@ def _reachable(host: str, port: int) -> bool:
         return False
 
 
+def free_port() -> int:
+    """A port nothing listens on now (for a service a test starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def need_server(name: str, hostport: str) -> None:
     """Fail (CI, make test) or skip (a developer's quick run) when a real server is not reachable."""
     host, _, port = hostport.rpartition(":")

@@ -7,7 +7,7 @@ handlers are idempotent (keyed by event id / external version), so redelivery ne
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from pydantic import BaseModel
@@ -58,6 +58,7 @@ class ConsumerLoop:
         self.halted: str | None = None
         self.started = False
         self._lag_at = -1e9
+        self.committed: dict[tuple[str, int], int] = {}  # what this loop committed, per (topic, partition)
 
     def _decode(self, records: Sequence[Record]) -> tuple[list[Decoded[BaseModel]], list[tuple[Record, str]]]:
         good: list[Decoded[BaseModel]] = []
@@ -116,6 +117,8 @@ class ConsumerLoop:
                 offsets = TopicPartitionOffsets()
                 offsets.advance(records)
                 await self.consumer.commit(offsets.offsets)
+                for tp, off in offsets.offsets.items():
+                    self.committed[tp] = max(self.committed.get(tp, 0), off)
         per_topic: dict[str, int] = {}
         for r in records:
             per_topic[r.topic] = per_topic.get(r.topic, 0) + 1
@@ -125,6 +128,26 @@ class ConsumerLoop:
         self.stats.dead_lettered += len(dlq)
         self.stats.batches += 1
         return len(records)
+
+    async def drain(self, until: Mapping[tuple[str, int], int], timeout_s: float = 3600) -> int:
+        """Consume until this loop has committed up to `until` (end offsets taken before the call), then stop.
+
+        For replays (reindex, trending rebuild): an explicit target, because a lag of 0 also reads as
+        "caught up" while a Kafka consumer is still joining its group.
+        """
+        await self.consumer.start()
+        self.started = True
+        done = 0
+        try:
+            # The group may have committed some partitions already (a second drain): start from there.
+            for tp, off in (await self.consumer.committed_offsets(list(until))).items():
+                self.committed[tp] = max(self.committed.get(tp, 0), off)
+            async with asyncio.timeout(timeout_s):
+                while any(self.committed.get(tp, 0) < end for tp, end in until.items()):
+                    done += await self.run_once()
+        finally:
+            await self.consumer.stop()
+        return done
 
     async def _observe_lag(self) -> None:
         # committed() is a broker round trip per partition on Kafka: refresh the gauge at most every 5 s.

@@ -19,6 +19,7 @@ from paperwire_common.backends import Backends
 from paperwire_common.logging import get_logger
 from paperwire_common.search.elastic import ElasticIndex
 from paperwire_common.search.mapping import MAPPINGS, SETTINGS
+from paperwire_common.topics import PAPERS_ENRICHED
 
 from .service import Indexer
 from .settings import IndexerSettings
@@ -35,19 +36,9 @@ async def current_target(es: Any, alias: str) -> tuple[str, int]:
     return names[0], int(m.group(1)) if m else 0
 
 
-async def _drain(indexer: Indexer) -> int:
-    loop = indexer.loop()
-    await loop.consumer.start()
-    loop.started = True
-    done = 0
-    try:
-        while True:
-            n = await loop.run_once()
-            done += n
-            if n == 0 and await loop.consumer.lag() == 0:
-                return done
-    finally:
-        await loop.consumer.stop()
+async def _drain(b: Backends, indexer: Indexer) -> int:
+    until = {(PAPERS_ENRICHED.name, p): end for p, end in (await b.bus.end_offsets(PAPERS_ENRICHED.name)).items()}
+    return await indexer.loop().drain(until)
 
 
 async def reindex(b: Backends, *, delete_old: bool = False) -> dict[str, Any]:
@@ -63,11 +54,11 @@ async def reindex(b: Backends, *, delete_old: bool = False) -> dict[str, Any]:
     building = Backends(b.settings, b.bus, target, b.registry, b.redis)
     indexer = Indexer(building, IndexerSettings(group=group))
     try:
-        replayed = await _drain(indexer)
+        replayed = await _drain(b, indexer)
         await live.es.indices.update_aliases(
             actions=[{"remove": {"index": old, "alias": live.alias}}, {"add": {"index": new, "alias": live.alias}}]
         )
-        replayed += await _drain(indexer)
+        replayed += await _drain(b, indexer)
         await target.refresh()
         count = await target.count()
     finally:

@@ -20,6 +20,7 @@ from typing import Any
 from paperwire_common.backends import Backends
 from paperwire_common.clock import Clock, SystemClock
 from paperwire_common.logging import get_logger
+from paperwire_common.topics import ENGAGEMENT, PAPERS_ENRICHED
 from paperwire_common.trends import make_trend_store
 from paperwire_common.trends.port import TrendStore
 
@@ -36,17 +37,10 @@ async def replay(b: Backends, store: TrendStore, settings: TrendingSettings, clo
     loop = trending.loop()
     # The Kafka group is fresh (read from the beginning); the store keeps offsets under the service's group.
     loop.consumer = b.bus.consumer(f"{group}-rebuild-{uuid.uuid4().hex[:8]}", loop.consumer.topics)  # type: ignore[attr-defined]
-    await loop.consumer.start()
-    loop.started = True
-    n = 0
-    try:
-        while True:
-            got = await loop.run_once()
-            n += got
-            if got == 0 and await loop.consumer.lag() == 0:
-                return n
-    finally:
-        await loop.consumer.stop()
+    until = {}
+    for topic in (ENGAGEMENT.name, PAPERS_ENRICHED.name):
+        until.update({(topic, p): end for p, end in (await b.bus.end_offsets(topic)).items()})
+    return await loop.drain(until)
 
 
 @dataclass

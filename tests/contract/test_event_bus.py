@@ -72,6 +72,9 @@ async def test_group_resumes_after_committed_offset(bus: EventBus) -> None:
     await c.stop()
     c2 = bus.consumer("g-resume", [TOPIC])
     await c2.start()
+    part = first[0].partition
+    committed = await c2.committed_offsets([(TOPIC, part), (TOPIC, (part + 1) % 3)])
+    assert committed == {(TOPIC, part): 5, (TOPIC, (part + 1) % 3): 0}
     rest = await drain(c2, 7)
     await c2.stop()
     assert [int(r.value) for r in rest] == list(range(5, 12))

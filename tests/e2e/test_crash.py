@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 
@@ -22,7 +21,7 @@ from paperwire_common.settings import CommonSettings
 from paperwire_common.topics import PAPERS_ENRICHED
 from paperwire_indexer.service import Indexer
 from paperwire_indexer.settings import IndexerSettings
-from tests.conftest import ROOT
+from tests.conftest import ROOT, free_port
 
 pytestmark = [pytest.mark.kafka, pytest.mark.elasticsearch, pytest.mark.redis, pytest.mark.slow]
 PAPERS, UPDATED = 12_000, 3_000
@@ -39,12 +38,6 @@ def enriched(i: int, version: int) -> PaperEnriched:
         ingested_at=1.7e9 + i,
     )
     return PaperEnriched(paper=raw, keyphrases=["graph learning"], enriched_at=1.7e9 + i)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_indexer(namespace: str, health_port: int = 0) -> subprocess.Popen[bytes]:
@@ -100,12 +93,8 @@ async def test_kill_9_mid_stream_then_restart_equals_clean_run(
         await ref_index.ensure_index()
         b.index = ref_index
         ref = Indexer(b, IndexerSettings(group="reference"))
-        loop = ref.loop()
-        await loop.consumer.start()
-        loop.started = True
-        while await loop.run_once() or await loop.consumer.lag():
-            pass
-        await loop.consumer.stop()
+        ends = await b.bus.end_offsets(PAPERS_ENRICHED.name)
+        await ref.loop().drain({(PAPERS_ENRICHED.name, p): end for p, end in ends.items()})
         await ref_index.refresh()
         expected = await ref_index.snapshot()
         assert len(expected) == PAPERS and sum(v == 2 for v in expected.values()) == UPDATED

@@ -7,7 +7,6 @@ import asyncio
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 
@@ -20,7 +19,7 @@ from paperwire_common.topics import ENGAGEMENT
 from paperwire_trending.rebuild import compare, rebuild
 from paperwire_trending.service import default_store
 from paperwire_trending.settings import TrendingSettings
-from tests.conftest import ROOT, SAMPLE
+from tests.conftest import ROOT, SAMPLE, free_port
 
 from .pipeline import pipeline
 
@@ -72,12 +71,6 @@ async def test_rebuild_equals_live_and_duplicates_count_once(
         out = await rebuild(p.backends, check=True)
         assert out["equal"], out["windows"]
         assert out["windows"]["24h"]["papers"] == len(before)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_scorer(namespace: str) -> subprocess.Popen[bytes]:

@@ -145,6 +145,10 @@ class EmbeddedConsumer:
     async def rewind(self) -> None:
         self.positions = {tp: self.bus._committed(self.group, tp, True) for tp in self.assignment}
 
+    async def committed_offsets(self, partitions: Sequence[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        g = self.bus.committed.get(self.group, {})
+        return {tp: g.get(tp, 0) for tp in partitions}
+
     async def lag(self) -> int:
         g = self.bus.committed.get(self.group, {})
         return sum(len(self.bus._topic(t).partitions[p]) - g.get((t, p), 0) for t, p in self.assignment)

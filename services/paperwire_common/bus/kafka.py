@@ -182,6 +182,12 @@ class KafkaConsumer:
         if assigned:
             await self._c.seek_to_committed(*assigned)
 
+    async def committed_offsets(self, partitions: Sequence[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        out = {}
+        for t, p in partitions:
+            out[(t, p)] = await self._c.committed(TopicPartition(self.ns + t, p)) or 0
+        return out
+
     async def lag(self) -> int:
         total = 0
         for tp in self._c.assignment():

@@ -77,6 +77,10 @@ class Consumer(Protocol):
         """Records in assigned partitions after the committed offsets."""
         ...
 
+    async def committed_offsets(self, partitions: Sequence[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        """This group's committed offsets (next to read; 0 when none) of any partitions, assigned or not."""
+        ...
+
 
 class EventBus(Producer, Protocol):
     async def start(self) -> None: ...

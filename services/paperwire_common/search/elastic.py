@@ -251,6 +251,8 @@ class ElasticIndex:
                 "like": [{"_index": self.alias, "_id": paper_id}],
                 "min_term_freq": 1,
                 "min_doc_freq": 1,
+                # The selected terms OR'ed, as on every adapter (the default 30% finds nothing for sparse overlap).
+                "minimum_should_match": 1,
             }
         }
         query = {"bool": {"must": [mlt], "must_not": [{"ids": {"values": [paper_id]}}], "filter": _filters(filters)}}

@@ -19,7 +19,7 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
-from .port import Filters, SearchHit, SearchIndex, SearchRequest, Suggestion
+from .port import Filters, SearchHit, SearchIndex, SearchRequest, SearchResponse, Suggestion
 from .query import parse
 
 Mode = Literal["keyword", "semantic", "hybrid"]
@@ -52,6 +52,10 @@ class SearchPage:
     next_cursor: str | None = None
     mode: Mode = "keyword"
     degraded: str | None = None  # why the mode asked for was not the mode served
+
+
+def _facets(res: SearchResponse) -> dict[str, list[dict[str, Any]]]:
+    return {k: [{"value": v, "count": c} for v, c in vals] for k, vals in res.facets.items()}
 
 
 def _item(h: SearchHit, score: float | None = None) -> dict[str, Any]:
@@ -172,7 +176,7 @@ class SearchService:
         nxt = None
         if len(res.hits) == size and seen < res.total and res.hits[-1].sort is not None:
             nxt = self._cursor(fp, {"a": list(res.hits[-1].sort), "n": seen})
-        facets = {k: [{"value": v, "count": c} for v, c in vals] for k, vals in res.facets.items()}
+        facets = _facets(res)
         return SearchPage(res.total, items, facets, nxt, "keyword")
 
     async def _fused(
@@ -201,7 +205,7 @@ class SearchService:
                 SearchRequest(q=q, size=self.candidates, filters=filters, fields=fields, facets=offset == 0)
             )
             krank = {h.id: (i, h) for i, h in enumerate(kres.hits, 1)}
-            facets = {k: [{"value": v, "count": c} for v, c in vals] for k, vals in kres.facets.items()}
+            facets = _facets(kres)
             total = len(set(krank) | set(vrank))
             fused = {
                 pid: sum(1.0 / (self.rrf_k + r[0]) for r in (krank.get(pid), vrank.get(pid)) if r)
