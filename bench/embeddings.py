@@ -1,6 +1,6 @@
 """Benchmark the paper encoder on the seed corpus: throughput per setting, load time, peak RSS, truncation effect.
 
-    uv run python bench/embeddings.py [--data PATH] [--repeats N] [--quick]
+    uv run python bench/embeddings.py [--data PATH] [--judgments PATH] [--repeats N] [--grid full|quick|none]
 
 Each setting runs in a fresh subprocess, so its load time and peak RSS are its own. Throughput is papers/s over
 whole-corpus encode() calls after one warm-up call (median and best of --repeats). The first row feeds the encoder
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import resource
 import statistics
@@ -24,14 +25,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from paperwire_enricher.embeddings import Encoder, OnnxMiniLMEncoder, paper_text
+
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO / "data" / "sample" / "seed_papers.jsonl"
 SHARED_DATA = Path("/work/shared/data/seed_papers.jsonl")
+JUDGMENTS = REPO / "tests" / "relevance" / "judgments.json"
 
 
 def load_texts(path: Path) -> list[str]:
-    from paperwire_enricher.embeddings import paper_text
-
     texts = []
     with path.open(encoding="utf-8") as fh:
         for line in fh:
@@ -48,8 +52,6 @@ def peak_rss_mib() -> float:
 def run_one(
     data: Path, max_tokens: int, batch_size: int, threads: int, sorted_: bool, spin: bool, repeats: int
 ) -> dict[str, Any]:
-    from paperwire_enricher.embeddings import OnnxMiniLMEncoder
-
     texts = load_texts(data)
     t0 = time.perf_counter()
     enc = OnnxMiniLMEncoder(
@@ -90,12 +92,26 @@ def run_one(
     }
 
 
-def truncation_proxy(data: Path) -> dict[str, float]:
-    """How much truncating at 128 instead of 256 pieces moves each paper's vector and its nearest neighbours."""
-    import numpy as np
+def semantic_ndcg(data: Path, judgments: Path, vectors: np.ndarray, encoder: Encoder) -> float:
+    """Mean nDCG@10 of pure cosine ranking over the judged queries (gains 2^grade - 1, judged by exact title)."""
+    titles = [json.loads(line)["title"] for line in data.read_text(encoding="utf-8").splitlines() if line.strip()]
+    queries = json.loads(judgments.read_text(encoding="utf-8"))["queries"]
+    qvecs = encoder.encode([q["q"] for q in queries])
 
-    from paperwire_enricher.embeddings import OnnxMiniLMEncoder
+    def dcg(grades: Sequence[int]) -> float:
+        return sum((2**g - 1) / math.log2(rank + 1) for rank, g in enumerate(grades, start=1))
 
+    scores = []
+    for q, qv in zip(queries, qvecs, strict=True):
+        rels = {str(t): int(g) for t, g in q["judgments"].items()}
+        top = np.argsort(-(vectors @ qv), kind="stable")[:10]
+        ideal = dcg(sorted(rels.values(), reverse=True)[:10])
+        scores.append(dcg([rels.get(titles[i], 0) for i in top]) / ideal if ideal else 0.0)
+    return float(np.mean(scores))
+
+
+def truncation_proxy(data: Path, judgments: Path) -> dict[str, float]:
+    """How much truncating at 128 instead of 256 pieces moves each paper's vector, its neighbours and nDCG@10."""
     texts = load_texts(data)
     e256, e128 = OnnxMiniLMEncoder(max_tokens=256), OnnxMiniLMEncoder(max_tokens=128)
     v256, v128 = e256.encode(texts), e128.encode(texts)
@@ -108,14 +124,25 @@ def truncation_proxy(data: Path) -> dict[str, float]:
 
     overlap = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(top10(v256), top10(v128), strict=True)])
     over = np.mean([len(e.ids) > 128 for e in e256._tokenizer.encode_batch(texts)])
-    return {"mean_cos": float(cos.mean()), "min_cos": float(cos.min()), "top10": float(overlap), "over": float(over)}
+    out = {"mean_cos": float(cos.mean()), "min_cos": float(cos.min()), "top10": float(overlap), "over": float(over)}
+    if judgments.exists():
+        # Queries are short: the same vectors whatever max_tokens, so only the papers' truncation differs.
+        out["ndcg256"] = semantic_ndcg(data, judgments, v256, e256)
+        out["ndcg128"] = semantic_ndcg(data, judgments, v128, e256)
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA if DEFAULT_DATA.exists() else SHARED_DATA)
+    ap.add_argument("--judgments", type=Path, default=JUDGMENTS, help="graded queries for the nDCG@10 line")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--quick", action="store_true", help="only the 256-token settings at 2 threads")
+    ap.add_argument(
+        "--grid",
+        choices=("full", "quick", "none"),
+        default="full",
+        help="full: max_tokens 256/128 x threads 1/2 x batch 8-64; quick: 2 threads, batch 8/32; none: quality only",
+    )
     ap.add_argument("--one", help=argparse.SUPPRESS)  # "max_tokens,batch,threads,sorted,spin": child mode
     args = ap.parse_args(argv)
 
@@ -126,15 +153,18 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     # The notes' untuned setting (no cross-batch sort, ORT's default spinning), then spinning alone, then the grid.
     grid: list[tuple[int, int, int, int, int]] = [(256, 32, 2, 0, 1), (256, 32, 2, 1, 1)]
-    for mt in (256,) if args.quick else (256, 128):
-        for th in (2,) if args.quick else (1, 2):
-            grid += [(mt, bs, th, 1, 0) for bs in (8, 16, 32, 64)]
+    for mt in (256, 128):
+        for th in (1, 2) if args.grid == "full" else (2,):
+            grid += [(mt, bs, th, 1, 0) for bs in ((8, 16, 32, 64) if args.grid == "full" else (8, 32))]
+    if args.grid == "none":
+        grid = []
     print(f"data: {args.data}  repeats: {args.repeats}", flush=True)
     cols = [("max_tok", 7), ("batch", 5), ("thr", 3), ("sort", 4), ("spin", 4), ("p/s med", 8), ("p/s best", 8)]
     cols += [("cpu ms/p", 8), ("load s", 6), ("RSS MiB", 7), ("loadavg", 7)]
     header = " ".join(f"{name:>{width}}" for name, width in cols)
-    print(header)
-    print("-" * len(header), flush=True)
+    if grid:
+        print(header)
+        print("-" * len(header), flush=True)
     results = []
     for mt, bs, th, so, sp in grid:
         cmd = [sys.executable, __file__, "--data", str(args.data), "--repeats", str(args.repeats)]
@@ -146,18 +176,23 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"{r['best']:>8.1f} {r['cpu_ms']:>8.0f} {r['load_s']:>6.2f} {r['rss_mib']:>7.0f} {r['loadavg']:>7.1f}",
             flush=True,
         )
-    for mt in sorted({r["max_tokens"] for r in results}, reverse=True):
+    for mt in sorted({r["max_tokens"] for r in results if not r["spin"]}, reverse=True):
         best = max((r for r in results if r["max_tokens"] == mt and not r["spin"]), key=lambda r: r["median"])
         print(
             f"best at {mt} tokens: batch {best['batch']}, {best['threads']} threads: {best['median']:.1f} papers/s "
             f"(mean {best['mean_pieces']:.0f} word pieces/paper, {best['n']} papers)"
         )
-    t = truncation_proxy(args.data)
+    t = truncation_proxy(args.data, args.judgments)
     print(
         f"truncation 128 vs 256: cosine between a paper's two vectors mean {t['mean_cos']:.4f}, "
         f"min {t['min_cos']:.4f}; top-10 neighbour overlap {t['top10']:.3f}; "
         f"{t['over']:.0%} of papers exceed 128 pieces"
     )
+    if "ndcg256" in t:
+        print(
+            f"semantic-only nDCG@10 on {args.judgments.relative_to(REPO)}: "
+            f"256 pieces {t['ndcg256']:.3f}, 128 pieces {t['ndcg128']:.3f}"
+        )
     print(f"peak RSS of this parent (2 encoders for the truncation check): {peak_rss_mib():.0f} MiB")
 
 

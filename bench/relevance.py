@@ -46,6 +46,29 @@ async def run_backend(
     label: str, backend: str, encoder: Any, queries: list[Query], modes: list[str], **settings: Any
 ) -> Report:
     namespace = f"relbench{uuid.uuid4().hex[:6]}-" if backend == "kafka" else ""
+    try:
+        return await _run(label, backend, namespace, encoder, queries, modes, **settings)
+    finally:
+        if namespace:  # the pipeline deletes its index; its topics are ours to delete
+            await drop_topics(settings["kafka_bootstrap"], namespace)
+
+
+async def drop_topics(bootstrap: str, namespace: str) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="relbench-admin")
+    await admin.start()
+    try:
+        topics = [t for t in await admin.list_topics() if t.startswith(namespace)]
+        if topics:
+            await admin.delete_topics(topics)
+    finally:
+        await admin.close()
+
+
+async def _run(
+    label: str, backend: str, namespace: str, encoder: Any, queries: list[Query], modes: list[str], **settings: Any
+) -> Report:
     t0 = time.monotonic()
     async with seeded_search(backend, namespace, encoder, **settings) as svc:
         took = time.monotonic() - t0

@@ -1,6 +1,6 @@
 """Search latency at a fixed arrival rate over 100,000 synthetic papers: through the gateway vs straight to ES.
 
-    uv run python bench/search_latency.py [--papers 100000] [--rate 100] [--duration 45] [--warmup 5]
+    uv run python bench/search_latency.py [--papers 100000] [--rates 100[,20,10,5]] [--duration 45] [--warmup 5]
         [--modes keyword[,hybrid]] [--vectors none|random] [--reindex] [--drop] [--json out.json]
 
 Needs Elasticsearch and Kafka (`make infra-up`); Redis too, as the gateway process connects to it.
@@ -14,7 +14,10 @@ Needs Elasticsearch and Kafka (`make infra-up`); Redis too, as the gateway proce
    the same sequence drives both legs.
 3. Open loop: request i is due at t0 + i / rate whatever happened before (no back-pressure from slow
    answers); its latency runs from that due time to the end of its response, so a late start counts. The
-   first --warmup seconds of each leg are sent but not recorded.
+   first --warmup seconds of each leg are sent but not recorded. A failed or timed-out (10 s) request counts
+   as infinitely slow. When more than 300 requests are in flight the rate is beyond what the server can do
+   (the queue, hence latency, grows without bound): the leg stops early, reports SATURATED and the throughput
+   it reached, instead of piling up thousands of doomed requests on shared cores.
    (a) gateway: `paperwire run gateway` as a subprocess (PAPERWIRE_BACKEND=kafka, PAPERWIRE_NAMESPACE=benchlat-,
        PAPERWIRE_INDEX_ALIAS=papers<N>), GET /v1/search?q=..&mode=..&size=10 with httpx.AsyncClient;
    (b) direct: the exact Elasticsearch requests the adapter sends for that query and mode (recorded by
@@ -26,6 +29,12 @@ Hybrid: the 100k corpus has no real embeddings (all-MiniLM-L6-v2 on 2 cores embe
 1-2 hours for 100k). `--vectors random --modes keyword,hybrid` indexes random unit vectors instead, so the
 kNN part costs what an HNSW search over 100k x 384 dims costs (rankings are meaningless). Query embeddings are
 cached by the gateway (LRU), so after warm-up the 200 repeated queries do not pay the encoder.
+
+Measured 2026-11-27 (2 cores shared with other benchmarks, 1-min load 3.2-5.8; `--rates 100,20,10,5`):
+keyword search saturates at ~10-15 queries/s both ways, so 100/s is not sustainable here; at 5/s direct
+p50/p99 49/310 ms, gateway 70/383 ms (ratio 1.41x / 1.23x). Per request Elasticsearch spends most of its
+time on the abstract highlight, then the facet aggregations and fuzzy expansion (sequential probe: 60 ms as
+sent, 24 ms without highlight, 15 ms without highlight, aggregations and fuzziness).
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import random
 import re
@@ -233,95 +243,123 @@ async def record_requests(es_url: str, alias: str, queries: Sequence[str], mode:
 class Leg:
     leg: str
     mode: str
-    sent: int
+    rate: float
+    sent: int  # recorded requests (after the warm-up; all of them when the leg saturated)
     ok: int
     errors: int
+    # Percentiles over every recorded request; a failed, timed-out or abandoned one counts as infinitely slow.
     p50_ms: float
     p95_ms: float
     p99_ms: float
     max_ms: float
-    achieved_per_s: float
+    achieved_per_s: float  # successful responses per second of the recorded window
     max_in_flight: int
+    saturated_after_s: float | None = None  # the leg was stopped: too many requests in flight
+    es_took_p50_ms: float | None = None  # Elasticsearch's own `took` (direct leg only)
     first_error: str | None = None
 
 
 async def open_loop(
     leg: str,
     mode: str,
-    send: Callable[[str], Awaitable[None]],
+    send: Callable[[str], Awaitable[float | None]],
     queries: Sequence[str],
     rate: float,
     duration: float,
     warmup: float,
     timeout: float = 10.0,
+    max_in_flight: int = 300,
 ) -> Leg:
+    """Request i is due at t0 + i / rate; its latency runs from its due time, so a late start counts.
+
+    When more than max_in_flight requests are outstanding the server cannot keep up with the rate (latency
+    then grows without bound): the leg stops, abandons what is in flight and reports the throughput reached.
+    """
     loop = asyncio.get_running_loop()
     total = round((warmup + duration) * rate)
     t0 = loop.time() + 0.2
-    measured_from = t0 + warmup
-    lat: list[float] = []
+    done: list[tuple[float, float]] = []  # (due time, latency s or inf)
+    took: list[float] = []
     errors: list[str] = []
     in_flight = 0
-    max_in_flight = 0
+    peak = 0
 
     async def one(scheduled: float, q: str) -> None:
-        nonlocal in_flight, max_in_flight
+        nonlocal in_flight, peak
         in_flight += 1
-        max_in_flight = max(max_in_flight, in_flight)
+        peak = max(peak, in_flight)
         try:
             async with asyncio.timeout(timeout):
-                await send(q)
-            ok = True
+                t = await send(q)
+            done.append((scheduled, loop.time() - scheduled))
+            if t is not None:
+                took.append(t)
         except Exception as e:
-            ok = False
-            if scheduled >= measured_from:
-                errors.append(repr(e)[:200])
+            done.append((scheduled, float("inf")))
+            errors.append(repr(e)[:200])
         finally:
             in_flight -= 1
-        if ok and scheduled >= measured_from:
-            lat.append(loop.time() - scheduled)
 
-    tasks = []
+    tasks: list[asyncio.Task[None]] = []
+    dues: list[float] = []
+    stopped: float | None = None
     for i in range(total):
         due = t0 + i / rate
         delay = due - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
+        if in_flight >= max_in_flight:
+            stopped = loop.time()
+            break
+        dues.append(due)
         tasks.append(asyncio.create_task(one(due, queries[i % len(queries)])))
-    await asyncio.gather(*tasks)
-    sent = total - round(warmup * rate)
-    ms = np.asarray(lat) * 1000 if lat else np.asarray([float("nan")])
-    p50, p95, p99 = (float(x) for x in np.percentile(ms, [50, 95, 99]))
+    if stopped is not None:
+        for t in tasks:
+            t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    # Saturated legs keep everything (the warm-up included); otherwise only what was due after the warm-up.
+    start = t0 if stopped is not None else t0 + warmup
+    window = (stopped - start) if stopped is not None else duration
+    finished = {d: lat for d, lat in done}
+    lat = [finished.get(d, float("inf")) for d in dues if d >= start]
+    ok = sum(1 for x in lat if np.isfinite(x))
+    ms = np.sort(np.asarray(lat or [float("inf")], dtype=np.float64)) * 1000
+    p50, p95, p99 = (float(x) for x in np.percentile(ms, [50, 95, 99], method="higher"))
     return Leg(
         leg,
         mode,
-        sent,
+        rate,
         len(lat),
-        len(errors),
+        ok,
+        len(lat) - ok,
         p50,
         p95,
         p99,
         float(ms.max()),
-        len(lat) / duration,
-        max_in_flight,
+        ok / max(window, 1e-9),
+        peak,
+        None if stopped is None else stopped - t0,
+        float(np.median(took)) if took else None,
         errors[0] if errors else None,
     )
 
 
 async def direct_leg(
-    es_url: str, mode: str, requests: dict[str, list[dict]], queries: Sequence[str], a: argparse.Namespace
+    es_url: str, mode: str, requests: dict[str, list[dict]], queries: Sequence[str], rate: float, a: argparse.Namespace
 ) -> Leg:
     from elasticsearch import AsyncElasticsearch
 
     es = AsyncElasticsearch(es_url, request_timeout=30)
 
-    async def send(q: str) -> None:
+    async def send(q: str) -> float:
+        took = 0.0
         for kw in requests[q]:
-            await es.search(**kw)
+            took += float((await es.search(**kw))["took"])
+        return took
 
     try:
         await send(queries[0])  # connect
-        return await open_loop("direct ES (raw client)", mode, send, queries, a.rate, a.duration, a.warmup)
+        return await open_loop("direct ES (raw client)", mode, send, queries, rate, a.duration, a.warmup)
     finally:
         await es.close()
 
@@ -348,7 +386,7 @@ async def wait_ready(client: Any, proc: subprocess.Popen[bytes], timeout: float 
 
 
 async def gateway_leg(
-    port: int, proc: subprocess.Popen[bytes], mode: str, queries: Sequence[str], a: argparse.Namespace
+    port: int, proc: subprocess.Popen[bytes], mode: str, queries: Sequence[str], rate: float, a: argparse.Namespace
 ) -> Leg:
     import httpx
 
@@ -365,7 +403,7 @@ async def gateway_leg(
                 raise RuntimeError(f"served as {body.get('mode')}: {body.get('degraded')}")
 
         await send(queries[0])
-        return await open_loop("gateway /v1/search", mode, send, queries, a.rate, a.duration, a.warmup)
+        return await open_loop("gateway /v1/search", mode, send, queries, rate, a.duration, a.warmup)
 
 
 def start_gateway(a: argparse.Namespace, port: int, embeddings: bool) -> subprocess.Popen[bytes]:
@@ -401,7 +439,7 @@ def stop_gateway(proc: subprocess.Popen[bytes]) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--papers", type=int, default=100_000)
-    ap.add_argument("--rate", type=float, default=100.0, help="queries per second, open loop")
+    ap.add_argument("--rates", default="100", help="comma-separated queries per second, open loop, one run each")
     ap.add_argument("--duration", type=float, default=45.0, help="recorded seconds per leg")
     ap.add_argument("--warmup", type=float, default=5.0, help="unrecorded seconds at the start of each leg")
     ap.add_argument("--queries", type=int, default=200, help="distinct queries")
@@ -426,6 +464,7 @@ def main() -> int:
     asyncio.run(ensure_corpus(a.es_url, a.papers, a.vectors, a.reindex))
     alias = NAMESPACE + alias_for(a.papers, a.vectors)
     queries = sample_queries(a.queries)
+    rates = [float(r) for r in a.rates.split(",") if r.strip()]
     legs: list[Leg] = []
     load = [os.getloadavg()[0]]
     port = free_port()
@@ -435,11 +474,12 @@ def main() -> int:
             requests = asyncio.run(record_requests(a.es_url, alias, queries, mode))
             calls = sum(len(v) for v in requests.values()) / len(requests)
             print(f"{mode}: {calls:.1f} Elasticsearch requests per query (recorded from the adapter)", file=sys.stderr)
-            legs.append(asyncio.run(direct_leg(a.es_url, mode, requests, queries, a)))
-            print(f"  {legs[-1]}", file=sys.stderr)
-            legs.append(asyncio.run(gateway_leg(port, proc, mode, queries, a)))
-            print(f"  {legs[-1]}", file=sys.stderr)
-            load.append(os.getloadavg()[0])
+            for rate in rates:
+                legs.append(asyncio.run(direct_leg(a.es_url, mode, requests, queries, rate, a)))
+                print(f"  {legs[-1]}", file=sys.stderr)
+                legs.append(asyncio.run(gateway_leg(port, proc, mode, queries, rate, a)))
+                print(f"  {legs[-1]}", file=sys.stderr)
+                load.append(os.getloadavg()[0])
     finally:
         stop_gateway(proc)
         asyncio.run(drop_topics(a.kafka))
@@ -447,34 +487,46 @@ def main() -> int:
             asyncio.run(drop_corpus(a.es_url, a.papers, a.vectors))
 
     print(
-        f"\nsearch latency, open loop at {a.rate:.0f} queries/s, {a.duration:.0f} s recorded per leg "
-        f"(+{a.warmup:.0f} s warm-up), {len(queries)} distinct 1-3 word queries, size=10, {a.papers} synthetic "
-        f"papers, vectors {a.vectors}, {os.cpu_count()} cores (1-min load avg {min(load):.1f}-{max(load):.1f})"
+        f"\nsearch latency, open loop, {a.duration:.0f} s recorded per leg (+{a.warmup:.0f} s warm-up), "
+        f"{len(queries)} distinct 1-3 word queries, size=10, {a.papers} synthetic papers, vectors {a.vectors}, "
+        f"{os.cpu_count()} cores (1-min load avg {min(load):.1f}-{max(load):.1f}); a failed or timed-out (10 s) "
+        "request counts as infinitely slow"
     )
-    cols = (("leg", -24), ("mode", -8), ("p50 ms", 7), ("p95 ms", 7), ("p99 ms", 7), ("max ms", 7), ("ok", 6))
-    header = " ".join(f"{c:<{-w}}" if w < 0 else f"{c:>{w}}" for c, w in cols) + f" {'err':>4} {'done/s':>7}"
+
+    def ms(x: float) -> str:
+        return f"{x:>7.1f}" if math.isfinite(x) else f"{'>10s':>7}"
+
+    cols = (("leg", -24), ("mode", -8), ("rate/s", 6), ("p50 ms", 7), ("p95 ms", 7), ("p99 ms", 7), ("max ms", 7))
+    header = " ".join(f"{c:<{-w}}" if w < 0 else f"{c:>{w}}" for c, w in cols)
+    header += f" {'ok':>6} {'fail':>5} {'done/s':>6} {'ES took p50':>11}"
     print(header)
     print("-" * len(header))
     for g in legs:
+        took = f"{g.es_took_p50_ms:>11.0f}" if g.es_took_p50_ms is not None else f"{'':>11}"
         print(
-            f"{g.leg:<24} {g.mode:<8} {g.p50_ms:>7.1f} {g.p95_ms:>7.1f} {g.p99_ms:>7.1f} {g.max_ms:>7.1f} "
-            f"{g.ok:>6} {g.errors:>4} {g.achieved_per_s:>7.1f}"
+            f"{g.leg:<24} {g.mode:<8} {g.rate:>6.0f} {ms(g.p50_ms)} {ms(g.p95_ms)} {ms(g.p99_ms)} {ms(g.max_ms)} "
+            f"{g.ok:>6} {g.errors:>5} {g.achieved_per_s:>6.1f} {took}"
         )
     for mode in modes:
-        d = next(g for g in legs if g.mode == mode and g.leg.startswith("direct"))
-        w = next(g for g in legs if g.mode == mode and g.leg.startswith("gateway"))
-        print(
-            f"ratio gateway/direct, {mode}: p50 {w.p50_ms / d.p50_ms:.2f}x, p95 {w.p95_ms / d.p95_ms:.2f}x, "
-            f"p99 {w.p99_ms / d.p99_ms:.2f}x"
-        )
+        for rate in rates:
+            d = next(g for g in legs if (g.mode, g.rate) == (mode, rate) and g.leg.startswith("direct"))
+            w = next(g for g in legs if (g.mode, g.rate) == (mode, rate) and g.leg.startswith("gateway"))
+            ratios = [w.p50_ms / d.p50_ms, w.p95_ms / d.p95_ms, w.p99_ms / d.p99_ms]
+            named = zip(("p50", "p95", "p99"), ratios, strict=True)
+            shown = ", ".join(f"{n} {r:.2f}x" if math.isfinite(r) else f"{n} n/a" for n, r in named)
+            print(f"ratio gateway/direct, {mode} at {rate:.0f}/s: {shown}")
+    for g in legs:
+        if g.saturated_after_s is not None:
+            print(
+                f"{g.leg} {g.mode} at {g.rate:.0f}/s: SATURATED, stopped after {g.saturated_after_s:.1f}s with "
+                f"{g.max_in_flight} requests in flight; it completed {g.achieved_per_s:.1f} requests/s"
+            )
     for g in legs:
         if g.first_error:
-            print(f"{g.leg} {g.mode}: {g.errors} errors, e.g. {g.first_error}")
+            print(f"{g.leg} {g.mode} at {g.rate:.0f}/s: {g.errors} errors, e.g. {g.first_error}")
     if a.json:
-        a.json.write_text(
-            json.dumps({"args": {k: str(v) for k, v in vars(a).items()}, "legs": [asdict(g) for g in legs]}, indent=2)
-            + "\n"
-        )
+        out = {"args": {k: str(v) for k, v in vars(a).items()}, "legs": [asdict(g) for g in legs]}
+        a.json.write_text(json.dumps(out, indent=2) + "\n")
     return 0
 
 

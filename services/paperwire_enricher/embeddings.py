@@ -35,11 +35,16 @@ __all__ = [
 
 TOKENIZER_PATH = Path(__file__).parent / "assets" / "all-MiniLM-L6-v2.tokenizer.json"
 
-# Defaults chosen by bench/embeddings.py on the 2-core target (see the numbers there). 256 is the model's
-# sentence-transformers max_seq_length; at 128 the encoder is ~2x faster with vectors still ~0.98 cosine to the
-# 256-token ones, but the measured nDCG@10 (notes/embeddings.md) was for 256, so quality keeps the default.
-DEFAULT_MAX_TOKENS = 256
-DEFAULT_BATCH_SIZE = 32
+# Defaults from bench/embeddings.py on the 2-core target (seed corpus, 247 papers):
+# - max_tokens 128, not sentence-transformers' 256: ~55 vs ~125 CPU-ms per paper, and semantic-only nDCG@10 on
+#   tests/relevance/judgments.json was 0.679 at 128 vs 0.662 at 256 (paired difference not significant over 34
+#   queries). all-MiniLM-L6-v2 was trained with inputs cut at 128 pieces. It does move vectors (mean cosine 0.90 between
+#   a paper's 128- and 256-piece vectors), so changing it means re-embedding the index.
+# - batch_size 8: CPU cost per paper is flat from batch 1 to 64, but ORT's arena keeps the peak of the exported
+#   attention's batch x 12 x len x len float tensors: peak RSS ~335 MiB at 8, ~640 MiB at 32, ~1.1 GiB at 64
+#   (2-3x that at 256 pieces).
+DEFAULT_MAX_TOKENS = 128
+DEFAULT_BATCH_SIZE = 8
 
 Vectors = npt.NDArray[np.float32]
 
@@ -68,9 +73,10 @@ class Encoder(Protocol):
 def paper_text(title: str, abstract: str) -> str:
     """The text embedded for a paper: ``title + ". " + abstract``.
 
-    The encoder keeps only the first ``max_tokens`` word pieces (256 by default: the title plus roughly the
-    first 180-200 words of the abstract), so the end of long abstracts does not count. Title first, so that it
-    is never the part truncated away.
+    The encoder keeps only the first ``max_tokens`` word pieces, about 1.36 per word here: at the default 128
+    that is the title plus the first ~80 words of the abstract (its opening sentences: problem and approach),
+    so the rest of the abstract does not count (98% of the seed papers are longer). Title first, so that it is
+    never the part truncated away.
     """
     title = title.strip()
     abstract = abstract.strip()
@@ -169,6 +175,7 @@ class OnnxMiniLMEncoder:
         self._lock = threading.Lock()
 
     def encode(self, texts: Sequence[str]) -> Vectors:
+        """float32 ``(len(texts), 384)``, rows L2-normalised, in input order; empty strings are fine."""
         if isinstance(texts, str):
             raise TypeError("encode() takes a sequence of strings, not a single string")
         n = len(texts)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from pydantic import BaseModel
 
 from paperwire_common.backends import Backends
+from paperwire_common.bus.port import Message
 from paperwire_common.clock import Clock, SystemClock
 from paperwire_common.consumer import ConsumerLoop
 from paperwire_common.envelope import Decoded, encode
@@ -52,10 +54,10 @@ class Enricher:
         self.encoder = encoder
         self.keyphrases: KeyphraseExtractor = YakeExtractor() if self.settings.keyphrases == "yake" else NoKeyphrases()
 
-    async def handle(self, batch: list[Decoded[BaseModel]]) -> list[tuple[Decoded[BaseModel], str]]:
+    def _enrich_all(self, raws: list[tuple[Decoded[BaseModel], PaperRaw]]) -> list[Message]:
+        """CPU-bound (model, YAKE): runs in a worker thread so the event loop keeps Kafka heartbeats going."""
         from .embeddings import paper_text
 
-        raws = [(d, d.event) for d in batch if isinstance(d.event, PaperRaw)]
         vectors = None
         if self.encoder is not None and raws:
             vectors = self.encoder.encode([paper_text(r.title, r.abstract) for _, r in raws])
@@ -79,6 +81,11 @@ class Enricher:
                     time=self.clock.now(),
                 )
             )
+        return out
+
+    async def handle(self, batch: list[Decoded[BaseModel]]) -> list[tuple[Decoded[BaseModel], str]]:
+        raws = [(d, d.event) for d in batch if isinstance(d.event, PaperRaw)]
+        out = await asyncio.to_thread(self._enrich_all, raws)
         if out:
             await self.b.bus.publish(out)
         return []

@@ -177,7 +177,7 @@ async def test_typo_tolerance_on_free_words_only(index: SearchIndex) -> None:
 
 
 def dated(pid: str, published: str | None, topics: list[str], source: str, code: bool, **kw: Any) -> dict[str, Any]:
-    extra = {"published_at": published, "year": int(published[:4])} if published else {}
+    extra: dict[str, Any] = {"published_at": published, "year": int(published[:4])} if published else {}
     return doc(pid, f"Learning paper {pid}", "Learning.", topics=topics, source=source, has_code=code, **extra, **kw)
 
 

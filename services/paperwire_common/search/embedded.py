@@ -19,7 +19,7 @@ import re
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -86,7 +86,7 @@ MLT_TERMS = 25  # Elasticsearch's max_query_terms default
 MAX_EXPANSIONS = 50  # Elasticsearch's fuzzy max_expansions default
 _STEM_CACHE_MAX = 20_000
 _BROWSE_CACHE_MAX = 64
-_YEAR_MONTH = re.compile(r"\d{4}(-\d{2})?")
+_PARTIAL_DATE = re.compile(r"\d{4}(-\d{2})?")
 NO_FILTERS = Filters()
 
 
@@ -141,17 +141,21 @@ def _max_edits(term: str) -> int:
     return 0 if len(term) < 4 else 1 if len(term) < 8 else 2
 
 
-def _check_published(value: Any) -> str:
+def _published_key(value: Any) -> str:
+    """published_at as a UTC ISO string that sorts and compares as the instant Elasticsearch indexes
+    ("2024" is 2024-01-01, offsets are applied); '' when missing. A date it cannot parse is a bad document."""
     if value is None:
         return ""
     s = str(value)
-    if _YEAR_MONTH.fullmatch(s):
-        return s
+    if _PARTIAL_DATE.fullmatch(s):
+        s = (s + "-01-01")[:10]
     try:
-        datetime.fromisoformat(s.replace("Z", "+00:00"))
+        dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
     except ValueError:
         raise _Invalid(f"published_at {s!r} is not an ISO-8601 date") from None
-    return s
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(UTC).replace(tzinfo=None)
+    return dt.isoformat()
 
 
 def _filter_sql(f: Filters) -> tuple[str, list[Any]]:
@@ -293,7 +297,7 @@ class EmbeddedIndex:
             version,
             str(d.get("content_hash", "")),
             str(d.get("title") or ""),
-            _check_published(d.get("published_at")),
+            _published_key(d.get("published_at")),
             int(d["year"]) if d.get("year") is not None else None,
             str(d["source"]) if d.get("source") is not None else None,
             int(bool(d["has_code"])) if d.get("has_code") is not None else None,

@@ -201,9 +201,19 @@ class SearchService:
         facets: dict[str, list[dict[str, Any]]] = {}
         total = len(vhits)
         if mode == "hybrid":
-            kres = await self.index.search(
-                SearchRequest(q=q, size=self.candidates, filters=filters, fields=fields, facets=offset == 0)
+            # Highlighting 100 candidates costs Elasticsearch ~7x the search: fetch candidates without it, and
+            # the highlights of the keyword top (the hits a page can show them for) in a small parallel query.
+            kres, top = await asyncio.gather(
+                self.index.search(
+                    SearchRequest(
+                        q=q, size=self.candidates, filters=filters, fields=fields, facets=offset == 0, highlight=False
+                    )
+                ),
+                self.index.search(SearchRequest(q=q, size=offset + size, filters=filters, fields=("id",))),
             )
+            highlights = {h.id: h.highlights for h in top.hits}
+            for h in kres.hits:
+                h.highlights = highlights.get(h.id, {})
             krank = {h.id: (i, h) for i, h in enumerate(kres.hits, 1)}
             facets = _facets(kres)
             total = len(set(krank) | set(vrank))
