@@ -67,12 +67,12 @@ async def test_cursors_page_without_overlap_and_refuse_forgeries(index: Embedded
     s = svc(index)
     for mode in ("keyword", "hybrid", "semantic"):
         seen: list[str] = []
-        page = await s.search("graphs", mode=mode, size=7)  # type: ignore[arg-type]
+        page = await s.search("graphs", mode=mode, size=7)
         while True:
             seen += [i["id"] for i in page.items]
             if not page.next_cursor:
                 break
-            page = await s.search("graphs", mode=mode, size=7, cursor=page.next_cursor)  # type: ignore[arg-type]
+            page = await s.search("graphs", mode=mode, size=7, cursor=page.next_cursor)
         assert len(seen) == len(set(seen)), mode
         assert {f"x{i}" for i in range(20)} <= set(seen), mode
     first = await s.search("graphs", mode="keyword", size=5)
