@@ -16,5 +16,7 @@ class EnricherSettings(ConsumerSettings):
     batch_size: int = Field(64, ge=1, le=10_000, description="papers per batch (also the embedding batch)")
     keyphrases: Literal["yake", "off"] = Field("yake", description="keyphrase extractor")
     keyphrases_per_paper: int = Field(8, ge=0, le=50, description="keyphrases kept per paper")
-    embedding_max_tokens: int = Field(256, ge=16, le=512, description="tokens of title+abstract embedded")
+    embedding_max_tokens: int = Field(
+        128, ge=16, le=512, description="tokens of title+abstract embedded (the model was trained at 128)"
+    )
     embedding_threads: int = Field(0, ge=0, description="onnxruntime threads (0 = all cores)")
