@@ -32,6 +32,11 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
         ({"q": "a", "size": "-1"}, 422, "size"),
         ({"q": "a", "size": "100000"}, 422, "size"),
         ({"q": "a", "has_code": "maybe"}, 422, "has_code"),
+        ({"q": "a", "cursor": "eyJmIjoiMSJ9.deadbeef"}, 400, "cursor"),
+        ({"q": "a", "mode": "magic"}, 422, "mode"),
+        ({"q": "a", "from": "2024-13-01"}, 422, "from"),
+        ({"q": "a OR"}, 400, "OR"),
+        ({"q": "(a b"}, 400, "parenthes"),
     ],
 )
 async def test_bad_searches(client: httpx.AsyncClient, params: dict[str, str], status: int, detail: str) -> None:
