@@ -131,19 +131,17 @@ async def raw_bulk(path: Path, n: int, es_url: str) -> float:
     for line in path.open():
         p = json.loads(line)
         pid = f"title:{title_hash(p['title'])}"
-        docs.append(
-            {
-                "_index": name,
-                "_id": pid,
-                "id": pid,
-                "version": 1,
-                "content_hash": "x",
-                "title": p["title"],
-                "abstract": p["abstract"],
-                "source": "jsonl",
-                "has_code": False,
-            }
-        )
+        # `_source` explicitly: the bulk helper would otherwise take our `version` field for ES metadata.
+        src = {
+            "id": pid,
+            "version": 1,
+            "content_hash": "x",
+            "title": p["title"],
+            "abstract": p["abstract"],
+            "source": "jsonl",
+            "has_code": False,
+        }
+        docs.append({"_index": name, "_id": pid, "_source": src})
     t0 = time.monotonic()
     await async_bulk(es, docs, chunk_size=1000, max_chunk_bytes=20_000_000)
     await es.indices.refresh(index=name)
