@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from paperwire_common.backends import Backends, make_backends
+from paperwire_common.bus.port import EventBus
 from paperwire_common.consumer import ConsumerLoop
 from paperwire_common.health import health_app, serve_health
 from paperwire_common.logging import get_logger
@@ -66,14 +67,28 @@ async def _supervise(tasks: dict[str, asyncio.Task[Any]], stop: asyncio.Event) -
     return code
 
 
-async def wait_drained(loops: list[ConsumerLoop], timeout_s: float = 600) -> None:
-    """Until every consumer has committed everything (the embedded pipeline is idle)."""
+async def _drained(loop: ConsumerLoop, bus: EventBus) -> bool:
+    if not loop.started:
+        return False
+    ends = {(t, p): end for t in loop.consumer.topics for p, end in (await bus.end_offsets(t)).items()}
+    committed = await loop.consumer.committed_offsets(list(ends))
+    return all(committed[tp] >= end for tp, end in ends.items())
+
+
+async def wait_drained(loops: list[ConsumerLoop], bus: EventBus, timeout_s: float = 600) -> None:
+    """Until every consumer has committed up to the end of its topics (the pipeline is idle).
+
+    End offsets, not lag: a Kafka consumer that has not fetched yet reports a lag of 0. Loops are checked in
+    pipeline order, and each publishes before it commits, so one pass that finds all of them done is final.
+    """
     deadline = asyncio.get_running_loop().time() + timeout_s
     while asyncio.get_running_loop().time() < deadline:
-        lags = [await lp.consumer.lag() for lp in loops if lp.started]
-        if len(lags) == len(loops) and not any(lags):
+        for lp in loops:
+            if not await _drained(lp, bus):
+                break
+        else:
             return
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.2)
     raise TimeoutError("pipeline did not drain")
 
 
@@ -104,7 +119,7 @@ async def run_all(ingest: list[str], on_ready: Callable[[], Awaitable[None]] | N
         for path in ingest:
             s = await ing.ingest_path(path)
             log.info("ingest.summary", source=path, summary=s.line())
-        await wait_drained(loops)
+        await wait_drained(loops, b.bus)
         state["ingested"] = True
         log.info(
             "paperwire.ready",

@@ -36,7 +36,7 @@ async def replay(b: Backends, store: TrendStore, settings: TrendingSettings, clo
     trending = Trending(b, settings.model_copy(update={"group": group}), clock, store)
     loop = trending.loop()
     # The Kafka group is fresh (read from the beginning); the store keeps offsets under the service's group.
-    loop.consumer = b.bus.consumer(f"{group}-rebuild-{uuid.uuid4().hex[:8]}", loop.consumer.topics)  # type: ignore[attr-defined]
+    loop.consumer = b.bus.consumer(f"{group}-rebuild-{uuid.uuid4().hex[:8]}", loop.consumer.topics)
     until = {}
     for topic in (ENGAGEMENT.name, PAPERS_ENRICHED.name):
         until.update({(topic, p): end for p, end in (await b.bus.end_offsets(topic)).items()})

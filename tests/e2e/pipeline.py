@@ -26,7 +26,7 @@ class Pipeline:
         return await Ingestor(self.backends, IngestorSettings(progress=False)).ingest_path(path, fmt)
 
     async def settle(self, timeout_s: float = 120) -> None:
-        await wait_drained(list(self.loops.values()), timeout_s)
+        await wait_drained(list(self.loops.values()), self.backends.bus, timeout_s)
         await self.backends.index.refresh()
 
 

@@ -56,6 +56,7 @@ class Producer(Protocol):
 class Consumer(Protocol):
     # Held by the runner from poll to commit; a rebalance waits for it (flush-and-commit on revoke).
     batch_lock: asyncio.Lock
+    topics: list[str]  # the (logical, un-namespaced) topics it subscribes to
 
     async def start(self) -> None: ...
 
