@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from .sqlite import select_in
+
 
 class PaperRegistry(Protocol):
     async def lookup(self, paper_ids: Sequence[str]) -> dict[str, tuple[int, str]]: ...
@@ -38,13 +40,8 @@ class SqliteRegistry:
         self.db.execute("CREATE TABLE IF NOT EXISTS registry (id TEXT PRIMARY KEY, version INTEGER, hash TEXT)")
 
     async def lookup(self, paper_ids: Sequence[str]) -> dict[str, tuple[int, str]]:
-        out: dict[str, tuple[int, str]] = {}
-        ids = list(paper_ids)
-        for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
-            q = f"SELECT id, version, hash FROM registry WHERE id IN ({','.join('?' * len(chunk))})"
-            out.update({r[0]: (r[1], r[2]) for r in self.db.execute(q, chunk)})
-        return out
+        rows = select_in(self.db, "SELECT id, version, hash FROM registry WHERE id IN ({in})", paper_ids)
+        return {r[0]: (r[1], r[2]) for r in rows}
 
     async def record(self, entries: Mapping[str, tuple[int, str]]) -> None:
         with self.db:

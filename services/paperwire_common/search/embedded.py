@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ..sqlite import select_in
 from .document import (
     DEFAULT_FIELDS,
     FACET_SIZE,
@@ -410,25 +411,15 @@ class EmbeddedIndex:
         return json.loads(row[0]) if row else None
 
     async def get_embeddings(self, paper_ids: Sequence[str]) -> dict[str, list[float]]:
-        out: dict[str, list[float]] = {}
-        ids = list(paper_ids)
-        for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
-            q = (
-                "SELECT d.id, b.embedding FROM docs d JOIN bodies b ON b.rid = d.rid "
-                f"WHERE b.embedding IS NOT NULL AND d.id IN ({','.join('?' * len(chunk))})"
-            )
-            out.update({pid: np.frombuffer(blob, dtype=np.float32).tolist() for pid, blob in self.db.execute(q, chunk)})
-        return out
+        q = (
+            "SELECT d.id, b.embedding FROM docs d JOIN bodies b ON b.rid = d.rid "
+            "WHERE b.embedding IS NOT NULL AND d.id IN ({in})"
+        )
+        return {pid: np.frombuffer(blob, dtype=np.float32).tolist() for pid, blob in select_in(self.db, q, paper_ids)}
 
     async def get_versions(self, paper_ids: Sequence[str]) -> dict[str, tuple[int, str]]:
-        out: dict[str, tuple[int, str]] = {}
-        ids = list(paper_ids)
-        for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
-            q = f"SELECT id, version, content_hash FROM docs WHERE id IN ({','.join('?' * len(chunk))})"
-            out.update({r[0]: (r[1], r[2]) for r in self.db.execute(q, chunk)})
-        return out
+        q = "SELECT id, version, content_hash FROM docs WHERE id IN ({in})"
+        return {r[0]: (r[1], r[2]) for r in select_in(self.db, q, paper_ids)}
 
     async def refresh(self) -> None:
         return None
