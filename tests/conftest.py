@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,6 +37,26 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def start_service(name: str, namespace: str, *, batch_size: int, health_port: int = 0) -> subprocess.Popen[bytes]:
+    """`paperwire run <name>` as its own process on the real backends, in a test namespace (crash tests)."""
+    prefix = f"PAPERWIRE_{name.upper()}_"
+    env = {
+        **os.environ,
+        "PAPERWIRE_BACKEND": "kafka",
+        "PAPERWIRE_NAMESPACE": namespace,
+        "PAPERWIRE_EMBEDDINGS": "false",
+        f"{prefix}BATCH_SIZE": str(batch_size),
+        f"{prefix}HEALTH_PORT": str(health_port or free_port()),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "paperwire_cli.main", "run", name],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def need_server(name: str, hostport: str) -> None:

@@ -4,10 +4,8 @@ index equals the one a run without the crash builds (same ids, same count, same 
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 
 import httpx
 import pytest
@@ -21,7 +19,7 @@ from paperwire_common.settings import CommonSettings
 from paperwire_common.topics import PAPERS_ENRICHED
 from paperwire_indexer.service import Indexer
 from paperwire_indexer.settings import IndexerSettings
-from tests.conftest import ROOT, free_port
+from tests.conftest import free_port, start_service
 
 pytestmark = [pytest.mark.kafka, pytest.mark.elasticsearch, pytest.mark.redis, pytest.mark.slow]
 PAPERS, UPDATED = 12_000, 3_000
@@ -41,21 +39,7 @@ def enriched(i: int, version: int) -> PaperEnriched:
 
 
 def start_indexer(namespace: str, health_port: int = 0) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "PAPERWIRE_BACKEND": "kafka",
-        "PAPERWIRE_NAMESPACE": namespace,
-        "PAPERWIRE_EMBEDDINGS": "false",
-        "PAPERWIRE_INDEXER_BATCH_SIZE": "300",
-        "PAPERWIRE_INDEXER_HEALTH_PORT": str(health_port or free_port()),
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "paperwire_cli.main", "run", "indexer"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    return start_service("indexer", namespace, batch_size=300, health_port=health_port)
 
 
 async def wait_for(pred: object, timeout: float, what: str) -> None:

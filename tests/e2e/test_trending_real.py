@@ -4,11 +4,9 @@ SIGKILL mid-stream ends with the same scores as a run without the kill."""
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import signal
 import subprocess
-import sys
 
 import pytest
 
@@ -19,7 +17,7 @@ from paperwire_common.topics import ENGAGEMENT
 from paperwire_trending.rebuild import compare, rebuild
 from paperwire_trending.service import default_store
 from paperwire_trending.settings import TrendingSettings
-from tests.conftest import ROOT, SAMPLE, free_port
+from tests.conftest import SAMPLE, start_service
 
 from .pipeline import pipeline
 
@@ -74,21 +72,7 @@ async def test_rebuild_equals_live_and_duplicates_count_once(
 
 
 def start_scorer(namespace: str) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "PAPERWIRE_BACKEND": "kafka",
-        "PAPERWIRE_NAMESPACE": namespace,
-        "PAPERWIRE_EMBEDDINGS": "false",
-        "PAPERWIRE_TRENDING_BATCH_SIZE": "500",
-        "PAPERWIRE_TRENDING_HEALTH_PORT": str(free_port()),
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "paperwire_cli.main", "run", "trending"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    return start_service("trending", namespace, batch_size=500)
 
 
 @pytest.mark.slow
