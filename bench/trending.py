@@ -29,6 +29,7 @@ async def run(n_events: int, n_papers: int, batch: int) -> tuple[float, int]:
     from paperwire_common.backends import make_backends
     from paperwire_common.envelope import encode
     from paperwire_common.events import Author, Engagement, PaperEnriched, PaperRaw
+    from paperwire_common.runtime import settle_heap
     from paperwire_common.settings import CommonSettings
     from paperwire_common.topics import ENGAGEMENT, PAPERS_ENRICHED
     from paperwire_trending.service import Trending
@@ -66,6 +67,9 @@ async def run(n_events: int, n_papers: int, batch: int) -> tuple[float, int]:
     for i in range(0, len(msgs), 20_000):
         await b.bus.publish(msgs[i : i + 20_000])
     print(f"  published {n_papers} papers and {n_events} events to {ns}*", file=sys.stderr)
+    # Like a service after start-up (paperwire_cli.runner): the bench's own messages freed, the heap settled.
+    del msgs, announce, chosen
+    settle_heap()
 
     trending = Trending(b, TrendingSettings(batch_size=batch))
     loop = trending.loop()

@@ -14,6 +14,7 @@ from paperwire_common.bus.port import EventBus
 from paperwire_common.consumer import ConsumerLoop
 from paperwire_common.health import health_app, serve_health
 from paperwire_common.logging import get_logger
+from paperwire_common.runtime import settle_heap
 from paperwire_common.settings import CommonSettings
 
 log = get_logger(__name__)
@@ -110,6 +111,7 @@ async def run_all(ingest: list[str], on_ready: Callable[[], Awaitable[None]] | N
 
     # One model in memory: the gateway embeds queries with the enricher's encoder.
     gateway = Gateway(b, readiness=readiness, encoder=getattr(workers["enricher"][0], "encoder", None))
+    settle_heap()
     tasks = {n: asyncio.create_task(lp.run(stop), name=n) for n, (_, lp) in workers.items()}
     tasks["topics"] = asyncio.create_task(workers["trending"][0].run_topics(stop), name="topics")
     tasks["gateway"] = asyncio.create_task(gateway.run(stop), name="gateway")
@@ -163,6 +165,7 @@ async def run_one(name: str) -> int:
             tasks["topics"] = asyncio.create_task(svc.run_topics(stop), name="topics")
         tasks["health"] = asyncio.create_task(serve_health(health_app(name, ready), common.health_host, port, stop))
         log.info("service.started", service=name, health=f"http://{common.health_host}:{port}/healthz")
+    settle_heap()
     code = await _supervise(tasks, stop)
     with contextlib.suppress(Exception):
         await b.stop()

@@ -2,11 +2,17 @@
 
 Offsets are committed only after the handler's sink write, so a crash means redelivery, never loss;
 handlers are idempotent (keyed by event id / external version), so redelivery never double-counts.
+
+Read-ahead: while the handler awaits its sink (Elasticsearch, Redis, the next topic), the loop polls and decodes
+the next batch, so parsing overlaps the sink's own work. Batches are still handled and committed one at a time
+and in order; a read-ahead batch is dropped (and the consumer rewound to its committed offsets) when the batch
+before it fails or the group rebalanced in between.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -28,6 +34,14 @@ Handler = Callable[[list[Decoded[BaseModel]]], Awaitable[list[tuple[Decoded[Base
 
 class PoisonHalt(RuntimeError):
     """Too much of one batch is poison: something upstream is broken; stop rather than dead-letter it all."""
+
+
+@dataclass
+class _Batch:
+    generation: int  # the consumer's assignment generation when it was polled
+    records: list[Record]
+    good: list[Decoded[BaseModel]]
+    poison: list[tuple[Record, str]]
 
 
 @dataclass
@@ -59,6 +73,8 @@ class ConsumerLoop:
         self.started = False
         self._lag_at = -1e9
         self.committed: dict[tuple[str, int], int] = {}  # what this loop committed, per (topic, partition)
+        self._ahead: asyncio.Task[_Batch] | None = None
+        self._rewind_pending = False
 
     def _decode(self, records: Sequence[Record]) -> tuple[list[Decoded[BaseModel]], list[tuple[Record, str]]]:
         good: list[Decoded[BaseModel]] = []
@@ -74,14 +90,48 @@ class ConsumerLoop:
                 poison.append((r, str(e)))
         return good, poison
 
+    async def _fetch(self) -> _Batch:
+        generation = self.consumer.generation
+        records = await self.consumer.poll(self.settings.batch_size, self.settings.poll_timeout_s)
+        good, poison = self._decode(records) if records else ([], [])
+        return _Batch(generation, records, good, poison)
+
+    async def _rewind(self) -> None:
+        """Back to the committed offsets: the failed batch and anything read ahead come again."""
+        await self._drop_ahead()
+        self._rewind_pending = True
+        await self.consumer.rewind()
+        self._rewind_pending = False
+
+    async def _next(self) -> _Batch:
+        if self._rewind_pending:  # a failure after the poll (DLQ publish, commit, or the rewind itself)
+            await self._rewind()
+        task, self._ahead = self._ahead, None
+        if task is None:
+            return await self._fetch()
+        batch = await task
+        if batch.records and batch.generation != self.consumer.generation:
+            # Partitions moved after this batch was read ahead: some may belong to another member now.
+            log.info("consumer.read_ahead_dropped", service=self.service, records=len(batch.records))
+            await self.consumer.rewind()
+            return await self._fetch()
+        return batch
+
+    async def _drop_ahead(self) -> None:
+        task, self._ahead = self._ahead, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
     async def run_once(self) -> int:
         """Handle one batch; returns how many records it committed (0 on an empty poll or a retry)."""
-        records = await self.consumer.poll(self.settings.batch_size, self.settings.poll_timeout_s)
+        batch = await self._next()
+        records, good, poison = batch.records, batch.good, batch.poison
         if not records:
             return 0
         async with self.consumer.batch_lock:
             with BATCH_SECONDS.labels(self.service).time():
-                good, poison = self._decode(records)
                 s = self.settings
                 if len(records) >= s.poison_min_batch and len(poison) / len(records) > s.poison_max_ratio:
                     HALTED.labels(self.service).set(1)
@@ -91,13 +141,15 @@ class ConsumerLoop:
                     )
                     log.error("consumer.halted", service=self.service, group=self.group, reason=self.halted)
                     raise PoisonHalt(self.halted)
+                if s.read_ahead:
+                    self._ahead = asyncio.create_task(self._fetch())
                 try:
                     failures = await self.handler(good) if good else []
                 except Exception:
                     FAILED.labels(self.service, records[0].topic).inc()
                     self.stats.failed_batches += 1
                     log.exception("consumer.batch_failed", service=self.service, records=len(records))
-                    await self.consumer.rewind()
+                    await self._rewind()
                     raise
                 dlq = [dead_letter(r, reason=why, group=self.group, time=self.clock.now()) for r, why in poison]
                 dlq += [
@@ -146,6 +198,7 @@ class ConsumerLoop:
                 while any(self.committed.get(tp, 0) < end for tp, end in until.items()):
                     done += await self.run_once()
         finally:
+            await self._drop_ahead()
             await self.consumer.stop()
         return done
 
@@ -172,14 +225,17 @@ class ConsumerLoop:
                     backoff = self.settings.retry_backoff_s
                     await self._observe_lag()
                 except PoisonHalt:
+                    await self._drop_ahead()
                     await stop.wait()
                 except Exception:
                     # Transient failure (sink down, broker blip): uncommitted records come again after a wait.
+                    self._rewind_pending = True
                     try:
                         await asyncio.wait_for(stop.wait(), timeout=backoff)
                     except TimeoutError:
                         pass
                     backoff = min(backoff * 2, 30.0)
         finally:
+            await self._drop_ahead()
             await self.consumer.stop()
             log.info("consumer.stopped", service=self.service, group=self.group, **self.stats.__dict__)

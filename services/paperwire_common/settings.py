@@ -40,6 +40,7 @@ class ConsumerSettings(BaseSettings):
     group: str | None = Field(None, description="consumer group (default paperwire-<service>)")
     batch_size: int = Field(500, ge=1, le=10_000, description="max records per polled batch")
     poll_timeout_s: float = Field(0.5, gt=0, description="how long a poll waits for the first record")
+    read_ahead: bool = Field(True, description="poll and decode the next batch while the sink writes this one")
     poison_max_ratio: float = Field(0.5, ge=0, le=1, description="halt when more than this share of a batch is poison")
     poison_min_batch: int = Field(10, ge=1, description="batches smaller than this never halt")
     retry_backoff_s: float = Field(1.0, gt=0, description="first wait after a failed batch (doubles, max 30 s)")

@@ -91,6 +91,7 @@ class EmbeddedBus:
             members[i % len(members)].assignment.append(tp)
         for m in members:
             m.positions = {tp: self._committed(group, tp, m.from_beginning) for tp in m.assignment}
+            m.generation += 1
 
     def _committed(self, group: str, tp: tuple[str, int], from_beginning: bool) -> int:
         g = self.committed.setdefault(group, {})
@@ -105,6 +106,7 @@ class EmbeddedConsumer:
         self.assignment: list[tuple[str, int]] = []
         self.positions: dict[tuple[str, int], int] = {}
         self.batch_lock = asyncio.Lock()
+        self.generation = 0
 
     async def start(self) -> None:
         self.bus._join(self)

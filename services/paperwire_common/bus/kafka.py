@@ -119,9 +119,11 @@ class _FlushOnRevoke(ConsumerRebalanceListener):
         # The runner holds `batch_lock` from poll until commit: waiting for it means the batch in flight
         # has been written to its sink and committed before another member takes the partitions.
         async with self.owner.batch_lock:
+            self.owner.generation += 1
             log.info("kafka.partitions_revoked", group=self.owner.group, partitions=len(revoked))
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
+        self.owner.generation += 1
         log.info("kafka.partitions_assigned", group=self.owner.group, partitions=len(assigned))
 
 
@@ -137,6 +139,7 @@ class KafkaConsumer:
     ) -> None:
         self.group, self.topics, self.ns = group, topics, ns
         self.batch_lock = asyncio.Lock()
+        self.generation = 0
         self._c = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
             group_id=ns + group,
@@ -158,15 +161,18 @@ class KafkaConsumer:
     async def poll(self, max_records: int, timeout_s: float) -> list[Record]:
         batches = await self._c.getmany(timeout_ms=int(timeout_s * 1000), max_records=max_records)
         out: list[Record] = []
+        add = out.append  # per-record hot path: no attribute lookups in the loop
         for tp, recs in batches.items():
+            topic, part = tp.topic.removeprefix(self.ns), tp.partition
             for r in recs:
-                out.append(
+                h = r.headers
+                add(
                     Record(
-                        tp.topic.removeprefix(self.ns),
+                        topic,
                         (r.key or b"").decode(),
                         r.value or b"",
-                        tuple((k, v) for k, v in (r.headers or ())),
-                        tp.partition,
+                        tuple(h) if h else (),
+                        part,
                         r.offset,
                         r.timestamp / 1000.0,
                     )

@@ -57,6 +57,7 @@ class Consumer(Protocol):
     # Held by the runner from poll to commit; a rebalance waits for it (flush-and-commit on revoke).
     batch_lock: asyncio.Lock
     topics: list[str]  # the (logical, un-namespaced) topics it subscribes to
+    generation: int  # bumped whenever partitions are revoked or assigned (a read-ahead batch may be stale)
 
     async def start(self) -> None: ...
 

@@ -1,9 +1,11 @@
 """Redis TrendStore: one Lua script (apply.lua, EVALSHA) applies a whole batch atomically.
 
 Every key carries the hash tag of `prefix` (default `{pw}`), so all keys live in one slot and every script call
-is Redis Cluster-safe; the scripts receive every key they touch in KEYS. An apply costs two round trips (HMGET
-of the batch's papers' topics, then the script); the script bulk-reads and bulk-writes, a few dozen commands
-per batch. Key layout (P = prefix, w = window, tp = <topic>:<partition>):
+is Redis Cluster-safe; the scripts receive every key they touch in KEYS. An apply is usually one round trip: the
+topic rankings it declares come from what this process last saw of each paper, and the script answers "retry"
+(writing nothing) when a paper's stored topics were not declared; the client then reads them (HMGET) and calls
+again. The script bulk-reads and bulk-writes, a few dozen commands per batch.
+Key layout (P = prefix, w = window, tp = <topic>:<partition>):
 
   P:meta                 hash   t0:<w> reference time, h:<w> half-life, wm:<tp> event-time watermark, layout
   P:offsets:<consumer>   hash   <tp> -> next offset (written by the same script as the scores)
@@ -45,6 +47,7 @@ _HERE = Path(__file__).parent
 APPLY_LUA = (_HERE / "apply.lua").read_text()
 REBASE_LUA = (_HERE / "rebase.lua").read_text()
 NE = len(ETYPES)
+_HINT_MAX = 500_000
 
 
 def _s(v: Any) -> str:
@@ -79,6 +82,7 @@ class RedisTrendStore:
         self.k_rec, self.k_topics, self.k_tmp, self.k_tmph = f"{p}:rec", f"{p}:topics", f"{p}:tmp", f"{p}:tmph"
         nw = len(self.half_lives)
         self._rec = struct.Struct("<" + "d" * (nw * (1 + NE) + NE + 1))  # layout: apply.lua's header
+        self._topic_hint: dict[str, tuple[str, ...]] = {}  # paper -> its topics as last seen here (see apply)
 
     # -- key names (apply.lua builds the same names from the prefix) ---------------------------------------
     def k_offsets(self, consumer: str) -> str:
@@ -107,8 +111,14 @@ class RedisTrendStore:
         papers = list(dict.fromkeys(u.paper_id for u in updates))
         maxts = max((u.ts for u in updates), default=-math.inf)
         args = [self.prefix, consumer, repr(self.max_exponent), repr(self.horizon), payload]
+        # KEYS must name the topic rankings of every paper in the call. The first attempt guesses them from what
+        # this process last saw of each paper (no round trip); the script checks and answers "retry" with what
+        # is missing, and only then are the papers' stored topics read.
+        hint = self._topic_hint
+        stored: set[str] = set()
+        for p in papers:
+            stored.update(hint.get(p, ()))
         for _ in range(self.max_attempts):
-            stored = await self._paper_topics(papers)
             keys = fixed + [self.k_rank(w, t) for t in sorted(topics | stored) for w in self.half_lives]
             try:
                 res = await self._apply_script(keys=keys, args=args)
@@ -118,11 +128,21 @@ class RedisTrendStore:
                 raise
             tag = _s(res[0])
             if tag == "ok":
+                self._remember_topics(updates)
                 return ApplyResult(int(res[1]), tuple(int(i) for i in res[2]))
             if tag == "rebase":
                 await self.rebase(_s(res[1]), maxts)
-            # "retry": a paper's topics changed between our HMGET and the script; read them again.
+            else:  # "retry": a paper's stored topics were not in KEYS; read them.
+                stored = await self._paper_topics(papers)
         raise RuntimeError(f"trend store apply did not settle after {self.max_attempts} attempts")
+
+    def _remember_topics(self, updates: Sequence[ScoreUpdate]) -> None:
+        hint = self._topic_hint
+        if len(hint) > _HINT_MAX:  # a hint, not state: forgetting only costs one retry per paper
+            hint.clear()
+        for u in updates:
+            if u.kind is Kind.PAPER:
+                hint[u.paper_id] = u.topics
 
     def _payload(
         self, partition_offsets: Mapping[tuple[str, int], int], updates: Sequence[ScoreUpdate]
@@ -171,10 +191,12 @@ class RedisTrendStore:
         out: set[str] = set()
         if not papers:
             return out
-        for raw in await self.r.hmget(self.k_papers, papers):
+        for p, raw in zip(papers, await self.r.hmget(self.k_papers, papers), strict=True):
             if raw:
                 joined = _s(raw).split("\x1e", 1)[1]
-                out.update(t for t in joined.split("\x1f") if t)
+                ts = tuple(t for t in joined.split("\x1f") if t)
+                self._topic_hint[p] = ts
+                out.update(ts)
         return out
 
     async def rebase(self, window: str, new_t0: float) -> None:

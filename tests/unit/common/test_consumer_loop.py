@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 
-from paperwire_common.bus.embedded import EmbeddedBus
+from paperwire_common.bus.embedded import EmbeddedBus, EmbeddedConsumer
 from paperwire_common.bus.port import Message
 from paperwire_common.consumer import ConsumerLoop, PoisonHalt
 from paperwire_common.envelope import encode
@@ -47,7 +48,7 @@ async def make(bus: EmbeddedBus, sink: Sink, **kw: Any) -> ConsumerLoop:
         consumer=bus.consumer("g", [PAPERS_RAW.name]),
         producer=bus,
         handler=sink,
-        settings=ConsumerSettings(batch_size=100, **kw),
+        settings=ConsumerSettings(**{"batch_size": 100, **kw}),
     )
     await loop.consumer.start()
     return loop
@@ -82,3 +83,65 @@ async def test_mostly_poison_halts_without_commit() -> None:
     with pytest.raises(PoisonHalt, match="8 of 12"):
         await loop.run_once()
     assert bus.committed.get("g", {}) == {} and bus.records(PAPERS_RAW.dlq) == [] and sink.seen == []
+
+
+class SlowSink(Sink):
+    """Fails its second batch once (while the third is being read ahead), and runs `during` inside a batch."""
+
+    def __init__(self, during: Any = None) -> None:
+        super().__init__()
+        self.batches = 0
+        self.during = during
+        self.failed = False
+
+    async def __call__(self, batch: list[Any]) -> list[Any]:
+        self.batches += 1
+        await asyncio.sleep(0)  # the read-ahead task runs here, as it would during a sink round trip
+        if self.during is not None:
+            await self.during()
+            self.during = None
+        if self.batches == 2 and not self.failed:
+            self.failed = True
+            raise RuntimeError("sink down")
+        self.seen += [d.event_id for d in batch]
+        return []
+
+
+async def test_a_failed_batch_drops_the_read_ahead_and_nothing_is_lost() -> None:
+    bus, sink = EmbeddedBus(default_partitions=1), SlowSink()
+    await bus.publish([good(i) for i in range(350)])
+    loop = await make(bus, sink)
+    assert await loop.run_once() == 100  # batch 1; batch 2 was read ahead
+    with pytest.raises(RuntimeError):
+        await loop.run_once()  # batch 2 fails while batch 3 is read ahead: both must come again
+    while await loop.run_once():
+        pass
+    assert sink.seen == [f"e{i}" for i in range(350)]  # in order, each once, none skipped
+    assert bus.committed["g"] == {(PAPERS_RAW.name, 0): 350}
+
+
+async def test_a_rebalance_drops_the_read_ahead_batch() -> None:
+    bus = EmbeddedBus(default_partitions=2)
+    await bus.publish([good(i) for i in range(800)])
+    other = bus.consumer("g", [PAPERS_RAW.name])
+
+    async def join() -> None:  # another member joins while batch 1 is in the sink: partitions move
+        await other.start()
+
+    sink = SlowSink(during=join)
+    sink.failed = True  # no failure in this test
+    loop = await make(bus, sink, batch_size=300)  # batch 1 spans both partitions, the read-ahead reads the second
+    me = loop.consumer
+    assert isinstance(me, EmbeddedConsumer)
+    owned_before = set(me.assignment)
+    await loop.run_once()
+    owned = set(me.assignment)
+    assert owned < owned_before  # the join took a partition away
+    seen_before = len(sink.seen)
+    while await loop.run_once():
+        pass
+    # After the rebalance this member only handled records of the partitions it still owns.
+    later = sink.seen[seen_before:]
+    assert later
+    owned_keys = {r.key for tp in owned for r in bus._topic(tp[0]).partitions[tp[1]]}
+    assert all(f"title:{e.removeprefix('e')}" in owned_keys for e in later)
