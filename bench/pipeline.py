@@ -43,7 +43,8 @@ def corpus(n: int) -> Path:
 async def wait_count(index: Any, n: int, timeout: float, label: str) -> None:
     start = last = time.monotonic()
     while True:
-        await index.refresh()
+        # No forced refresh: "searchable" is what the index's own refresh interval makes visible, and forcing
+        # one twice a second would make Elasticsearch write many tiny segments (and merge them) during the run.
         c = await index.count()
         if c >= n:
             return
@@ -116,34 +117,43 @@ async def run_kafka(path: Path, n: int, keyphrases: str) -> float:
         await b.stop()
 
 
-async def raw_bulk(path: Path, n: int, es_url: str) -> float:
-    """The same documents bulk-indexed straight into Elasticsearch (no Kafka, no enrichment)."""
+def indexed_documents(path: Path, keyphrases: str) -> list[dict[str, Any]]:
+    """The exact request bodies the pipeline's indexer sends for this corpus (same parser, enrichment, document
+    and suggestion fields), built before the clock starts."""
+    from paperwire_common.search.document import to_document
+    from paperwire_common.search.elastic import stored_body
+    from paperwire_enricher.handlers import enrich
+    from paperwire_enricher.keyphrases import NoKeyphrases, YakeExtractor
+    from paperwire_ingestor.handlers import to_raw
+    from paperwire_ingestor.parsers import FORMATS
+    from paperwire_ingestor.records import Rejected
+
+    kp = YakeExtractor() if keyphrases == "yake" else NoKeyphrases()
+    out = []
+    for rec in FORMATS["jsonl"](path.read_bytes()):
+        assert not isinstance(rec, Rejected), rec
+        outcome, raw = to_raw(rec, existing=None, source="jsonl", now=time.time())
+        assert outcome == "new" and raw is not None and not isinstance(raw, str), (outcome, raw)
+        e = enrich(raw, keyphrases=kp, n_keyphrases=8, embedding=None, embedding_model=None, now=raw.ingested_at)
+        out.append(stored_body(to_document(e)))
+    return out
+
+
+async def raw_bulk(path: Path, n: int, es_url: str, keyphrases: str) -> float:
+    """The same documents bulk-indexed straight into Elasticsearch: no Kafka, no enrichment on the clock."""
     from elasticsearch import AsyncElasticsearch
     from elasticsearch.helpers import async_bulk
 
-    from paperwire_common.ids import title_hash
     from paperwire_common.search.mapping import MAPPINGS, SETTINGS
 
+    docs = indexed_documents(path, keyphrases)
     es = AsyncElasticsearch(es_url, request_timeout=120)
     name = f"rawbulk{uuid.uuid4().hex[:6]}"
     await es.indices.create(index=name, settings=SETTINGS, mappings=MAPPINGS)
-    docs = []
-    for line in path.open():
-        p = json.loads(line)
-        pid = f"title:{title_hash(p['title'])}"
-        # `_source` explicitly: the bulk helper would otherwise take our `version` field for ES metadata.
-        src = {
-            "id": pid,
-            "version": 1,
-            "content_hash": "x",
-            "title": p["title"],
-            "abstract": p["abstract"],
-            "source": "jsonl",
-            "has_code": False,
-        }
-        docs.append({"_index": name, "_id": pid, "_source": src})
+    # `_source` explicitly: the bulk helper would otherwise take our `version` field for ES metadata.
+    ops = [{"_index": name, "_id": d["id"], "_source": d} for d in docs]
     t0 = time.monotonic()
-    await async_bulk(es, docs, chunk_size=1000, max_chunk_bytes=20_000_000)
+    await async_bulk(es, ops, chunk_size=1000, max_chunk_bytes=20_000_000)
     await es.indices.refresh(index=name)
     took = time.monotonic() - t0
     count = (await es.count(index=name))["count"]
@@ -180,7 +190,7 @@ def main() -> int:
                 asyncio.run(run_kafka(path, a.papers, a.keyphrases)),
             )
         )
-        raw = asyncio.run(raw_bulk(path, a.papers, a.es_url))
+        raw = asyncio.run(raw_bulk(path, a.papers, a.es_url, a.keyphrases))
     print(
         f"\npipeline throughput, {a.papers} synthetic papers, embeddings off, keyphrases {a.keyphrases}, "
         f"{os.cpu_count()} cores"

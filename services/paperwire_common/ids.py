@@ -31,8 +31,11 @@ def normalize_doi(raw: str) -> str | None:
 
 def normalize_title(title: str) -> str:
     """Case-, accent-, punctuation- and whitespace-insensitive form of a title."""
-    t = unicodedata.normalize("NFKD", title)
-    t = "".join(c for c in t if not unicodedata.combining(c)).lower()
+    if title.isascii():  # most titles: nothing to decompose (and the per-character pass is the cost)
+        t = title.lower()
+    else:
+        t = unicodedata.normalize("NFKD", title)
+        t = "".join(c for c in t if not unicodedata.combining(c)).lower()
     t = re.sub(r"[^a-z0-9]+", " ", t)
     return " ".join(t.split())
 

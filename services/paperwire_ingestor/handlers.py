@@ -55,10 +55,10 @@ def record_hash(rec: SourceRecord) -> str:
 
 
 def to_raw(
-    rec: SourceRecord, *, existing: tuple[int, str] | None, source: str, now: float
+    rec: SourceRecord, *, existing: tuple[int, str] | None, source: str, now: float, key: str | None = None
 ) -> tuple[Outcome, PaperRaw | str | None]:
-    """('new'|'updated', PaperRaw), ('unchanged', None) or ('rejected', reason)."""
-    pid = paper_key(rec)
+    """('new'|'updated', PaperRaw), ('unchanged', None) or ('rejected', reason); `key`: paper_key(rec), if known."""
+    pid = key or paper_key(rec)
     h = record_hash(rec)
     if existing is not None and existing[1] == h:
         return "unchanged", None

@@ -37,7 +37,9 @@ class Ingestor:
         messages: list[Message] = []
         seen: dict[str, tuple[int, str]] = {}
         for rec, key in zip(chunk, keys, strict=True):
-            outcome, result = to_raw(rec, existing=seen.get(key, known.get(key)), source=source, now=self.clock.now())
+            outcome, result = to_raw(
+                rec, existing=seen.get(key, known.get(key)), source=source, now=self.clock.now(), key=key
+            )
             if outcome == "rejected":
                 summary.add("rejected", str(result))
                 INGESTED.labels("rejected").inc()

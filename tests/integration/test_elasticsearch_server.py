@@ -9,6 +9,7 @@ import httpx
 import pytest
 from elasticsearch import AsyncElasticsearch
 
+from paperwire_common.search.elastic import stored_body
 from paperwire_common.search.mapping import EMBEDDING_DIMS, MAPPINGS, SETTINGS
 
 pytestmark = pytest.mark.elasticsearch
@@ -51,7 +52,7 @@ async def test_production_mapping_bulk_search_stemming(es: tuple[AsyncElasticsea
     ]
     ops: list[dict[str, Any]] = []
     for d in docs:
-        ops += [{"index": {"_index": name, "_id": d["id"]}}, d]
+        ops += [{"index": {"_index": name, "_id": d["id"]}}, stored_body(d)]
     r = await client.bulk(operations=ops, refresh=True)
     assert not r["errors"]
     hits = (await client.search(index=name, query={"match": {"abstract": "running"}}))["hits"]["hits"]
@@ -60,8 +61,8 @@ async def test_production_mapping_bulk_search_stemming(es: tuple[AsyncElasticsea
     assert [h["_id"] for h in hits] == ["p2"], "asciifolding: cafe finds Café"
     aggs = (await client.search(index=name, size=0, aggs={"c": {"terms": {"field": "has_code"}}}))["aggregations"]
     assert {b["key_as_string"]: b["doc_count"] for b in aggs["c"]["buckets"]} == {"true": 1, "false": 1}
-    prefix = (await client.search(index=name, query={"match": {"title.prefix": "prot"}}))["hits"]["hits"]
-    assert [h["_id"] for h in prefix] == ["p3"], "edge n-grams serve autocomplete"
+    prefix = (await client.search(index=name, query={"prefix": {"title_suffixes": "fold"}}))["hits"]["hits"]
+    assert [h["_id"] for h in prefix] == ["p3"], "keyword prefixes serve title suggestions mid-title"
 
 
 async def test_dense_vector_knn(es: tuple[AsyncElasticsearch, str]) -> None:
@@ -83,3 +84,23 @@ async def test_dense_vector_knn(es: tuple[AsyncElasticsearch, str]) -> None:
         index=name, knn={"field": "embedding", "query_vector": vec(3), "k": 2, "num_candidates": 10}
     )
     assert r["hits"]["hits"][0]["_id"] == "v3"
+
+
+async def test_an_index_from_an_older_release_gets_the_new_fields(es_url: str, namespace: str) -> None:
+    """ensure_index on an existing alias adds the fields added since, so today's documents are accepted."""
+    from paperwire_common.search.elastic import ElasticIndex
+    from paperwire_common.search.mapping import SUGGEST_FIELDS
+
+    alias = f"{namespace}oldpapers"
+    old = {**MAPPINGS, "properties": {k: v for k, v in MAPPINGS["properties"].items() if k not in SUGGEST_FIELDS}}
+    ix = ElasticIndex(es_url, alias)
+    try:
+        await ix.es.indices.create(index=f"{alias}-v1", settings=SETTINGS, mappings=old, aliases={alias: {}})
+        assert await ix.upsert([{"id": "p1", "version": 1, "title": "Protein folding"}]) != []  # strict: refused
+        await ix.ensure_index()
+        assert await ix.upsert([{"id": "p1", "version": 1, "title": "Protein folding"}]) == []
+        await ix.refresh()
+        assert [s.text for s in await ix.suggest("fold", 5)] == ["Protein folding"]
+    finally:
+        await ix.es.options(ignore_status=404).indices.delete(index=f"{alias}-v1")
+        await ix.stop()

@@ -76,7 +76,7 @@ FACET_SIZE = 20  # values per facet, most frequent first (ties by value)
 # with it (case- and accent-insensitive; a multi-word prefix must match consecutive words). Ranking key:
 # (word position of the match, kind: title < topic < method, length of the text, text), so "tim" lists titles
 # starting with Time... first, shortest first. Only the first SUGGEST_MAX_CHARS of each word-suffix are indexed
-# (Elasticsearch's completion max_input_length), so longer prefixes are cut to that.
+# (bounded keyword terms), so longer prefixes are cut to that.
 SuggestKind = Literal["title", "topic", "method"]
 SUGGEST_KINDS: tuple[SuggestKind, ...] = ("title", "topic", "method")
 SUGGEST_MAX_CHARS = 50
@@ -86,9 +86,10 @@ _WORD = re.compile(r"[^\W_]+")
 
 def fold_words(text: str) -> list[str]:
     """Lower-cased, accent-folded words: the suggestion analyzer (standard tokenizer + lowercase + asciifolding)."""
-    folded = unicodedata.normalize("NFKD", text)
-    folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
-    return _WORD.findall(folded.lower())
+    if not text.isascii():  # ASCII has nothing to fold (and the per-character pass is the cost)
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return _WORD.findall(text.lower())
 
 
 def suggest_suffixes(text: str) -> list[tuple[int, str]]:
@@ -105,8 +106,3 @@ def suggest_prefix(prefix: str) -> str:
 
 def suggest_rank(pos: int, kind: SuggestKind, text: str) -> tuple[int, int, int, str]:
     return (pos, SUGGEST_KINDS.index(kind), len(text), text.lower())
-
-
-def title_weight(pos: int, title: str) -> int:
-    """The completion weight of a title word-suffix: higher for an earlier word, then for a shorter title."""
-    return (SUGGEST_MAX_POS + 1 - min(pos, SUGGEST_MAX_POS)) * 10_000 + 9_999 - min(len(title), 9_999)

@@ -21,16 +21,15 @@ from .document import (
     suggest_prefix,
     suggest_rank,
     suggest_suffixes,
-    title_weight,
 )
-from .mapping import EMBEDDING_DIMS, MAPPINGS, SETTINGS, index_name
+from .mapping import EMBEDDING_DIMS, MAPPINGS, SETTINGS, SUGGEST_FIELDS, index_name
 from .port import FACET_FIELDS, Filters, IndexFailure, SearchHit, SearchRequest, SearchResponse, Suggestion
 from .query import Clause, Node, check_date, parse
 
 log = get_logger(__name__)
 RETRYABLE = {429, 500, 502, 503, 504}
 NO_FILTERS = Filters()
-HIDDEN = ["embedding", "suggest"]  # never in a returned document unless asked for by name
+HIDDEN = ["embedding", "suggest", *SUGGEST_FIELDS]  # never in a returned document unless asked for by name
 
 
 class ElasticIndex:
@@ -54,6 +53,7 @@ class ElasticIndex:
     async def ensure_index(self) -> None:
         """Create papers-vN and point the alias at it, unless the alias already exists."""
         if await self.es.indices.exists_alias(name=self.alias):
+            await self._add_missing_fields()
             return
         name = index_name(self.alias)
         # Several services start at once: tolerate losing the race to create the index.
@@ -63,6 +63,17 @@ class ElasticIndex:
         elif r.get("error", {}).get("type") != "resource_already_exists_exception":
             raise RuntimeError(f"cannot create index {name}: {r.get('error')}")
         await self.es.indices.put_alias(index=name, name=self.alias)
+
+    async def _add_missing_fields(self) -> None:
+        """An index made by an older release gets the fields added since (adding a field is always allowed), so
+        the strict mapping accepts today's documents; `paperwire search reindex` fills them for old documents."""
+        got = await self.es.indices.get_mapping(index=self.alias)
+        for name, m in got.items():
+            have = m.get("mappings", {}).get("properties", {})
+            missing = {k: v for k, v in MAPPINGS["properties"].items() if k not in have}
+            if missing:
+                await self.es.indices.put_mapping(index=name, properties=missing)
+                log.info("elasticsearch.mapping_extended", index=name, fields=sorted(missing))
 
     async def upsert(self, docs: Sequence[dict[str, Any]]) -> list[IndexFailure]:
         pending = list(docs)
@@ -81,7 +92,7 @@ class ElasticIndex:
                         }
                     }
                 )
-                ops.append(_body(d))
+                ops.append(stored_body(d))
             resp = await self.es.bulk(operations=ops)
             retry: list[dict[str, Any]] = []
             if resp.get("errors"):
@@ -273,22 +284,37 @@ class ElasticIndex:
             return []
         regex = _word_prefix_regex(p)
         terms = {"topic": "topic_labels", "method": "methods"}
-        r = await self.es.search(
-            index=self.alias,
-            size=0,
-            # Narrow the documents the label aggregations visit to those with a matching label.
-            query={"bool": {"should": [{"regexp": {f: {"value": regex}}} for f in terms.values()]}},
-            aggs={
-                kind: {
-                    "filter": {"regexp": {f: {"value": regex}}},
-                    "aggs": {"v": {"terms": {"field": f, "include": regex, "size": max(50, 5 * size)}}},
-                }
-                for kind, f in terms.items()
-            },
-            # Titles: the completion field holds every word-suffix, weighted by position then shortness.
-            suggest={"title": {"prefix": p, "completion": {"field": "suggest", "size": 2 * size}}},
-            source_includes=["title"],
+        by_length = {"sort": [{"title_len": "asc"}, {"id": "asc"}], "_source": ["title"]}
+        head = {"index": self.alias}
+        r = await self.es.msearch(
+            searches=[
+                # Titles that start with the prefix rank first: the shortest of them (ties re-ranked below) ...
+                head,
+                {"query": {"prefix": {"title_start": p}}, "size": 2 * size + 20, **by_length},
+                # ... then titles with a later word that starts it: the shortest candidates, ranked below by
+                # the position of that word. (A long title matching at its second word can lose its place to
+                # shorter ones matching later; the embedded index ranks every match.)
+                head,
+                {"query": {"prefix": {"title_suffixes": p}}, "size": max(50, 5 * size), **by_length},
+                # Topic labels and methods: aggregations over the documents with a matching label.
+                head,
+                {
+                    "size": 0,
+                    "query": {"bool": {"should": [{"regexp": {f: {"value": regex}}} for f in terms.values()]}},
+                    "aggs": {
+                        kind: {
+                            "filter": {"regexp": {f: {"value": regex}}},
+                            "aggs": {"v": {"terms": {"field": f, "include": regex, "size": max(50, 5 * size)}}},
+                        }
+                        for kind, f in terms.items()
+                    },
+                },
+            ]
         )
+        for resp in r["responses"]:
+            if "error" in resp:
+                raise RuntimeError(f"elasticsearch suggest failed: {resp['error']}")
+        starts, anywhere, labels = r["responses"]
         found: list[tuple[tuple[int, int, int, str], Suggestion]] = []
         seen: set[tuple[str, str]] = set()
 
@@ -298,22 +324,24 @@ class ElasticIndex:
                 seen.add((kind, text.lower()))
                 found.append((suggest_rank(pos, kind, text), Suggestion(text, kind, pid)))
 
-        for entry in r.get("suggest", {}).get("title", []):
-            for opt in entry["options"]:
-                add("title", str(opt.get("_source", {}).get("title", "")), opt["_id"])
+        for resp in (starts, anywhere):
+            for h in resp["hits"]["hits"]:
+                add("title", str(h.get("_source", {}).get("title", "")), h["_id"])
         kinds: tuple[SuggestKind, ...] = ("topic", "method")
         for kind in kinds:
-            for b in r.get("aggregations", {}).get(kind, {}).get("v", {}).get("buckets", []):
+            for b in labels.get("aggregations", {}).get(kind, {}).get("v", {}).get("buckets", []):
                 add(kind, str(b["key"]), None)
         found.sort(key=lambda x: x[0])
         return [s for _, s in found[:size]]
 
 
-def _body(d: dict[str, Any]) -> dict[str, Any]:
-    """The stored document plus its title completions (every word-suffix, so "series" completes mid-title)."""
+def stored_body(d: dict[str, Any]) -> dict[str, Any]:
+    """The stored document plus the fields title suggestions query (see mapping.SUGGEST_FIELDS)."""
     title = str(d.get("title") or "")
-    inputs = [{"input": [norm], "weight": title_weight(pos, title)} for pos, norm in suggest_suffixes(title)]
-    return {**d, "suggest": inputs} if inputs else dict(d)
+    suffixes = [norm for _, norm in suggest_suffixes(title)]
+    if not suffixes:
+        return dict(d)
+    return {**d, "title_start": suffixes[0], "title_suffixes": suffixes, "title_len": len(title)}
 
 
 def _source(fields: tuple[str, ...] | None) -> list[str]:

@@ -16,7 +16,6 @@ SETTINGS: dict[str, Any] = {
         "filter": {
             "english_possessive": {"type": "stemmer", "language": "possessive_english"},
             "english_stemmer": {"type": "stemmer", "language": "english"},
-            "autocomplete_edge": {"type": "edge_ngram", "min_gram": 2, "max_gram": 20},
         },
         "analyzer": {
             # english with folding: "Café" finds "cafe", "running" finds "runs".
@@ -25,28 +24,12 @@ SETTINGS: dict[str, Any] = {
                 "tokenizer": "standard",
                 "filter": ["english_possessive", "lowercase", "asciifolding", "english_stemmer"],
             },
-            "autocomplete": {
-                "type": "custom",
-                "tokenizer": "standard",
-                "filter": ["lowercase", "asciifolding", "autocomplete_edge"],
-            },
-            "autocomplete_search": {
-                "type": "custom",
-                "tokenizer": "standard",
-                "filter": ["lowercase", "asciifolding"],
-            },
         },
     },
 }
 
-_TEXT: dict[str, Any] = {
-    "type": "text",
-    "analyzer": "paper_english",
-    "fields": {
-        "exact": {"type": "text", "analyzer": "standard"},
-        "raw": {"type": "keyword", "ignore_above": 512},
-    },
-}
+# Only what queries use: every sub-field is paid for on every indexed document.
+_TEXT: dict[str, Any] = {"type": "text", "analyzer": "paper_english"}
 
 MAPPINGS: dict[str, Any] = {
     "dynamic": "strict",
@@ -54,17 +37,7 @@ MAPPINGS: dict[str, Any] = {
         "id": {"type": "keyword"},
         "version": {"type": "long"},
         "content_hash": {"type": "keyword", "index": False},
-        "title": {
-            **_TEXT,
-            "fields": {
-                **_TEXT["fields"],
-                "prefix": {
-                    "type": "text",
-                    "analyzer": "autocomplete",
-                    "search_analyzer": "autocomplete_search",
-                },
-            },
-        },
+        "title": _TEXT,
         "abstract": _TEXT,
         "authors": {"type": "text", "fields": {"raw": {"type": "keyword"}}},
         "arxiv_id": {"type": "keyword"},
@@ -86,9 +59,17 @@ MAPPINGS: dict[str, Any] = {
         "has_code": {"type": "boolean"},
         "ingested_at": {"type": "double"},
         "embedding": {"type": "dense_vector", "dims": EMBEDDING_DIMS, "index": True, "similarity": "cosine"},
-        "suggest": {"type": "completion", "analyzer": "autocomplete_search"},
+        # Title suggestions (document.suggest_suffixes): the folded title, and its text from every word on, as
+        # plain keywords for `prefix` queries, and its length to rank by. A completion field holding the same
+        # suffixes cost more than all other fields together at index time.
+        "title_start": {"type": "keyword", "doc_values": False},
+        "title_suffixes": {"type": "keyword", "doc_values": False},
+        "title_len": {"type": "integer", "index": False},
     },
 }
+
+# Fields the indexer adds for suggestions: never part of a returned document.
+SUGGEST_FIELDS = ("title_start", "title_suffixes", "title_len")
 
 
 def index_name(alias: str, version: int = INDEX_VERSION) -> str:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from paperwire_common.search.document import suggest_prefix, suggest_suffixes, title_weight
-from paperwire_common.search.elastic import _body, _node, _word_prefix_regex
+from paperwire_common.search.document import suggest_prefix, suggest_rank, suggest_suffixes
+from paperwire_common.search.elastic import _node, _word_prefix_regex, stored_body
 from paperwire_common.search.embedded import EmbeddedIndex, _osa_within
 from paperwire_common.search.port import SearchRequest
 from paperwire_common.search.query import parse
@@ -86,9 +86,10 @@ def test_suggestion_normalisation() -> None:
         (2, "a survey"),
         (3, "survey"),
     ]
-    # earlier word first, then shorter title first
-    assert title_weight(0, "x" * 80) > title_weight(1, "x")
-    assert title_weight(0, "short") > title_weight(0, "a longer title")
+    # earlier word first, then titles before topics before methods, then shorter first
+    assert suggest_rank(0, "title", "x" * 80) < suggest_rank(1, "title", "x")
+    assert suggest_rank(0, "method", "m") > suggest_rank(0, "title", "x" * 80)
+    assert suggest_rank(0, "title", "short") < suggest_rank(0, "title", "a longer title")
 
 
 def test_elasticsearch_translation() -> None:
@@ -112,8 +113,8 @@ def test_elasticsearch_translation() -> None:
             "must_not": [{"bool": {"filter": [{"term": {"has_code": True}}]}}],
         }
     }
-    body = _body({"id": "p", "title": "Deep nets"})
-    assert [s["input"] for s in body["suggest"]] == [["deep nets"], ["nets"]]
+    body = stored_body({"id": "p", "title": "Deep-Nets!"})
+    assert (body["title_start"], body["title_suffixes"], body["title_len"]) == ("deep nets", ["deep nets", "nets"], 10)
 
 
 @pytest.mark.parametrize("q", ['"exact phrase"', "title:word"])
