@@ -83,6 +83,7 @@ async def run(n_events: int, n_papers: int, batch: int) -> tuple[float, int]:
     took = time.monotonic() - t
     await loop.consumer.stop()
     await trending.store.reset()
+    await b.index.es.options(ignore_status=404).indices.delete(index=f"{ns}papers-v1")  # type: ignore[attr-defined]
     await b.stop()
     return took, done
 

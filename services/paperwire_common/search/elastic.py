@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from elasticsearch import AsyncElasticsearch, NotFoundError
+from elasticsearch.serializer import OrjsonSerializer
 
 from ..logging import get_logger
 from .document import (
@@ -35,7 +36,14 @@ HIDDEN = ["embedding", "suggest", *SUGGEST_FIELDS]  # never in a returned docume
 class ElasticIndex:
     def __init__(self, url: str, alias: str = "papers", *, max_retries: int = 5, request_timeout: float = 30) -> None:
         self.url, self.alias, self.max_retries = url, alias, max_retries
-        self.es = AsyncElasticsearch(url, request_timeout=request_timeout, retry_on_timeout=True, max_retries=3)
+        self.es = AsyncElasticsearch(
+            url,
+            request_timeout=request_timeout,
+            retry_on_timeout=True,
+            max_retries=3,
+            # orjson: (de)serialising bulk bodies and search answers was the client's largest CPU cost.
+            serializer=OrjsonSerializer(),
+        )
 
     async def start(self) -> None:
         return None
@@ -182,6 +190,10 @@ class ElasticIndex:
                     },
                     "pre_tags": ["<em>"],
                     "post_tags": ["</em>"],
+                    # Highlighting re-runs the query on each hit's text; with fuzzy terms that cost 3x the whole
+                    # search (sequential probe on 100k papers: 55 ms vs 19 ms). Highlights mark exact (stemmed)
+                    # matches; a hit found only through a typo's neighbour still ranks, without that mark.
+                    "highlight_query": {"bool": {"must": [_node(pq, fuzzy=False)]}},
                 }
         if req.search_after is not None:
             kw["search_after"] = list(req.search_after)
@@ -375,17 +387,17 @@ _TEXT_FIELDS = {
 }
 
 
-def _node(n: Node) -> dict[str, Any]:
+def _node(n: Node, fuzzy: bool = True) -> dict[str, Any]:
     if isinstance(n, Clause):
-        return _leaf(n)
+        return _leaf(n, fuzzy)
     b: dict[str, Any] = {}
     if n.must:
-        b["must"] = [_node(c) for c in n.must]
+        b["must"] = [_node(c, fuzzy) for c in n.must]
     if n.should:
-        b["should"] = [_node(c) for c in n.should]
+        b["should"] = [_node(c, fuzzy) for c in n.should]
         b["minimum_should_match"] = n.min_should
     if n.must_not:
-        b["must_not"] = [_node(c) for c in n.must_not]
+        b["must_not"] = [_node(c, fuzzy) for c in n.must_not]
     return {"bool": b}
 
 
@@ -393,21 +405,19 @@ def _keyword(q: dict[str, Any]) -> dict[str, Any]:
     return {"bool": {"filter": [q]}}  # matches without scoring, as a filter
 
 
-def _leaf(c: Clause) -> dict[str, Any]:
+def _leaf(c: Clause, fuzzy: bool = True) -> dict[str, Any]:
     if c.field is None:
         if c.phrase:
             return {"multi_match": {"query": c.text, "fields": ["title^3", "abstract"], "type": "phrase"}}
-        # Typo tolerance on free words only; AUTO:4,8 = exact below 4 characters, 1 edit below 8, else 2.
-        return {
-            "multi_match": {
-                "query": c.text,
-                "fields": ["title^3", "abstract"],
-                "type": "most_fields",
-                "operator": "and",
-                "fuzziness": "AUTO:4,8",
-                "prefix_length": 1,
-            }
+        free: dict[str, Any] = {
+            "query": c.text,
+            "fields": ["title^3", "abstract"],
+            "type": "most_fields",
+            "operator": "and",
         }
+        if fuzzy:  # typo tolerance on free words only; AUTO:4,8 = exact below 4 characters, 1 edit below 8, else 2
+            free |= {"fuzziness": "AUTO:4,8", "prefix_length": 1}
+        return {"multi_match": free}
     if c.field in _TEXT_FIELDS:
         f, boost = _TEXT_FIELDS[c.field], 3.0 if c.field == "title" else 1.0
         if c.phrase:
