@@ -11,8 +11,9 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 from elasticsearch import AsyncElasticsearch, NotFoundError
-from elasticsearch.serializer import OrjsonSerializer
+from elasticsearch.serializer import NdjsonSerializer, OrjsonSerializer
 
 from ..logging import get_logger
 from .document import (
@@ -33,6 +34,14 @@ NO_FILTERS = Filters()
 HIDDEN = ["embedding", "suggest", *SUGGEST_FIELDS]  # never in a returned document unless asked for by name
 
 
+class _OrjsonNdjson(NdjsonSerializer):
+    def json_dumps(self, data: Any) -> bytes:
+        return orjson.dumps(data, default=self.default, option=orjson.OPT_SERIALIZE_NUMPY)
+
+    def json_loads(self, data: bytes) -> Any:
+        return orjson.loads(data)
+
+
 class ElasticIndex:
     def __init__(self, url: str, alias: str = "papers", *, max_retries: int = 5, request_timeout: float = 30) -> None:
         self.url, self.alias, self.max_retries = url, alias, max_retries
@@ -42,7 +51,10 @@ class ElasticIndex:
             retry_on_timeout=True,
             max_retries=3,
             # orjson: (de)serialising bulk bodies and search answers was the client's largest CPU cost.
-            serializer=OrjsonSerializer(),
+            serializers={
+                OrjsonSerializer.mimetype: OrjsonSerializer(),
+                _OrjsonNdjson.mimetype: _OrjsonNdjson(),  # _bulk and _msearch bodies
+            },
         )
 
     async def start(self) -> None:
