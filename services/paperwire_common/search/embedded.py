@@ -142,6 +142,37 @@ def _max_edits(term: str) -> int:
     return 0 if len(term) < 4 else 1 if len(term) < 8 else 2
 
 
+# (id, version, docs columns, bodies columns, vector): a document checked and converted, ready to write
+_Prepared = tuple[str, int, tuple[Any, ...], tuple[str, bytes | None], np.ndarray | None]
+
+
+def _prepare(d: dict[str, Any]) -> _Prepared:
+    """Check and convert one document without touching the database; raises on an invalid one."""
+    pid, version = str(d["id"]), int(d["version"])
+    vec: np.ndarray | None = None
+    if d.get("embedding") is not None:
+        vec = np.asarray(d["embedding"], dtype=np.float32)
+        if vec.shape != (EMBEDDING_DIMS,):
+            raise _Invalid(f"embedding has {vec.size} dims, expected {EMBEDDING_DIMS}")
+        if not np.isfinite(vec).all() or not vec.any():
+            raise _Invalid("embedding must be finite and non-zero (cosine similarity)")
+    cols = (
+        version,
+        str(d.get("content_hash", "")),
+        str(d.get("title") or ""),
+        _published_key(d.get("published_at")),
+        int(d["year"]) if d.get("year") is not None else None,
+        str(d["source"]) if d.get("source") is not None else None,
+        int(bool(d["has_code"])) if d.get("has_code") is not None else None,
+        int(vec is not None),
+    )
+    body = (
+        json.dumps({k: v for k, v in d.items() if k != "embedding"}),
+        vec.tobytes() if vec is not None else None,
+    )
+    return pid, version, cols, body, vec
+
+
 def _published_key(value: Any) -> str:
     """published_at as a UTC ISO string that sorts and compares as the instant Elasticsearch indexes
     ("2024" is 2024-01-01, offsets are applied); '' when missing. A date it cannot parse is a bad document."""
@@ -251,18 +282,18 @@ class EmbeddedIndex:
         written: list[tuple[int, np.ndarray | None]] = []
         added: list[str] = []  # title + abstract of written documents, and of those they replace
         removed: list[str] = []
+        # Every document is checked before the first write, so the batch needs no per-document savepoint (FTS5
+        # flushes its pending terms to a new segment at each one: a segment per document, then merges).
+        prepared: list[tuple[dict[str, Any], _Prepared]] = []
+        for d in docs:
+            try:
+                prepared.append((d, _prepare(d)))
+            except (KeyError, TypeError, ValueError) as e:  # permanent: the caller dead-letters it
+                failures.append(IndexFailure(str(d.get("id", "?")), f"invalid document: {e}"))
         self.db.execute("BEGIN")
         try:
-            for d in docs:
-                try:
-                    self.db.execute("SAVEPOINT doc")
-                    done = self._write(d, removed)
-                    self.db.execute("RELEASE doc")
-                except (KeyError, TypeError, ValueError) as e:  # permanent: the caller dead-letters it
-                    self.db.execute("ROLLBACK TO doc")
-                    self.db.execute("RELEASE doc")
-                    failures.append(IndexFailure(str(d.get("id", "?")), f"invalid document: {e}"))
-                    continue
+            for d, prep in prepared:
+                done = self._write(d, prep, removed)
                 if done is not None:
                     written.append(done)
                     added.append(f"{d.get('title') or ''}\n{d.get('abstract') or ''}")
@@ -279,35 +310,14 @@ class EmbeddedIndex:
             raise
         return failures, written
 
-    def _write(self, d: dict[str, Any], removed: list[str]) -> tuple[int, np.ndarray | None] | None:
+    def _write(self, d: dict[str, Any], prep: _Prepared, removed: list[str]) -> tuple[int, np.ndarray | None] | None:
         """Store one document; None when the stored version is the same or newer (external versioning)."""
-        pid, version = str(d["id"]), int(d["version"])
+        pid, version, cols, body, vec = prep
         row = self.db.execute(
             "SELECT d.rid, d.version, b.doc FROM docs d JOIN bodies b ON b.rid = d.rid WHERE d.id = ?", (pid,)
         ).fetchone()
         if row and row[1] >= version:
             return None
-        vec: np.ndarray | None = None
-        if d.get("embedding") is not None:
-            vec = np.asarray(d["embedding"], dtype=np.float32)
-            if vec.shape != (EMBEDDING_DIMS,):
-                raise _Invalid(f"embedding has {vec.size} dims, expected {EMBEDDING_DIMS}")
-            if not np.isfinite(vec).all() or not vec.any():
-                raise _Invalid("embedding must be finite and non-zero (cosine similarity)")
-        cols = (
-            version,
-            str(d.get("content_hash", "")),
-            str(d.get("title") or ""),
-            _published_key(d.get("published_at")),
-            int(d["year"]) if d.get("year") is not None else None,
-            str(d["source"]) if d.get("source") is not None else None,
-            int(bool(d["has_code"])) if d.get("has_code") is not None else None,
-            int(vec is not None),
-        )
-        body = (
-            json.dumps({k: v for k, v in d.items() if k != "embedding"}),
-            vec.tobytes() if vec is not None else None,
-        )
         if row:
             rid = int(row[0])
             old = json.loads(row[2])
