@@ -30,11 +30,12 @@ Hybrid: the 100k corpus has no real embeddings (all-MiniLM-L6-v2 on 2 cores embe
 kNN part costs what an HNSW search over 100k x 384 dims costs (rankings are meaningless). Query embeddings are
 cached by the gateway (LRU), so after warm-up the 200 repeated queries do not pay the encoder.
 
-Measured 2026-11-27 (2 cores shared with other benchmarks, 1-min load 3.2-5.8; `--rates 100,20,10,5`):
-keyword search saturates at ~10-15 queries/s both ways, so 100/s is not sustainable here; at 5/s direct
-p50/p99 49/310 ms, gateway 70/383 ms (ratio 1.41x / 1.23x). Per request Elasticsearch spends most of its
-time on the abstract highlight, then the facet aggregations and fuzzy expansion (sequential probe: 60 ms as
-sent, 24 ms without highlight, 15 ms without highlight, aggregations and fuzziness).
+Measured 2026-11-27, second session (idle box apart from the servers; `--rates 100,50 --duration 30`):
+direct p50/p99 23/150 ms at 100/s, 16/74 ms at 50/s; gateway 80/272 ms at 100/s (19-29/144-176 ms in
+shorter runs), 19/90 ms at 50/s (ratio 1.21x p50 and p99). At 100/s the two cores are saturated: Elasticsearch
+spends ~13 ms of CPU per query (sequential probe: 6-7 ms for the bare fuzzy query, +2 ms exact totals, +2 ms
+facet aggregations, +2 ms highlights), the gateway ~3.5 ms, the load generator the rest. Highlights run a
+non-fuzzy copy of the query (with fuzzy terms the highlighter alone cost 40 ms a query).
 """
 
 from __future__ import annotations
