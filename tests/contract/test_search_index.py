@@ -174,6 +174,9 @@ async def test_typo_tolerance_on_free_words_only(index: SearchIndex) -> None:
     assert await ids(index, "title:trasformer") == set()  # so are fielded terms
     res = await index.search(SearchRequest(q="model"))
     assert res.hits[0].id == "m1"  # an exact match ranks above any typo-distance one
+    # a word the index has gets no typo neighbours: "models" stems alike, "modal" is not found
+    assert await ids(index, "model") == {"m1", "t2"}
+    assert await ids(index, "modl") >= {"m1"}  # while one it lacks does
 
 
 def dated(pid: str, published: str | None, topics: list[str], source: str, code: bool, **kw: Any) -> dict[str, Any]:

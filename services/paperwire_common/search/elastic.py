@@ -8,6 +8,7 @@ Reads are one request each: a search carries its query, filters, sort, highlight
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,6 +32,7 @@ from .query import Clause, Node, check_date, parse
 log = get_logger(__name__)
 RETRYABLE = {429, 500, 502, 503, 504}
 NO_FILTERS = Filters()
+KNOWN_WORDS_CACHE = 100_000
 HIDDEN = ["embedding", "suggest", *SUGGEST_FIELDS]  # never in a returned document unless asked for by name
 
 
@@ -45,6 +47,7 @@ class _OrjsonNdjson(NdjsonSerializer):
 class ElasticIndex:
     def __init__(self, url: str, alias: str = "papers", *, max_retries: int = 5, request_timeout: float = 30) -> None:
         self.url, self.alias, self.max_retries = url, alias, max_retries
+        self._known: OrderedDict[str, None] = OrderedDict()  # words with exact matches (see _known_words)
         self.es = AsyncElasticsearch(
             url,
             request_timeout=request_timeout,
@@ -83,6 +86,29 @@ class ElasticIndex:
         elif r.get("error", {}).get("type") != "resource_already_exists_exception":
             raise RuntimeError(f"cannot create index {name}: {r.get('error')}")
         await self.es.indices.put_alias(index=name, name=self.alias)
+
+    async def _known_words(self, words: set[str]) -> frozenset[str]:
+        """The words with an exact (analysed) match in some title or abstract: one _msearch of early-terminating
+        counts for the words not already known. Known words are remembered (LRU): a word rarely leaves the
+        index, and if one does it only misses its typo expansion until it drops out of the cache."""
+        cache = self._known
+        todo = sorted(w for w in words if w not in cache)
+        if todo:
+            searches: list[dict[str, Any]] = []
+            for w in todo:
+                probe = {"multi_match": {"query": w, "fields": ["title", "abstract"], "operator": "and"}}
+                searches += [{"index": self.alias}, {"size": 0, "terminate_after": 1, "query": probe}]
+            r = await self.es.msearch(searches=searches)
+            for w, resp in zip(todo, r["responses"], strict=True):
+                if "error" in resp:
+                    raise RuntimeError(f"elasticsearch vocabulary probe failed: {resp['error']}")
+                if resp["hits"]["total"]["value"] > 0:
+                    cache[w] = None
+            while len(cache) > KNOWN_WORDS_CACHE:
+                cache.popitem(last=False)
+        for w in words & cache.keys():
+            cache.move_to_end(w)
+        return frozenset(words & cache.keys())
 
     async def _add_missing_fields(self) -> None:
         """An index made by an older release gets the fields added since (adding a field is always allowed), so
@@ -192,7 +218,8 @@ class ElasticIndex:
             query: dict[str, Any] = {"bool": {"filter": filters}}
             sort: list[Any] = [{"published_at": {"order": "desc", "missing": "_last"}}, {"id": "asc"}]
         else:
-            query = {"bool": {"must": [_node(pq)], "filter": filters}}
+            known = await self._known_words(_typo_candidates(pq))
+            query = {"bool": {"must": [_node(pq, known=known)], "filter": filters}}
             sort = [{"_score": "desc"}, {"id": "asc"}]  # id: a total order, so search_after pages are exact
             if req.highlight:
                 kw["highlight"] = {
@@ -399,25 +426,34 @@ _TEXT_FIELDS = {
 }
 
 
-def _node(n: Node, fuzzy: bool = True) -> dict[str, Any]:
+def _node(n: Node, fuzzy: bool = True, known: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The Elasticsearch query of a parsed query; `known`: free words with an exact match (no typo expansion)."""
     if isinstance(n, Clause):
-        return _leaf(n, fuzzy)
+        return _leaf(n, fuzzy, known)
     b: dict[str, Any] = {}
     if n.must:
-        b["must"] = [_node(c, fuzzy) for c in n.must]
+        b["must"] = [_node(c, fuzzy, known) for c in n.must]
     if n.should:
-        b["should"] = [_node(c, fuzzy) for c in n.should]
+        b["should"] = [_node(c, fuzzy, known) for c in n.should]
         b["minimum_should_match"] = n.min_should
     if n.must_not:
-        b["must_not"] = [_node(c, fuzzy) for c in n.must_not]
+        b["must_not"] = [_node(c, fuzzy, known) for c in n.must_not]
     return {"bool": b}
+
+
+def _typo_candidates(n: Node) -> set[str]:
+    """Free single words that may get typo tolerance (lower-cased), as the embedded index picks them."""
+    if isinstance(n, Clause):
+        ok = n.field is None and not n.phrase and n.text.isalnum()
+        return {n.text.lower()} if ok else set()
+    return set().union(*(_typo_candidates(c) for c in (*n.must, *n.should, *n.must_not)))
 
 
 def _keyword(q: dict[str, Any]) -> dict[str, Any]:
     return {"bool": {"filter": [q]}}  # matches without scoring, as a filter
 
 
-def _leaf(c: Clause, fuzzy: bool = True) -> dict[str, Any]:
+def _leaf(c: Clause, fuzzy: bool = True, known: frozenset[str] = frozenset()) -> dict[str, Any]:
     if c.field is None:
         if c.phrase:
             return {"multi_match": {"query": c.text, "fields": ["title^3", "abstract"], "type": "phrase"}}
@@ -427,7 +463,9 @@ def _leaf(c: Clause, fuzzy: bool = True) -> dict[str, Any]:
             "type": "most_fields",
             "operator": "and",
         }
-        if fuzzy:  # typo tolerance on free words only; AUTO:4,8 = exact below 4 characters, 1 edit below 8, else 2
+        # Typo tolerance on free single words the index does not contain as such (so exact matches always
+        # outrank would-be typo ones); AUTO:4,8 = exact below 4 characters, 1 edit below 8, else 2.
+        if fuzzy and c.text.isalnum() and c.text.lower() not in known:
             free |= {"fuzziness": "AUTO:4,8", "prefix_length": 1}
         return {"multi_match": free}
     if c.field in _TEXT_FIELDS:

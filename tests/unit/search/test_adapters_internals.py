@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from paperwire_common.search.document import suggest_prefix, suggest_rank, suggest_suffixes
-from paperwire_common.search.elastic import _node, _word_prefix_regex, stored_body
+from paperwire_common.search.elastic import _node, _typo_candidates, _word_prefix_regex, stored_body
 from paperwire_common.search.embedded import EmbeddedIndex, _osa_within
 from paperwire_common.search.port import SearchRequest
 from paperwire_common.search.query import parse
@@ -128,3 +128,10 @@ def test_highlights_are_computed_without_fuzzy_expansion() -> None:
     assert "fuzziness" in json.dumps(_node(q))
     assert "fuzziness" not in json.dumps(_node(q, fuzzy=False))
     assert json.dumps(_node(q, fuzzy=False)).count("multi_match") == json.dumps(_node(q)).count("multi_match")
+
+
+def test_typo_tolerance_only_for_free_words_the_index_lacks() -> None:
+    q = parse('graph Transformr "exact phrase" title:word state-of-the-art')
+    assert _typo_candidates(q) == {"graph", "transformr"}
+    body = json.dumps(_node(q, known=frozenset({"graph"})))
+    assert body.count("fuzziness") == 1 and '"query": "Transformr", "fields"' in body
