@@ -31,11 +31,12 @@ kNN part costs what an HNSW search over 100k x 384 dims costs (rankings are mean
 cached by the gateway (LRU), so after warm-up the 200 repeated queries do not pay the encoder.
 
 Measured 2026-11-27, second session (idle box apart from the servers; `--rates 100,50 --duration 30`):
-direct p50/p99 23/150 ms at 100/s, 16/74 ms at 50/s; gateway 80/272 ms at 100/s (19-29/144-176 ms in
-shorter runs), 19/90 ms at 50/s (ratio 1.21x p50 and p99). At 100/s the two cores are saturated: Elasticsearch
-spends ~13 ms of CPU per query (sequential probe: 6-7 ms for the bare fuzzy query, +2 ms exact totals, +2 ms
-facet aggregations, +2 ms highlights), the gateway ~3.5 ms, the load generator the rest. Highlights run a
-non-fuzzy copy of the query (with fuzzy terms the highlighter alone cost 40 ms a query).
+at 100/s direct p50/p99 16/134 ms, gateway 20/142 ms (ratio 1.22x p50, 1.06x p99); at 50/s direct 13/50 ms,
+gateway 16/73 ms. At 100/s the two cores are nearly saturated: Elasticsearch spends ~10 ms of CPU per query
+(exact totals and facet aggregations ~4 ms, highlights ~2 ms), the gateway ~3.5 ms, the load generator the
+rest. Highlights run a non-fuzzy copy of the query (with fuzzy terms the highlighter alone cost 40 ms a query),
+and typo expansion applies only to words the index lacks; the gateway learns which words the index has with
+one _msearch per new word (cached), which the direct leg, replaying recorded searches, does not send.
 """
 
 from __future__ import annotations
