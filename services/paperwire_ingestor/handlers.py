@@ -42,10 +42,13 @@ def paper_key(rec: SourceRecord) -> str:
 
 
 def record_hash(rec: SourceRecord) -> str:
-    """What makes a new version: the text and the bibliographic facts, not source-side counters."""
+    """What makes a new version: the text and the bibliographic facts, not source-side counters.
+
+    Title and abstract arrive whitespace-collapsed (every parser applies `collapse`; SourceRecord says so), so a
+    re-wrapped abstract hashes alike without a second pass over the text here."""
     return content_hash(
-        " ".join(rec.title.split()),
-        " ".join(rec.abstract.split()),
+        rec.title,
+        rec.abstract,
         "|".join(rec.authors),
         str(rec.arxiv_version or ""),
         rec.doi or "",

@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 
 @dataclass
 class SourceRecord:
+    """One paper as a parser read it. Title and abstract are whitespace-collapsed (parsers._common.collapse):
+    the content hash that decides new versions relies on it."""
+
     title: str
     abstract: str = ""
     authors: list[str] = field(default_factory=list)

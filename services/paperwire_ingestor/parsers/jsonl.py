@@ -84,7 +84,8 @@ def _record(obj: dict[str, Any], position: str) -> SourceRecord:
         raise _Bad("missing title")
     if not isinstance(title, str):
         raise _Bad("title is not a string")
-    if not collapse(title):
+    title = collapse(title)
+    if not title:
         raise _Bad("empty title")
     abstract = collapse(_typed(obj, ("abstract", "summary"), (str,), "a string"))
     arxiv_raw = _typed(obj, ("arxiv_id",), (str,), "a string")
@@ -93,7 +94,7 @@ def _record(obj: dict[str, Any], position: str) -> SourceRecord:
     parsed = arxiv_id_from(arxiv_raw) or arxiv_id_from(obj.get("id")) or arxiv_id_from(url)
     upvotes = _typed(obj, ("upvotes",), (int,), "an integer")
     record = SourceRecord(
-        title=collapse(title),
+        title=title,
         abstract=abstract,
         authors=_authors(obj.get("authors")),
         arxiv_id=parsed[0] if parsed else None,
