@@ -119,3 +119,15 @@ async def test_lag_is_what_is_not_committed(bus: EventBus) -> None:
     lag = await c.lag()
     await c.stop()
     assert lag == 5
+
+
+async def test_rewind_before_any_commit_redelivers_everything(bus: EventBus) -> None:
+    """A new group's first batch fails: nothing is committed yet, and still nothing may be skipped."""
+    await bus.publish(msgs(6, keys=1))
+    c = bus.consumer("g-rewind-new", [TOPIC])
+    await c.start()
+    first = await drain(c, 6)
+    await c.rewind()
+    again = await drain(c, 6)
+    await c.stop()
+    assert [int(r.value) for r in again] == [int(r.value) for r in first] == list(range(6))

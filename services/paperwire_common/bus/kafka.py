@@ -140,6 +140,7 @@ class KafkaConsumer:
         self.group, self.topics, self.ns = group, topics, ns
         self.batch_lock = asyncio.Lock()
         self.generation = 0
+        self._first_polled: dict[TopicPartition, int] = {}  # first offset polled per partition (see rewind)
         self._c = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
             group_id=ns + group,
@@ -163,6 +164,8 @@ class KafkaConsumer:
         out: list[Record] = []
         add = out.append  # per-record hot path: no attribute lookups in the loop
         for tp, recs in batches.items():
+            if recs:
+                self._first_polled.setdefault(tp, recs[0].offset)
             topic, part = tp.topic.removeprefix(self.ns), tp.partition
             for r in recs:
                 h = r.headers
@@ -184,9 +187,14 @@ class KafkaConsumer:
             await self._c.commit({TopicPartition(self.ns + t, p): off for (t, p), off in offsets.items()})
 
     async def rewind(self) -> None:
-        assigned = list(self._c.assignment())
-        if assigned:
-            await self._c.seek_to_committed(*assigned)
+        # Not seek_to_committed(): it leaves a partition with no committed offset (or offset 0) where it is,
+        # which would skip a new group's uncommitted first records. Without a commit, go back to the first
+        # offset this consumer polled there.
+        for tp in self._c.assignment():
+            committed = await self._c.committed(tp)
+            target = committed if committed is not None else self._first_polled.get(tp)
+            if target is not None:
+                self._c.seek(tp, target)
 
     async def committed_offsets(self, partitions: Sequence[tuple[str, int]]) -> dict[tuple[str, int], int]:
         out = {}
