@@ -26,6 +26,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.cleanup import drop_namespace_topics
 from bench.synthetic import generate
 
 
@@ -123,6 +124,7 @@ async def run_kafka(path: Path, n: int, keyphrases: str) -> float:
             p.wait(30)
         await b.index.es.options(ignore_status=404).indices.delete(index=f"{ns}papers-v1")  # type: ignore[attr-defined]
         await b.stop()
+        await drop_namespace_topics(common.kafka_bootstrap, ns)
 
 
 def indexed_documents(path: Path, keyphrases: str) -> list[dict[str, Any]]:

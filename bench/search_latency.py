@@ -182,19 +182,9 @@ async def drop_corpus(es_url: str, papers: int, vectors: str) -> None:
 
 async def drop_topics(bootstrap: str) -> None:
     """The gateway's start-up creates the namespace's topics: delete exactly those."""
-    from aiokafka.admin import AIOKafkaAdminClient
+    from bench.cleanup import drop_namespace_topics
 
-    from paperwire_common.topics import ALL_TOPICS
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="bench-latency-admin")
-    await admin.start()
-    try:
-        mine = {NAMESPACE + n for spec in ALL_TOPICS for n in (spec.name, spec.dlq)}
-        existing = mine & set(await admin.list_topics())
-        if existing:
-            await admin.delete_topics(sorted(existing))
-    finally:
-        await admin.close()
+    await drop_namespace_topics(bootstrap, NAMESPACE)
 
 
 # -- what the adapter sends

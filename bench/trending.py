@@ -26,6 +26,7 @@ T0 = 1_767_225_600.0
 
 
 async def run(n_events: int, n_papers: int, batch: int) -> tuple[float, int]:
+    from bench.cleanup import drop_namespace_topics
     from paperwire_common.backends import make_backends
     from paperwire_common.envelope import encode
     from paperwire_common.events import Author, Engagement, PaperEnriched, PaperRaw
@@ -85,6 +86,7 @@ async def run(n_events: int, n_papers: int, batch: int) -> tuple[float, int]:
     await trending.store.reset()
     await b.index.es.options(ignore_status=404).indices.delete(index=f"{ns}papers-v1")  # type: ignore[attr-defined]
     await b.stop()
+    await drop_namespace_topics(b.settings.kafka_bootstrap, ns)
     return took, done
 
 
