@@ -113,7 +113,7 @@ class ConsumerLoop:
         if batch.records and batch.generation != self.consumer.generation:
             # Partitions moved after this batch was read ahead: some may belong to another member now.
             log.info("consumer.read_ahead_dropped", service=self.service, records=len(batch.records))
-            await self.consumer.rewind()
+            await self._rewind()
             return await self._fetch()
         return batch
 

@@ -10,7 +10,7 @@ from typing import Any
 IN_CHUNK = 500
 
 
-def select_in(db: sqlite3.Connection, sql: str, ids: Sequence[str]) -> Iterator[tuple[Any, ...]]:
+def select_in(db: sqlite3.Connection, sql: str, ids: Sequence[Any]) -> Iterator[tuple[Any, ...]]:
     """Rows of `sql`, whose `{in}` stands for the placeholder list of an IN clause, for every id in chunks."""
     ids = list(ids)
     for i in range(0, len(ids), IN_CHUNK):

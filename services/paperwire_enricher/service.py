@@ -55,7 +55,8 @@ class Enricher:
         self.keyphrases: KeyphraseExtractor = YakeExtractor() if self.settings.keyphrases == "yake" else NoKeyphrases()
 
     def _enrich_all(self, raws: list[tuple[Decoded[BaseModel], PaperRaw]]) -> list[Message]:
-        """CPU-bound (model, YAKE): runs in a worker thread so the event loop keeps Kafka heartbeats going."""
+        """CPU-bound when the model or YAKE is on: handle() then runs it in a worker thread, so the event loop
+        keeps Kafka heartbeats going."""
         from .embeddings import paper_text
 
         vectors = None

@@ -55,6 +55,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
+from paperwire_common import ids
 from paperwire_common.events import TopicEvent
 
 EventKind = Literal["topic.created", "topic.trending"]
@@ -500,8 +501,7 @@ class TopicRecord(BaseModel):
 
 def event_id(kind: str, topic_id: str, window: int | None = None) -> str:
     """Deterministic event id: hash of (kind, topic id, window); topic.created has no window."""
-    raw = "\x1f".join((kind, topic_id, "" if window is None else str(window)))
-    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+    return ids.event_id(kind, topic_id, "" if window is None else str(window))
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ class ElasticIndex:
     def __init__(self, url: str, alias: str = "papers", *, max_retries: int = 5, request_timeout: float = 30) -> None:
         self.url, self.alias, self.max_retries = url, alias, max_retries
         self._known: OrderedDict[str, None] = OrderedDict()  # words with exact matches (see _known_words)
+        self._probing: dict[str, asyncio.Future[None]] = {}  # word -> the probe in flight for it
         self.es = AsyncElasticsearch(
             url,
             request_timeout=request_timeout,
@@ -90,25 +91,36 @@ class ElasticIndex:
     async def _known_words(self, words: set[str]) -> frozenset[str]:
         """The words with an exact (analysed) match in some title or abstract: one _msearch of early-terminating
         counts for the words not already known. Known words are remembered (LRU): a word rarely leaves the
-        index, and if one does it only misses its typo expansion until it drops out of the cache."""
-        cache = self._known
-        todo = sorted(w for w in words if w not in cache)
+        index, and if one does it only misses its typo expansion until it drops out of the cache. A word already
+        being probed for a concurrent search (hybrid runs two at once) is awaited, not probed again."""
+        cache, probing = self._known, self._probing
+        todo = sorted(w for w in words if w not in cache and w not in probing)
         if todo:
-            searches: list[dict[str, Any]] = []
+            task = asyncio.ensure_future(self._probe(todo))
             for w in todo:
-                probe = {"multi_match": {"query": w, "fields": ["title", "abstract"], "operator": "and"}}
-                searches += [{"index": self.alias}, {"size": 0, "terminate_after": 1, "query": probe}]
-            r = await self.es.msearch(searches=searches)
-            for w, resp in zip(todo, r["responses"], strict=True):
-                if "error" in resp:
-                    raise RuntimeError(f"elasticsearch vocabulary probe failed: {resp['error']}")
-                if resp["hits"]["total"]["value"] > 0:
-                    cache[w] = None
-            while len(cache) > KNOWN_WORDS_CACHE:
-                cache.popitem(last=False)
-        for w in words & cache.keys():
+                probing[w] = task
+            task.add_done_callback(lambda _: [probing.pop(w, None) for w in todo])
+        for t in {probing[w] for w in words if w in probing}:
+            await t
+        known = words & cache.keys()
+        for w in known:
             cache.move_to_end(w)
-        return frozenset(words & cache.keys())
+        return frozenset(known)
+
+    async def _probe(self, words: list[str]) -> None:
+        """Add to the known-words cache those of `words` that some title or abstract contains."""
+        searches: list[dict[str, Any]] = []
+        for w in words:
+            probe = {"multi_match": {"query": w, "fields": ["title", "abstract"], "operator": "and"}}
+            searches += [{"index": self.alias}, {"size": 0, "terminate_after": 1, "query": probe}]
+        r = await self.es.msearch(searches=searches)
+        for w, resp in zip(words, r["responses"], strict=True):
+            if "error" in resp:
+                raise RuntimeError(f"elasticsearch vocabulary probe failed: {resp['error']}")
+            if resp["hits"]["total"]["value"] > 0:
+                self._known[w] = None
+        while len(self._known) > KNOWN_WORDS_CACHE:
+            self._known.popitem(last=False)
 
     async def _add_missing_fields(self) -> None:
         """An index made by an older release gets the fields added since (adding a field is always allowed), so
@@ -441,11 +453,16 @@ def _node(n: Node, fuzzy: bool = True, known: frozenset[str] = frozenset()) -> d
     return {"bool": b}
 
 
+def _typo_word(c: Clause) -> str | None:
+    """The word of a clause that may get typo tolerance (lower-cased): free single words only, as the embedded
+    index picks them."""
+    return c.text.lower() if c.field is None and not c.phrase and c.text.isalnum() else None
+
+
 def _typo_candidates(n: Node) -> set[str]:
-    """Free single words that may get typo tolerance (lower-cased), as the embedded index picks them."""
     if isinstance(n, Clause):
-        ok = n.field is None and not n.phrase and n.text.isalnum()
-        return {n.text.lower()} if ok else set()
+        w = _typo_word(n)
+        return {w} if w is not None else set()
     return set().union(*(_typo_candidates(c) for c in (*n.must, *n.should, *n.must_not)))
 
 
@@ -465,7 +482,7 @@ def _leaf(c: Clause, fuzzy: bool = True, known: frozenset[str] = frozenset()) ->
         }
         # Typo tolerance on free single words the index does not contain as such (so exact matches always
         # outrank would-be typo ones); AUTO:4,8 = exact below 4 characters, 1 edit below 8, else 2.
-        if fuzzy and c.text.isalnum() and c.text.lower() not in known:
+        if fuzzy and (w := _typo_word(c)) is not None and w not in known:
             free |= {"fuzziness": "AUTO:4,8", "prefix_length": 1}
         return {"multi_match": free}
     if c.field in _TEXT_FIELDS:

@@ -142,6 +142,11 @@ def _max_edits(term: str) -> int:
     return 0 if len(term) < 4 else 1 if len(term) < 8 else 2
 
 
+def _vocab_text(d: dict[str, Any]) -> str:
+    """The text of a document that the `terms` vocabulary counts: title and abstract."""
+    return f"{d.get('title') or ''}\n{d.get('abstract') or ''}"
+
+
 # (id, version, docs columns, bodies columns, vector): a document checked and converted, ready to write
 _Prepared = tuple[str, int, tuple[Any, ...], tuple[str, bytes | None], np.ndarray | None]
 
@@ -296,7 +301,7 @@ class EmbeddedIndex:
                 done = self._write(d, prep, removed)
                 if done is not None:
                     written.append(done)
-                    added.append(f"{d.get('title') or ''}\n{d.get('abstract') or ''}")
+                    added.append(_vocab_text(d))
             self.db.executemany(
                 "INSERT INTO terms (term, df) VALUES (?, ?) ON CONFLICT (term) DO UPDATE SET df = df + excluded.df",
                 self._term_counts(added),
@@ -321,7 +326,7 @@ class EmbeddedIndex:
         if row:
             rid = int(row[0])
             old = json.loads(row[2])
-            removed.append(f"{old.get('title') or ''}\n{old.get('abstract') or ''}")
+            removed.append(_vocab_text(old))
             self._unindex(rid, old)
             self.db.execute(
                 "UPDATE docs SET version=?, content_hash=?, title=?, published_at=?, year=?, source=?, has_code=?, "
@@ -444,11 +449,9 @@ class EmbeddedIndex:
         """rid -> the returned document: `fields` (or the defaults), id always, the embedding only when asked."""
         keys = fields or DEFAULT_FIELDS
         vectors = bool(fields and "embedding" in fields)
-        sql = (
-            f"SELECT rid, doc{', embedding' if vectors else ''} FROM bodies WHERE rid IN ({','.join('?' * len(rids))})"
-        )
+        sql = f"SELECT rid, doc{', embedding' if vectors else ''} FROM bodies WHERE rid IN ({{in}})"
         out: dict[int, dict[str, Any]] = {}
-        for row in self.db.execute(sql, list(rids)) if rids else ():
+        for row in select_in(self.db, sql, rids):
             doc = json.loads(row[1])
             shown = {k: doc[k] for k in keys if k in doc}
             shown["id"] = doc["id"]
@@ -638,16 +641,14 @@ class EmbeddedIndex:
             mask[np.fromiter((r[0] for r in rows), dtype=np.int64)] = True
             allowed &= mask
         if exclude_ids:
-            excluded = self.db.execute(
-                f"SELECT rid FROM docs WHERE id IN ({','.join('?' * len(exclude_ids))})", list(exclude_ids)
-            )
+            excluded = select_in(self.db, "SELECT rid FROM docs WHERE id IN ({in})", exclude_ids)
             allowed[[r[0] for r in excluded]] = False
         k = min(k, int(allowed.sum()))
         if k == 0:
             return []
         scores = np.where(allowed, self._mat @ (q / norm), -np.inf)  # exact cosine: rows are unit vectors
         top = [int(r) for r in np.argpartition(-scores, k - 1)[:k]]
-        ids = dict(self.db.execute(f"SELECT rid, id FROM docs WHERE rid IN ({','.join('?' * len(top))})", top))
+        ids = dict(select_in(self.db, "SELECT rid, id FROM docs WHERE rid IN ({in})", top))
         docs = self._docs(top, fields)
         hits = [SearchHit(ids[r], float(scores[r]), docs[r]) for r in top]
         hits.sort(key=lambda h: (-h.score, h.id))
@@ -668,7 +669,7 @@ class EmbeddedIndex:
                     surface.setdefault(s, w)
         if not tf:
             return []
-        dfs = dict(self.db.execute(f"SELECT term, df FROM terms WHERE term IN ({','.join('?' * len(tf))})", list(tf)))
+        dfs = dict(select_in(self.db, "SELECT term, df FROM terms WHERE term IN ({in})", list(tf)))
         n_docs = await self.count()
         scored = sorted(
             (-f * (1 + math.log((n_docs + 1) / (dfs[s] + 1))), s)
@@ -709,11 +710,10 @@ class EmbeddedIndex:
                 "SELECT rid FROM suggest_titles WHERE pos = ? AND norm >= ? AND norm < ? ORDER BY len, rid LIMIT ?",
                 (pos, *bounds, 2 * size + len(rids)),
             ).fetchall()
-            placeholders = ",".join("?" * len(top))
             named = {
                 r: (pid, title)
-                for r, pid, title in self.db.execute(
-                    f"SELECT rid, id, title FROM docs WHERE rid IN ({placeholders})", [r for (r,) in top]
+                for r, pid, title in select_in(
+                    self.db, "SELECT rid, id, title FROM docs WHERE rid IN ({in})", [r for (r,) in top]
                 )
             }
             for (rid,) in top:

@@ -6,6 +6,7 @@ import json
 import random
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -135,3 +136,31 @@ def test_typo_tolerance_only_for_free_words_the_index_lacks() -> None:
     assert _typo_candidates(q) == {"graph", "transformr"}
     body = json.dumps(_node(q, known=frozenset({"graph"})))
     assert body.count("fuzziness") == 1 and '"query": "Transformr", "fields"' in body
+
+
+async def test_concurrent_searches_probe_a_new_word_once() -> None:
+    """Hybrid search runs two Elasticsearch searches at once: the vocabulary probe of a new word is shared."""
+    import asyncio
+
+    from paperwire_common.search.elastic import ElasticIndex
+
+    calls: list[list[str]] = []
+
+    class FakeES:
+        async def msearch(self, searches: list[dict[str, Any]]) -> dict[str, Any]:
+            words = [s["query"]["multi_match"]["query"] for s in searches[1::2]]
+            calls.append(words)
+            await asyncio.sleep(0.01)
+            return {"responses": [{"hits": {"total": {"value": int(w == "graph")}}} for w in words]}
+
+    ix = ElasticIndex("http://127.0.0.1:1")
+    real, ix.es = ix.es, FakeES()  # type: ignore[assignment]
+    try:
+        a, b = await asyncio.gather(ix._known_words({"graph", "trasformer"}), ix._known_words({"graph", "trasformer"}))
+        assert a == b == frozenset({"graph"})
+        assert calls == [["graph", "trasformer"]]
+        assert await ix._known_words({"graph"}) == {"graph"} and len(calls) == 1  # known words are cached
+        await ix._known_words({"trasformer"})  # an unknown word is asked again later (it may have arrived)
+        assert calls[1:] == [["trasformer"]]
+    finally:
+        await real.close()
