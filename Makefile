@@ -9,7 +9,7 @@ RUN := $(UV) run --frozen --no-sync
 INFRA := bash deploy/local/infra.sh
 PYTEST_ARGS ?=
 
-.PHONY: help run test test-unit lint format install proto infra-up infra-down infra-status bench clean readme
+.PHONY: help run test test-unit lint format install proto infra-up infra-down infra-status bench bench-tools clean readme
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -63,6 +63,10 @@ infra-status: ## one line per server
 
 bench: install ## benchmarks (see bench/README.md); needs `make infra-up` for the real-backend numbers
 	$(RUN) python bench/pipeline.py --papers 100000
+
+VEGETA := github.com/tsenart/vegeta/v12@v12.13.0
+bench-tools: ## install vegeta (Go), the search-latency bench's load generator, into $$(go env GOPATH)/bin
+	go install $(VEGETA)
 
 clean: ## remove the environment, generated code and server state
 	-$(INFRA) down

@@ -1,7 +1,8 @@
 """Search latency at a fixed arrival rate over 100,000 synthetic papers: through the gateway vs straight to ES.
 
     uv run python bench/search_latency.py [--papers 100000] [--rates 100[,20,10,5]] [--duration 45] [--warmup 5]
-        [--modes keyword[,hybrid]] [--vectors none|random] [--reindex] [--drop] [--json out.json]
+        [--modes keyword[,hybrid]] [--vectors none|random] [--load auto|vegeta|python] [--reindex] [--drop]
+        [--json out.json]
 
 Needs Elasticsearch and Kafka (`make infra-up`); Redis too, as the gateway process connects to it.
 
@@ -15,28 +16,27 @@ Needs Elasticsearch and Kafka (`make infra-up`); Redis too, as the gateway proce
 3. Open loop: request i is due at t0 + i / rate whatever happened before (no back-pressure from slow
    answers); its latency runs from that due time to the end of its response, so a late start counts. The
    first --warmup seconds of each leg are sent but not recorded. A failed or timed-out (10 s) request counts
-   as infinitely slow. When more than 300 requests are in flight the rate is beyond what the server can do
-   (the queue, hence latency, grows without bound): the leg stops early, reports SATURATED and the throughput
-   it reached, instead of piling up thousands of doomed requests on shared cores.
+   as infinitely slow. The load generator (--load) is vegeta when installed (`make bench-tools`): it spends
+   ~1 ms of CPU a request on the shared cores, against 1.5-2.5 ms for the asyncio one in this process. Beyond
+   what the server can do (over 300 requests in flight) the python generator stops the leg and reports the
+   throughput it reached; vegeta keeps sending late, and a leg that fell over a second behind is SATURATED.
    (a) gateway: `paperwire run gateway` as a subprocess (PAPERWIRE_BACKEND=kafka, PAPERWIRE_NAMESPACE=benchlat-,
-       PAPERWIRE_INDEX_ALIAS=papers<N>), GET /v1/search?q=..&mode=..&size=10 with httpx.AsyncClient;
+       PAPERWIRE_INDEX_ALIAS=papers<N>), GET /v1/search?q=..&mode=..&size=10;
    (b) direct: the exact Elasticsearch requests the adapter sends for that query and mode (recorded by
-       running SearchService over ElasticIndex once per query with a recording client), replayed with the
-       raw AsyncElasticsearch client; only those requests are timed.
+       running SearchService over ElasticIndex once per query with a recording client), replayed as they are
+       (vegeta: one _search, or one _msearch when the adapter sends several). Not replayed, so the direct leg
+       is if anything the cheaper: the vocabulary probes, and in semantic and hybrid modes the _mget of the
+       page's documents, which the gateway sends once the candidates are fused.
    Both legs share the 2 cores with Elasticsearch (and the gateway process): the numbers are for this box.
+4. CPU: each leg prints the CPU per request of Elasticsearch (its node stats), the gateway process and the load
+   generator, and how many cores the whole box kept busy: where a saturated leg's time went.
 
 Hybrid: the 100k corpus has no real embeddings (all-MiniLM-L6-v2 on 2 cores embeds ~13-30 papers/s, i.e.
 1-2 hours for 100k). `--vectors random --modes keyword,hybrid` indexes random unit vectors instead, so the
 kNN part costs what an HNSW search over 100k x 384 dims costs (rankings are meaningless). Query embeddings are
 cached by the gateway (LRU), so after warm-up the 200 repeated queries do not pay the encoder.
 
-Measured 2026-11-27, second session (idle box apart from the servers; `--rates 100,50 --duration 30`):
-at 100/s direct p50/p99 16/134 ms, gateway 20/142 ms (ratio 1.22x p50, 1.06x p99); at 50/s direct 13/50 ms,
-gateway 16/73 ms. At 100/s the two cores are nearly saturated: Elasticsearch spends ~10 ms of CPU per query
-(exact totals and facet aggregations ~4 ms, highlights ~2 ms), the gateway ~3.5 ms, the load generator the
-rest. Highlights run a non-fuzzy copy of the query (with fuzzy terms the highlighter alone cost 40 ms a query),
-and typo expansion applies only to words the index lacks; the gateway learns which words the index has with
-one _msearch per new word (cached), which the direct leg, replaying recorded searches, does not send.
+Last numbers, and what they mean: bench/README.md.
 """
 
 from __future__ import annotations
@@ -57,12 +57,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.loadgen import VEGETA_MODULE, CpuMeter, CpuUse, direct_target, find_vegeta, get_target, run_vegeta
 from bench.pipeline import corpus
 
 NAMESPACE = "benchlat-"
@@ -247,8 +249,20 @@ class Leg:
     achieved_per_s: float  # successful responses per second of the recorded window
     max_in_flight: int
     saturated_after_s: float | None = None  # the leg was stopped: too many requests in flight
-    es_took_p50_ms: float | None = None  # Elasticsearch's own `took` (direct leg only)
+    es_took_p50_ms: float | None = None  # Elasticsearch's own `took` (direct leg, python load only)
     first_error: str | None = None
+    load: str = "python"  # the load generator: python (asyncio, in this process) or vegeta
+    cpu: CpuUse | None = None  # where the leg's CPU went, per request
+
+
+def summarise(
+    leg: str, mode: str, rate: float, lat_s: Sequence[float], window: float, sent: int, peak: int, **kw: Any
+) -> Leg:
+    """Percentiles over every recorded request; a failed, timed-out or abandoned one counts as infinitely slow."""
+    ok = sum(1 for x in lat_s if math.isfinite(x))
+    ms = np.sort(np.asarray(list(lat_s) or [float("inf")], dtype=np.float64)) * 1000
+    p50, p95, p99 = (float(x) for x in np.percentile(ms, [50, 95, 99], method="higher"))
+    return Leg(leg, mode, rate, sent, ok, sent - ok, p50, p95, p99, float(ms.max()), ok / max(window, 1e-9), peak, **kw)
 
 
 async def open_loop(
@@ -261,6 +275,7 @@ async def open_loop(
     warmup: float,
     timeout: float = 10.0,
     max_in_flight: int = 300,
+    meter: CpuMeter | None = None,
 ) -> Leg:
     """Request i is due at t0 + i / rate; its latency runs from its due time, so a late start counts.
 
@@ -295,6 +310,8 @@ async def open_loop(
     tasks: list[asyncio.Task[None]] = []
     dues: list[float] = []
     stopped: float | None = None
+    if meter:
+        meter.start()
     for i in range(total):
         due = t0 + i / rate
         delay = due - loop.time()
@@ -309,36 +326,58 @@ async def open_loop(
         for t in tasks:
             t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+    cpu = meter.stop(len(dues)) if meter else None
     # Saturated legs keep everything (the warm-up included); otherwise only what was due after the warm-up.
     start = t0 if stopped is not None else t0 + warmup
     window = (stopped - start) if stopped is not None else duration
     finished = {d: lat for d, lat in done}
     lat = [finished.get(d, float("inf")) for d in dues if d >= start]
-    ok = sum(1 for x in lat if np.isfinite(x))
-    ms = np.sort(np.asarray(lat or [float("inf")], dtype=np.float64)) * 1000
-    p50, p95, p99 = (float(x) for x in np.percentile(ms, [50, 95, 99], method="higher"))
-    return Leg(
+    return summarise(
         leg,
         mode,
         rate,
+        lat,
+        window,
         len(lat),
-        ok,
-        len(lat) - ok,
-        p50,
-        p95,
-        p99,
-        float(ms.max()),
-        ok / max(window, 1e-9),
         peak,
-        None if stopped is None else stopped - t0,
-        float(np.median(took)) if took else None,
-        errors[0] if errors else None,
+        saturated_after_s=None if stopped is None else stopped - t0,
+        es_took_p50_ms=float(np.median(took)) if took else None,
+        first_error=errors[0] if errors else None,
+        cpu=cpu,
+    )
+
+
+def vegeta_leg(
+    leg: str, mode: str, targets: Sequence[dict[str, Any]], rate: float, a: argparse.Namespace, meter: CpuMeter
+) -> Leg:
+    meter.start()
+    run = run_vegeta(a.vegeta, targets, rate, a.duration, a.warmup, ROOT / "bench" / "out" / "vegeta")
+    cpu = meter.stop(run.sent)
+    # Out of free workers, vegeta sends late; latencies count from the due time, but a leg that fell more than
+    # a second behind could not hold the rate: it is reported as saturated.
+    behind = run.late_s > 1.0 or run.sent < 0.98 * run.planned
+    return summarise(
+        leg,
+        mode,
+        rate,
+        run.latencies_s,
+        a.duration,
+        len(run.latencies_s),
+        0,
+        saturated_after_s=run.late_s if behind else None,
+        first_error=run.first_error,
+        load="vegeta",
+        cpu=cpu,
     )
 
 
 async def direct_leg(
     es_url: str, mode: str, requests: dict[str, list[dict]], queries: Sequence[str], rate: float, a: argparse.Namespace
 ) -> Leg:
+    name = "direct ES"
+    if a.load == "vegeta":
+        targets = [direct_target(es_url, requests[q]) for q in queries]
+        return vegeta_leg(name, mode, targets, rate, a, CpuMeter(es_url, None, "vegeta"))
     from elasticsearch import AsyncElasticsearch
     from elasticsearch.serializer import OrjsonSerializer
 
@@ -353,7 +392,8 @@ async def direct_leg(
 
     try:
         await send(queries[0])  # connect
-        return await open_loop("direct ES (raw client)", mode, send, queries, rate, a.duration, a.warmup)
+        meter = CpuMeter(es_url, None, "python")
+        return await open_loop(name, mode, send, queries, rate, a.duration, a.warmup, meter=meter)
     finally:
         await es.close()
 
@@ -386,8 +426,14 @@ async def gateway_leg(
     import httpx
     import orjson
 
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+    base = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
         await wait_ready(client, proc)
+    name = "gateway /v1/search"
+    meter = CpuMeter(a.es_url, proc.pid, a.load)
+    if a.load == "vegeta":
+        targets = [get_target(f"{base}/v1/search?" + urlencode({"q": q, "mode": mode, "size": "10"})) for q in queries]
+        return vegeta_leg(name, mode, targets, rate, a, meter)
     # The load itself goes through aiohttp + orjson, the stack the direct leg's client uses: the client's own
     # CPU (it shares the 2 cores) then weighs the same on both legs.
     conn = aiohttp.TCPConnector(limit=300)
@@ -404,7 +450,7 @@ async def gateway_leg(
                 raise RuntimeError(f"served as {body.get('mode')}: {body.get('degraded')}")
 
         await send(queries[0])
-        return await open_loop("gateway /v1/search", mode, send, queries, rate, a.duration, a.warmup)
+        return await open_loop(name, mode, send, queries, rate, a.duration, a.warmup, meter=meter)
 
 
 def start_gateway(a: argparse.Namespace, port: int, embeddings: bool) -> subprocess.Popen[bytes]:
@@ -448,6 +494,12 @@ def main() -> int:
     ap.add_argument("--vectors", choices=["none", "random"], default="none", help="document vectors of the corpus")
     ap.add_argument("--reindex", action="store_true", help="rebuild the bench index even if it is complete")
     ap.add_argument("--drop", action="store_true", help="delete the bench index at the end")
+    ap.add_argument(
+        "--load",
+        choices=["auto", "vegeta", "python"],
+        default="auto",
+        help="load generator: vegeta (Go, little CPU on the shared cores) or python (asyncio); auto: vegeta if found",
+    )
     ap.add_argument("--json", type=Path, help="also write the results here")
     ap.add_argument("--es-url", default=os.environ.get("PAPERWIRE_ELASTICSEARCH_URL", "http://127.0.0.1:9200"))
     ap.add_argument("--kafka", default=os.environ.get("PAPERWIRE_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
@@ -458,6 +510,13 @@ def main() -> int:
         ap.error("--modes: keyword, semantic, hybrid")
     if set(modes) - {"keyword"} and a.vectors == "none":
         ap.error("semantic/hybrid need document vectors: add --vectors random (see the docstring)")
+
+    a.vegeta = find_vegeta()
+    if a.load == "auto":
+        a.load = "vegeta" if a.vegeta else "python"
+    if a.load == "vegeta" and not a.vegeta:
+        ap.error(f"--load vegeta: vegeta is not installed (go install {VEGETA_MODULE})")
+    print(f"load generator: {a.load}" + (f" ({a.vegeta})" if a.load == "vegeta" else ""), file=sys.stderr)
 
     from paperwire_common.logging import configure_logging
 
@@ -490,23 +549,26 @@ def main() -> int:
     print(
         f"\nsearch latency, open loop, {a.duration:.0f} s recorded per leg (+{a.warmup:.0f} s warm-up), "
         f"{len(queries)} distinct 1-3 word queries, size=10, {a.papers} synthetic papers, vectors {a.vectors}, "
-        f"{os.cpu_count()} cores (1-min load avg {min(load):.1f}-{max(load):.1f}); a failed or timed-out (10 s) "
-        "request counts as infinitely slow"
+        f"{os.cpu_count()} cores (1-min load avg {min(load):.1f}-{max(load):.1f}), load generator {a.load}; a failed "
+        "or timed-out (10 s) request counts as infinitely slow; CPU is per request sent, the warm-up included"
     )
 
     def ms(x: float) -> str:
         return f"{x:>7.1f}" if math.isfinite(x) else f"{'>10s':>7}"
 
-    cols = (("leg", -24), ("mode", -8), ("rate/s", 6), ("p50 ms", 7), ("p95 ms", 7), ("p99 ms", 7), ("max ms", 7))
+    cols = (("leg", -20), ("mode", -8), ("rate/s", 6), ("p50 ms", 7), ("p95 ms", 7), ("p99 ms", 7), ("max ms", 7))
     header = " ".join(f"{c:<{-w}}" if w < 0 else f"{c:>{w}}" for c, w in cols)
-    header += f" {'ok':>6} {'fail':>5} {'done/s':>6} {'ES took p50':>11}"
+    header += f" {'ok':>6} {'fail':>5} {'done/s':>6} | {'CPU ms/request: ES':>18} {'gateway':>7} {'load':>5}"
+    header += f" | {'box cores':>9}"
     print(header)
     print("-" * len(header))
     for g in legs:
-        took = f"{g.es_took_p50_ms:>11.0f}" if g.es_took_p50_ms is not None else f"{'':>11}"
+        c = g.cpu
+        gw = f"{c.gateway_ms:>7.1f}" if c and c.gateway_ms is not None else f"{'':>7}"
+        use = f"{c.es_ms:>18.1f} {gw} {c.load_ms:>5.1f} | {c.box_cores:>9.2f}" if c else ""
         print(
-            f"{g.leg:<24} {g.mode:<8} {g.rate:>6.0f} {ms(g.p50_ms)} {ms(g.p95_ms)} {ms(g.p99_ms)} {ms(g.max_ms)} "
-            f"{g.ok:>6} {g.errors:>5} {g.achieved_per_s:>6.1f} {took}"
+            f"{g.leg:<20} {g.mode:<8} {g.rate:>6.0f} {ms(g.p50_ms)} {ms(g.p95_ms)} {ms(g.p99_ms)} {ms(g.max_ms)} "
+            f"{g.ok:>6} {g.errors:>5} {g.achieved_per_s:>6.1f} | {use}"
         )
     for mode in modes:
         for rate in rates:
@@ -517,7 +579,12 @@ def main() -> int:
             shown = ", ".join(f"{n} {r:.2f}x" if math.isfinite(r) else f"{n} n/a" for n, r in named)
             print(f"ratio gateway/direct, {mode} at {rate:.0f}/s: {shown}")
     for g in legs:
-        if g.saturated_after_s is not None:
+        if g.saturated_after_s is not None and g.load == "vegeta":
+            print(
+                f"{g.leg} {g.mode} at {g.rate:.0f}/s: SATURATED, all 300 vegeta workers were busy and requests went "
+                f"out up to {g.saturated_after_s:.1f}s late (counted in the latencies)"
+            )
+        elif g.saturated_after_s is not None:
             print(
                 f"{g.leg} {g.mode} at {g.rate:.0f}/s: SATURATED, stopped after {g.saturated_after_s:.1f}s with "
                 f"{g.max_in_flight} requests in flight; it completed {g.achieved_per_s:.1f} requests/s"

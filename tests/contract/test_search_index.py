@@ -115,6 +115,19 @@ async def test_size_and_total(index: SearchIndex) -> None:
     assert await index.count() == 15
 
 
+async def test_uncounted_search_returns_the_same_page(index: SearchIndex) -> None:
+    # count=False lets an adapter skip counting every match (hybrid mode's highlight request): the page and its
+    # order must not change, and the total may only fall short of the real one, never exceed it.
+    await load(index, [doc(f"p{i:02d}", f"Neural paper {i}", "neural networks " * (i % 4 + 1)) for i in range(30)])
+    counted = await index.search(SearchRequest(q="neural networks", size=7))
+    uncounted = await index.search(SearchRequest(q="neural networks", size=7, count=False))
+    assert [h.id for h in uncounted.hits] == [h.id for h in counted.hits]
+    assert [h.highlights for h in uncounted.hits] == [h.highlights for h in counted.hits]
+    assert counted.total == 30 and 7 <= uncounted.total <= 30
+    faceted = await index.search(SearchRequest(q="neural", size=7, count=False, facets=True))
+    assert faceted.total == 30  # facets visit every match: the total is exact anyway
+
+
 async def test_permanent_failure_is_returned_not_raised(index: SearchIndex) -> None:
     bad = doc("bad", "Wrong vector", embedding=[0.1, 0.2, 0.3])
     good = doc("good", "Fine paper", embedding=[0.0] * 383 + [1.0])
@@ -289,6 +302,21 @@ async def test_fields_projection_and_the_embedding_never_leaks(index: SearchInde
     embs = await index.get_embeddings(["p1", "p2", "nope"])
     assert list(embs) == ["p1"] and embs["p1"] == pytest.approx(unit(0))
 
+
+
+async def test_get_many_returns_what_search_would_and_ids_alone_when_asked(index: SearchIndex) -> None:
+    await load(index, [doc("p1", "Graph networks", "About graphs.", embedding=unit(0)), doc("p2", "Graphs", "Graphs.")])
+    searched = {h.id: h.doc for h in (await index.search(SearchRequest(q="graph"))).hits}
+    got = await index.get_many(["p2", "nope", "p1"])
+    assert got == searched  # the same default fields, no embedding, missing ids left out
+    assert await index.get_many(["p1"], ("title",)) == {"p1": {"id": "p1", "title": "Graph networks"}}
+    assert await index.get_many([]) == {}
+    # Ids alone (hybrid's candidates): every read path gives the id and nothing else.
+    assert [h.doc for h in (await index.search(SearchRequest(q="graph", fields=("id",)))).hits] == [
+        {"id": h} for h in searched
+    ]
+    assert [h.doc for h in await index.knn(unit(0), 5, fields=("id",))] == [{"id": "p1"}]
+    assert await index.get_many(["p1"], ("id",)) == {"p1": {"id": "p1"}}
 
 async def test_knn_orders_by_cosine_with_filters_and_exclusions(index: SearchIndex) -> None:
     await load(

@@ -180,6 +180,14 @@ class ElasticIndex:
             return None
         return dict(r["_source"])
 
+    async def get_many(
+        self, paper_ids: Sequence[str], fields: tuple[str, ...] | None = None
+    ) -> dict[str, dict[str, Any]]:
+        if not paper_ids:
+            return {}
+        r = await self.es.mget(index=self.alias, ids=list(paper_ids), **_source_kw(fields))
+        return {d["_id"]: {**d.get("_source", {}), "id": d["_id"]} for d in r["docs"] if d.get("found")}
+
     async def get_embeddings(self, paper_ids: Sequence[str]) -> dict[str, list[float]]:
         if not paper_ids:
             return {}
@@ -258,15 +266,16 @@ class ElasticIndex:
             query=query,
             size=req.size,
             sort=sort,
-            source_includes=_source(req.fields),
-            track_total_hits=True,
+            **_source_kw(req.fields),
+            # Facets visit every match anyway; without them an uncounted search can skip non-competitive hits.
+            track_total_hits=req.count or req.facets,
             **kw,
         )
         hits = [
             SearchHit(
                 h["_id"],
                 float(h.get("_score") or 0.0),
-                {**h["_source"], "id": h["_id"]},
+                {**h.get("_source", {}), "id": h["_id"]},
                 dict(h.get("highlight", {})),
                 tuple(h["sort"]),
             )
@@ -278,7 +287,8 @@ class ElasticIndex:
             facets[name] = [
                 (bool(b["key"]) if name == "has_code" else b["key"], b["doc_count"]) for b in agg["buckets"]
             ]
-        return SearchResponse(int(r["hits"]["total"]["value"]), hits, facets)
+        total = int(r["hits"]["total"]["value"]) if "total" in r["hits"] else len(hits)
+        return SearchResponse(total, hits, facets)
 
     async def knn(
         self,
@@ -307,10 +317,10 @@ class ElasticIndex:
             flt.append({"bool": {"must_not": [{"ids": {"values": list(exclude_ids)}}]}})
         if flt:
             knn["filter"] = flt  # applied during the graph search, so k hits pass the filters
-        r = await self.es.search(index=self.alias, knn=knn, size=k, source_includes=_source(fields))
+        r = await self.es.search(index=self.alias, knn=knn, size=k, **_source_kw(fields))
         # The cosine similarity's score is (1 + cos) / 2; the port's score is the cosine itself.
         hits = [
-            SearchHit(h["_id"], 2.0 * float(h["_score"]) - 1.0, {**h["_source"], "id": h["_id"]})
+            SearchHit(h["_id"], 2.0 * float(h["_score"]) - 1.0, {**h.get("_source", {}), "id": h["_id"]})
             for h in r["hits"]["hits"]
         ]
         hits.sort(key=lambda h: (-h.score, h.id))
@@ -409,6 +419,14 @@ def stored_body(d: dict[str, Any]) -> dict[str, Any]:
 
 def _source(fields: tuple[str, ...] | None) -> list[str]:
     return ["id", *fields] if fields else list(DEFAULT_FIELDS)
+
+
+def _source_kw(fields: tuple[str, ...] | None) -> dict[str, Any]:
+    """Source filtering still loads and parses each hit's whole stored _source (with an embedding, ~8 kB of
+    JSON): a request for ids alone (hybrid's candidates) skips it and takes the id from the hit."""
+    if fields and set(fields) <= {"id"}:
+        return {"source": False}
+    return {"source_includes": _source(fields)}
 
 
 def _filters(f: Filters) -> list[dict[str, Any]]:

@@ -425,6 +425,12 @@ class EmbeddedIndex:
         ).fetchone()
         return json.loads(row[0]) if row else None
 
+    async def get_many(
+        self, paper_ids: Sequence[str], fields: tuple[str, ...] | None = None
+    ) -> dict[str, dict[str, Any]]:
+        rids = [r[0] for r in select_in(self.db, "SELECT rid FROM docs WHERE id IN ({in})", paper_ids)]
+        return {d["id"]: d for d in self._docs(rids, fields).values()}
+
     async def get_embeddings(self, paper_ids: Sequence[str]) -> dict[str, list[float]]:
         q = (
             "SELECT d.id, b.embedding FROM docs d JOIN bodies b ON b.rid = d.rid "

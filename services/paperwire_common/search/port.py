@@ -42,6 +42,9 @@ class SearchRequest:
     search_after: tuple[Any, ...] | None = None
     facets: bool = False
     highlight: bool = True
+    # False: the caller ignores the total, so the adapter may stop counting at the page (SearchResponse.total is
+    # then only a lower bound). Counting every match of a common word costs Elasticsearch as much as the search.
+    count: bool = True
 
 
 @dataclass
@@ -87,6 +90,13 @@ class SearchIndex(Protocol):
 
     async def get(self, paper_id: str) -> dict[str, Any] | None:
         """The stored document without its embedding, or None."""
+        ...
+
+    async def get_many(
+        self, paper_ids: Sequence[str], fields: tuple[str, ...] | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """paper_id -> the document as search returns it (`fields` or the defaults, id always) for those that
+        exist."""
         ...
 
     async def get_embeddings(self, paper_ids: Sequence[str]) -> dict[str, list[float]]:

@@ -195,43 +195,49 @@ class SearchService:
         if offset >= self.candidates:
             return SearchPage(0, [], {}, None, mode)
         vec = await self.embed_query(text)
-        vhits = await self.index.knn(vec, self.candidates, filters, fields)
-        vrank = {h.id: (i, h) for i, h in enumerate(vhits, 1)}
+        # Candidates are ranks and ids only: the page's documents are read once it is known. On Elasticsearch,
+        # loading the stored source of 200 candidates (each with its embedding) cost more than the searches.
+        ids = ("id",)
         krank: dict[str, tuple[int, SearchHit]] = {}
+        highlights: dict[str, dict[str, list[str]]] = {}
         facets: dict[str, list[dict[str, Any]]] = {}
-        total = len(vhits)
         if mode == "hybrid":
-            # Highlighting 100 candidates costs Elasticsearch ~7x the search: fetch candidates without it, and
-            # the highlights of the keyword top (the hits a page can show them for) in a small parallel query.
-            kres, top = await asyncio.gather(
+            # Highlighting 100 candidates costs Elasticsearch ~7x the search: the highlights come from the
+            # keyword top (the hits a page can show them for) in a small uncounted query, run alongside.
+            vhits, kres, top = await asyncio.gather(
+                self.index.knn(vec, self.candidates, filters, ids),
                 self.index.search(
                     SearchRequest(
-                        q=q, size=self.candidates, filters=filters, fields=fields, facets=offset == 0, highlight=False
+                        q=q, size=self.candidates, filters=filters, fields=ids, facets=offset == 0, highlight=False
                     )
                 ),
-                self.index.search(SearchRequest(q=q, size=offset + size, filters=filters, fields=("id",))),
+                self.index.search(SearchRequest(q=q, size=offset + size, filters=filters, fields=ids, count=False)),
             )
             highlights = {h.id: h.highlights for h in top.hits}
-            for h in kres.hits:
-                h.highlights = highlights.get(h.id, {})
             krank = {h.id: (i, h) for i, h in enumerate(kres.hits, 1)}
             facets = _facets(kres)
+        else:
+            vhits = await self.index.knn(vec, self.candidates, filters, ids)
+        vrank = {h.id: (i, h) for i, h in enumerate(vhits, 1)}
+        if mode == "hybrid":
             total = len(set(krank) | set(vrank))
             fused = {
                 pid: sum(1.0 / (self.rrf_k + r[0]) for r in (krank.get(pid), vrank.get(pid)) if r)
                 for pid in set(krank) | set(vrank)
             }
         else:
+            total = len(vhits)
             fused = {pid: h.score for pid, (_, h) in vrank.items()}
         order = sorted(fused, key=lambda pid: (-fused[pid], pid))
         page = order[offset : offset + size]
+        docs = await self.index.get_many(page, fields)
         items = []
         for pid in page:
+            if pid not in docs:  # deleted since the candidates were read
+                continue
             kh, vh = krank.get(pid), vrank.get(pid)
-            hit = kh[1] if kh else vh[1]  # type: ignore[index]
-            it = _item(hit, fused[pid])
-            if kh is None:
-                it["highlights"] = {}
+            hit = SearchHit(pid, fused[pid], docs[pid], highlights.get(pid, {}) if kh else {})
+            it = _item(hit)
             if explain:
                 it["explain"] = {
                     "keyword_rank": kh[0] if kh else None,

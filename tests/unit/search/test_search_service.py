@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from paperwire_common.search.embedded import EmbeddedIndex
+from paperwire_common.search.port import SearchRequest
 from paperwire_common.search.service import CursorError, SearchService, SemanticUnavailable
 
 DOCS = [
@@ -61,6 +62,22 @@ async def test_hybrid_fuses_and_explains(index: EmbeddedIndex) -> None:
     assert ex["fused_score"] == pytest.approx(1 / (60 + ex["keyword_rank"]) + 1 / (60 + ex["vector_rank"]))
     assert any("<em>" in f for f in top["highlights"].get("title", []) + top["highlights"].get("abstract", []))
     assert [i["score"] for i in page.items] == sorted((i["score"] for i in page.items), reverse=True)
+
+
+async def test_hybrid_counts_matches_once(index: EmbeddedIndex, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Hybrid sends two keyword searches: the candidates (with facets, whose total is the page's) and the
+    # highlights of the top. Only the first may pay for counting every match.
+    sent: list[SearchRequest] = []
+    real = index.search
+
+    async def spy(req: SearchRequest) -> Any:
+        sent.append(req)
+        return await real(req)
+
+    monkeypatch.setattr(index, "search", spy)
+    page = await svc(index).search("predicting future values", mode="hybrid", size=3)
+    assert page.facets and page.items
+    assert sorted((r.facets, r.count, r.highlight) for r in sent) == [(False, False, True), (True, True, False)]
 
 
 async def test_cursors_page_without_overlap_and_refuse_forgeries(index: EmbeddedIndex) -> None:
