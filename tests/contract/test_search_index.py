@@ -303,7 +303,6 @@ async def test_fields_projection_and_the_embedding_never_leaks(index: SearchInde
     assert list(embs) == ["p1"] and embs["p1"] == pytest.approx(unit(0))
 
 
-
 async def test_get_many_returns_what_search_would_and_ids_alone_when_asked(index: SearchIndex) -> None:
     await load(index, [doc("p1", "Graph networks", "About graphs.", embedding=unit(0)), doc("p2", "Graphs", "Graphs.")])
     searched = {h.id: h.doc for h in (await index.search(SearchRequest(q="graph"))).hits}
@@ -317,6 +316,7 @@ async def test_get_many_returns_what_search_would_and_ids_alone_when_asked(index
     ]
     assert [h.doc for h in await index.knn(unit(0), 5, fields=("id",))] == [{"id": "p1"}]
     assert await index.get_many(["p1"], ("id",)) == {"p1": {"id": "p1"}}
+
 
 async def test_knn_orders_by_cosine_with_filters_and_exclusions(index: SearchIndex) -> None:
     await load(
