@@ -58,8 +58,8 @@ def _facets(res: SearchResponse) -> dict[str, list[dict[str, Any]]]:
     return {k: [{"value": v, "count": c} for v, c in vals] for k, vals in res.facets.items()}
 
 
-def _item(h: SearchHit, score: float | None = None) -> dict[str, Any]:
-    return {**h.doc, "id": h.id, "score": h.score if score is None else score, "highlights": h.highlights}
+def _item(h: SearchHit) -> dict[str, Any]:
+    return {**h.doc, "id": h.id, "score": h.score, "highlights": h.highlights}
 
 
 class SearchService:
@@ -215,19 +215,18 @@ class SearchService:
             )
             highlights = {h.id: h.highlights for h in top.hits}
             krank = {h.id: (i, h) for i, h in enumerate(kres.hits, 1)}
+            vrank = {h.id: (i, h) for i, h in enumerate(vhits, 1)}
             facets = _facets(kres)
-        else:
-            vhits = await self.index.knn(vec, self.candidates, filters, ids)
-        vrank = {h.id: (i, h) for i, h in enumerate(vhits, 1)}
-        if mode == "hybrid":
             total = len(set(krank) | set(vrank))
             fused = {
                 pid: sum(1.0 / (self.rrf_k + r[0]) for r in (krank.get(pid), vrank.get(pid)) if r)
                 for pid in set(krank) | set(vrank)
             }
         else:
+            vhits = await self.index.knn(vec, self.candidates, filters, ids)
+            vrank = {h.id: (i, h) for i, h in enumerate(vhits, 1)}
             total = len(vhits)
-            fused = {pid: h.score for pid, (_, h) in vrank.items()}
+            fused = {h.id: h.score for h in vhits}
         order = sorted(fused, key=lambda pid: (-fused[pid], pid))
         page = order[offset : offset + size]
         docs = await self.index.get_many(page, fields)
