@@ -438,7 +438,7 @@ async def gateway_leg(
     # CPU (it shares the 2 cores) then weighs the same on both legs.
     conn = aiohttp.TCPConnector(limit=300)
     timeout = aiohttp.ClientTimeout(total=30)
-    async with aiohttp.ClientSession(f"http://127.0.0.1:{port}", connector=conn, timeout=timeout) as session:
+    async with aiohttp.ClientSession(base, connector=conn, timeout=timeout) as session:
 
         async def send(q: str) -> None:
             async with session.get("/v1/search", params={"q": q, "mode": mode, "size": "10"}) as r:
