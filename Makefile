@@ -9,7 +9,7 @@ RUN := $(UV) run --frozen --no-sync
 INFRA := bash deploy/local/infra.sh
 PYTEST_ARGS ?=
 
-.PHONY: help run test test-unit lint format install proto infra-up infra-down infra-status bench bench-tools clean readme
+.PHONY: help tools run test test-unit lint format install proto infra-up infra-down infra-status bench bench-tools clean readme
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -33,7 +33,10 @@ run: install ## run every service in one process on the embedded backends, servi
 	PAPERWIRE_LOG_FORMAT=$${PAPERWIRE_LOG_FORMAT:-console} PAPERWIRE_EMBEDDED_DATA_DIR=$${PAPERWIRE_EMBEDDED_DATA_DIR:-.paperwire/data} \
 	  $(RUN) paperwire run all
 
-test: install ## start the real servers, run the whole suite against them, stop the servers
+tools: ## install the tools the tests use (promtool, chromium, mailpit, grpcurl, toxiproxy); idempotent
+	bash deploy/local/tools.sh install
+
+test: install tools ## start the real servers, run the whole suite against them, stop the servers
 	@status=0; \
 	$(INFRA) up || { $(INFRA) down; exit 1; }; \
 	PAPERWIRE_REQUIRE_SERVERS=1 $(RUN) pytest $(PYTEST_ARGS) || status=$$?; \
@@ -64,9 +67,8 @@ infra-status: ## one line per server
 bench: install ## benchmarks (see bench/README.md); needs `make infra-up` for the real-backend numbers
 	$(RUN) python bench/pipeline.py --papers 100000
 
-VEGETA := github.com/tsenart/vegeta/v12@v12.13.0
-bench-tools: ## install vegeta (Go), the search-latency bench's load generator, into $$(go env GOPATH)/bin
-	go install $(VEGETA)
+bench-tools: ## install vegeta (Go), the search-latency bench's load generator (deploy/local/tools.sh)
+	bash deploy/local/tools.sh install vegeta
 
 clean: ## remove the environment, generated code and server state
 	-$(INFRA) down

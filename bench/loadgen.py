@@ -27,7 +27,8 @@ from typing import Any
 
 import orjson
 
-VEGETA_MODULE = "github.com/tsenart/vegeta/v12@v12.13.0"
+# Installed by `make bench-tools` (deploy/local/tools.sh, version in deploy/local/versions.env).
+TOOLS_BIN = Path(os.environ.get("PAPERWIRE_TOOLS_BIN") or Path.home() / ".cache" / "paperwire" / "bin")
 
 # The keyword arguments ElasticIndex passes to AsyncElasticsearch.search() that are request-body fields: a new
 # one must be added here on purpose (an unknown one fails the bench instead of being silently dropped).
@@ -35,6 +36,8 @@ _BODY_KEYS = {"query", "knn", "size", "from_", "sort", "track_total_hits", "high
 
 
 def find_vegeta() -> str | None:
+    if (TOOLS_BIN / "vegeta").exists():
+        return str(TOOLS_BIN / "vegeta")
     found = shutil.which("vegeta")
     if found:
         return found

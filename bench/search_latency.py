@@ -64,7 +64,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.loadgen import VEGETA_MODULE, CpuMeter, CpuUse, direct_target, find_vegeta, get_target, run_vegeta
+from bench.loadgen import CpuMeter, CpuUse, direct_target, find_vegeta, get_target, run_vegeta
 from bench.pipeline import corpus
 
 NAMESPACE = "benchlat-"
@@ -515,7 +515,7 @@ def main() -> int:
     if a.load == "auto":
         a.load = "vegeta" if a.vegeta else "python"
     if a.load == "vegeta" and not a.vegeta:
-        ap.error(f"--load vegeta: vegeta is not installed (go install {VEGETA_MODULE})")
+        ap.error("--load vegeta: vegeta is not installed: run `make bench-tools`")
     print(f"load generator: {a.load}" + (f" ({a.vegeta})" if a.load == "vegeta" else ""), file=sys.stderr)
 
     from paperwire_common.logging import configure_logging

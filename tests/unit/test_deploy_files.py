@@ -2,7 +2,7 @@
 
 No Docker needed. The files are checked against the code they configure: settings classes (env vars), metrics.py
 (metric and label names), runner.HEALTH_PORTS and GatewaySettings (ports), deploy/local/versions.env (server
-versions). promtool checks run when promtool is installed (required with PAPERWIRE_REQUIRE_SERVERS=1).
+versions). promtool checks need promtool (`make tools`; required with PAPERWIRE_REQUIRE_SERVERS=1).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import importlib.util
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -31,6 +30,7 @@ from paperwire_cli import runner
 from paperwire_common import metrics
 from paperwire_common.settings import CommonSettings
 from paperwire_gateway.settings import GatewaySettings
+from tests.tools import need_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -51,7 +51,6 @@ SERVERS = ("kafka", "elasticsearch", "redis", "prometheus", "grafana")
 # The servers every long-running paperwire service waits for (healthy), and the one-shot that must finish first.
 BACKING_SERVERS = ("kafka", "elasticsearch", "redis")
 TOPICS_ONE_SHOT = "topics"
-REQUIRE = os.environ.get("PAPERWIRE_REQUIRE_SERVERS") == "1"
 # Labels Prometheus attaches to every scraped series (job, instance) and the target label of deploy/prometheus.
 TARGET_LABELS = {"job", "instance", "component"}
 
@@ -618,12 +617,7 @@ def test_dashboard_is_valid_grafana_json() -> None:
 # ------------------------------------------------------------------------------------------------ promtool
 @pytest.fixture
 def promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        if REQUIRE:
-            pytest.fail("promtool is not installed (apt-get install prometheus); PAPERWIRE_REQUIRE_SERVERS=1")
-        pytest.skip("promtool is not installed (apt-get install prometheus)")
-    return path
+    return need_tool("promtool")
 
 
 def _promtool(promtool: str, *args: str) -> None:
