@@ -3,8 +3,8 @@
 #   docker build --build-arg SERVICE=indexer -t paperwire-indexer .
 #   docker run --rm -e PAPERWIRE_KAFKA_BOOTSTRAP=... paperwire-indexer
 # SERVICE: enricher | indexer | trending | notifier | gateway (`paperwire run <SERVICE> --backend kafka`).
-# One-shot commands (`paperwire topics create`, `paperwire ingest ...`) run in any of these images by overriding
-# the command (docker-compose.yml does so for `topics` and `seed`).
+# One-shot commands (`paperwire streams create`, `paperwire ingest ...`) run in any of these images by overriding
+# the command (docker-compose.yml does so for `streams` and `seed`).
 
 ARG PYTHON_IMAGE=python:3.11-slim
 
@@ -41,7 +41,7 @@ RUN rm -rf services/paperwire && mkdir -p services/paperwire \
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev \
  && /app/.venv/bin/python -m compileall -q services \
- && /app/.venv/bin/paperwire topics list >/dev/null
+ && /app/.venv/bin/paperwire streams list >/dev/null
 
 # ---------------------------------------------------------------------------------------------------------------
 # runtime: the virtualenv and sources only (no uv, no compilers, no dev tools), run as a non-root user.

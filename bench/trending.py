@@ -32,7 +32,7 @@ async def run(n_events: int, n_papers: int, batch: int) -> tuple[float, int]:
     from paperwire_common.events import Author, Engagement, PaperEnriched, PaperRaw
     from paperwire_common.runtime import settle_heap
     from paperwire_common.settings import CommonSettings
-    from paperwire_common.topics import ENGAGEMENT, PAPERS_ENRICHED
+    from paperwire_common.streams import ENGAGEMENT, PAPERS_ENRICHED
     from paperwire_trending.service import Trending
     from paperwire_trending.settings import TrendingSettings
 

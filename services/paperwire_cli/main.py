@@ -76,22 +76,24 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_topics(args: argparse.Namespace) -> int:
-    from paperwire_common.topics import ALL_TOPICS
+    return _topics_recluster()
 
-    if args.action == "recluster":
-        return _topics_recluster()
+
+def cmd_streams(args: argparse.Namespace) -> int:
+    from paperwire_common.streams import ALL_STREAMS
+
     if args.action == "create":
         from paperwire_common.backends import make_backends
 
         async def go() -> None:
             b = make_backends(CommonSettings())
             await b.bus.start()
-            for spec in ALL_TOPICS:
+            for spec in ALL_STREAMS:
                 await b.bus.ensure_topics([spec.name, spec.dlq], partitions=spec.partitions)
             await b.bus.stop()
 
         asyncio.run(go())
-    for t in ALL_TOPICS:
+    for t in ALL_STREAMS:
         print(
             f"{t.name:22} key={t.key:9} schema={t.schema.__name__:14} producer={t.producer:9} "
             f"consumers={','.join(t.consumers):26} dlq={t.dlq}"
@@ -221,12 +223,21 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("--show-rejections", type=int, default=20, metavar="N")
     i.set_defaults(func=cmd_ingest)
 
+    k = sub.add_parser(
+        "streams",
+        help="list the stream registry (every Kafka topic, its schema and dead-letter topic); `create` creates them "
+        "on Kafka",
+    )
+    k.add_argument("action", nargs="?", choices=["list", "create"], default="list")
+    k.add_argument("--backend", choices=["embedded", "kafka"])
+    k.set_defaults(func=cmd_streams)
+
     t = sub.add_parser(
         "topics",
-        help="list the topic registry; `create` creates the topics on Kafka; `recluster` re-clusters the papers "
-        "into research topics now and publishes what emerged on topics.v1",
+        help="research topics: `recluster` re-clusters the papers into topics now and publishes what emerged on "
+        "topics.v1",
     )
-    t.add_argument("action", nargs="?", choices=["list", "create", "recluster"], default="list")
+    t.add_argument("action", choices=["recluster"])
     t.add_argument("--backend", choices=["embedded", "kafka"])
     t.set_defaults(func=cmd_topics)
     se = sub.add_parser("search", help="search index operations")

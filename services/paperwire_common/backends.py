@@ -11,7 +11,7 @@ from .registry import MemoryRegistry, PaperRegistry, RedisRegistry, SqliteRegist
 from .search.embedded import EmbeddedIndex
 from .search.port import SearchIndex
 from .settings import CommonSettings
-from .topics import ALL_TOPICS
+from .streams import ALL_STREAMS
 from .trends.port import TrendStore
 
 
@@ -35,7 +35,7 @@ class Backends:
         if self._started:
             return
         await self.bus.start()
-        for spec in ALL_TOPICS:
+        for spec in ALL_STREAMS:
             await self.bus.ensure_topics([spec.name, spec.dlq], partitions=spec.partitions)
         await self.index.start()
         await self.index.ensure_index()

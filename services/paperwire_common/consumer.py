@@ -24,7 +24,7 @@ from .envelope import Decoded, PoisonMessage, dead_letter, decode
 from .logging import get_logger
 from .metrics import BATCH_SECONDS, CONSUMER_LAG, DEAD_LETTERED, FAILED, HALTED, PROCESSED
 from .settings import ConsumerSettings
-from .topics import BY_NAME
+from .streams import BY_NAME
 
 log = get_logger(__name__)
 

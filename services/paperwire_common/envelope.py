@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from .bus.port import Message, Record
 from .clock import iso
-from .topics import TopicSpec
+from .streams import StreamSpec
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -28,7 +28,7 @@ class Decoded(Generic[M]):
     event_id: str
 
 
-def encode(spec: TopicSpec, event: BaseModel, *, key: str, event_id: str, source: str, time: float) -> Message:
+def encode(spec: StreamSpec, event: BaseModel, *, key: str, event_id: str, source: str, time: float) -> Message:
     headers = (
         ("ce_specversion", b"1.0"),
         ("ce_id", event_id.encode()),
@@ -40,7 +40,7 @@ def encode(spec: TopicSpec, event: BaseModel, *, key: str, event_id: str, source
     return Message(spec.name, key, event.model_dump_json(exclude_none=True).encode(), headers)
 
 
-def decode(spec: TopicSpec, record: Record) -> Decoded[BaseModel]:
+def decode(spec: StreamSpec, record: Record) -> Decoded[BaseModel]:
     try:
         event = spec.schema.model_validate_json(record.value)
     except ValidationError as e:

@@ -15,7 +15,7 @@ from paperwire_common.envelope import Decoded, encode
 from paperwire_common.events import PaperRaw
 from paperwire_common.ids import event_id
 from paperwire_common.logging import get_logger
-from paperwire_common.topics import PAPERS_ENRICHED, PAPERS_RAW
+from paperwire_common.streams import PAPERS_ENRICHED, PAPERS_RAW
 
 from .handlers import enrich
 from .keyphrases import KeyphraseExtractor, NoKeyphrases, YakeExtractor

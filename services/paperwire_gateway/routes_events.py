@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from paperwire_common.envelope import encode
 from paperwire_common.events import Engagement, EngagementType
 from paperwire_common.ids import event_id
-from paperwire_common.topics import ENGAGEMENT
+from paperwire_common.streams import ENGAGEMENT
 
 from .settings import GatewaySettings
 

@@ -19,7 +19,7 @@ from paperwire_common.backends import Backends
 from paperwire_common.logging import get_logger
 from paperwire_common.search.elastic import ElasticIndex
 from paperwire_common.search.mapping import MAPPINGS, SETTINGS
-from paperwire_common.topics import PAPERS_ENRICHED
+from paperwire_common.streams import PAPERS_ENRICHED
 
 from .service import Indexer
 from .settings import IndexerSettings

@@ -10,7 +10,7 @@ from paperwire_common.consumer import ConsumerLoop
 from paperwire_common.envelope import Decoded
 from paperwire_common.events import PaperEnriched
 from paperwire_common.metrics import INDEX_DOCS
-from paperwire_common.topics import PAPERS_ENRICHED
+from paperwire_common.streams import PAPERS_ENRICHED
 
 from .handlers import latest_documents
 from .settings import IndexerSettings

@@ -15,7 +15,7 @@ from paperwire_common.envelope import encode
 from paperwire_common.ids import event_id
 from paperwire_common.logging import get_logger
 from paperwire_common.metrics import INGESTED
-from paperwire_common.topics import PAPERS_RAW
+from paperwire_common.streams import PAPERS_RAW
 
 from .handlers import Summary, paper_key, to_raw
 from .records import FormatError, ParseResult, Rejected, SourceRecord

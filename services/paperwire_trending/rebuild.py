@@ -20,7 +20,7 @@ from typing import Any
 from paperwire_common.backends import Backends
 from paperwire_common.clock import Clock, SystemClock
 from paperwire_common.logging import get_logger
-from paperwire_common.topics import ENGAGEMENT, PAPERS_ENRICHED
+from paperwire_common.streams import ENGAGEMENT, PAPERS_ENRICHED
 from paperwire_common.trends import make_trend_store
 from paperwire_common.trends.port import TrendStore
 

@@ -23,7 +23,7 @@ from paperwire_common.bus.port import TopicPartitionOffsets
 from paperwire_common.clock import Clock, SystemClock
 from paperwire_common.consumer import ConsumerLoop
 from paperwire_common.envelope import Decoded
-from paperwire_common.topics import ENGAGEMENT, PAPERS_ENRICHED
+from paperwire_common.streams import ENGAGEMENT, PAPERS_ENRICHED
 from paperwire_common.trends import TrendStore, make_trend_store
 
 from .handlers import plan_batch

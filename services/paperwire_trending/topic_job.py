@@ -29,7 +29,7 @@ from paperwire_common.envelope import encode
 from paperwire_common.events import TopicEvent
 from paperwire_common.logging import get_logger
 from paperwire_common.search.port import SearchIndex, SearchRequest
-from paperwire_common.topics import TOPICS
+from paperwire_common.streams import TOPIC_EVENTS
 
 from .topic_store import TopicStore
 from .topics import ClusterParams, Paper, TopicRecord, TrendParams, detect
@@ -124,7 +124,7 @@ async def recluster(
         if det.events:
             await backends.bus.publish(
                 [
-                    encode(TOPICS, ev, key=ev.topic_id, event_id=ev.id, source=SOURCE, time=ev.detected_at)
+                    encode(TOPIC_EVENTS, ev, key=ev.topic_id, event_id=ev.id, source=SOURCE, time=ev.detected_at)
                     for ev in det.events
                 ]
             )

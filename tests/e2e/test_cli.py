@@ -23,8 +23,8 @@ def paperwire(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_topics_lists_the_registry() -> None:
-    r = paperwire("topics")
+def test_streams_lists_the_registry() -> None:
+    r = paperwire("streams")
     assert r.returncode == 0
     assert "papers.raw.v1" in r.stdout and "papers.enriched.v1.dlq" in r.stdout
 

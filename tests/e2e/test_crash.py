@@ -16,7 +16,7 @@ from paperwire_common.events import PaperEnriched, PaperRaw
 from paperwire_common.ids import event_id
 from paperwire_common.search.elastic import ElasticIndex
 from paperwire_common.settings import CommonSettings
-from paperwire_common.topics import PAPERS_ENRICHED
+from paperwire_common.streams import PAPERS_ENRICHED
 from paperwire_indexer.service import Indexer
 from paperwire_indexer.settings import IndexerSettings
 from tests.conftest import free_port, start_service

@@ -25,7 +25,7 @@ from paperwire_common.bus.port import EventBus
 from paperwire_common.clock import SystemClock
 from paperwire_common.envelope import decode
 from paperwire_common.events import TopicEvent
-from paperwire_common.topics import TOPICS
+from paperwire_common.streams import TOPIC_EVENTS
 from paperwire_trending.topic_job import get_topic, list_topics, recluster
 from paperwire_trending.topic_store import RedisTopicStore, TopicStore, default_topic_store
 from paperwire_trending.topics import CREATED, detect
@@ -64,15 +64,15 @@ def split_seed(tmp_path: Path) -> tuple[Path, Path, int]:
 
 async def read_topic_events(bus: EventBus) -> list[TopicEvent]:
     """Everything on topics.v1, read back from the bus by a fresh consumer group."""
-    want = sum((await bus.end_offsets(TOPICS.name)).values())
-    consumer = bus.consumer(f"test-topics-{uuid.uuid4().hex[:8]}", [TOPICS.name], from_beginning=True)
+    want = sum((await bus.end_offsets(TOPIC_EVENTS.name)).values())
+    consumer = bus.consumer(f"test-topics-{uuid.uuid4().hex[:8]}", [TOPIC_EVENTS.name], from_beginning=True)
     await consumer.start()
     out: list[TopicEvent] = []
     try:
         deadline = asyncio.get_running_loop().time() + 60
         while len(out) < want and asyncio.get_running_loop().time() < deadline:
             for rec in await consumer.poll(500, 1.0):
-                d = decode(TOPICS, rec)
+                d = decode(TOPIC_EVENTS, rec)
                 assert isinstance(d.event, TopicEvent) and d.event_id == d.event.id
                 out.append(d.event)
     finally:

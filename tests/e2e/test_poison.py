@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from paperwire_common.bus.port import Message
-from paperwire_common.topics import PAPERS_ENRICHED
+from paperwire_common.streams import PAPERS_ENRICHED
 from tests.conftest import SAMPLE
 
 from .pipeline import pipeline

@@ -13,7 +13,7 @@ import pytest
 from paperwire_common.bus.port import Message
 from paperwire_common.envelope import encode
 from paperwire_common.events import Engagement
-from paperwire_common.topics import ENGAGEMENT
+from paperwire_common.streams import ENGAGEMENT
 from paperwire_trending.rebuild import compare, rebuild
 from paperwire_trending.service import default_store
 from paperwire_trending.settings import TrendingSettings

@@ -21,7 +21,7 @@ from paperwire_common.clock import FixedClock
 from paperwire_common.consumer import ConsumerLoop
 from paperwire_common.envelope import encode
 from paperwire_common.events import Engagement
-from paperwire_common.topics import ENGAGEMENT, PAPERS_ENRICHED
+from paperwire_common.streams import ENGAGEMENT, PAPERS_ENRICHED
 from paperwire_common.trends import EmbeddedTrendStore, TrendStore
 from paperwire_common.trends.redis import RedisTrendStore
 from paperwire_trending.service import Trending

@@ -50,7 +50,7 @@ VERSIONS = ROOT / "deploy" / "local" / "versions.env"
 SERVERS = ("kafka", "elasticsearch", "redis", "prometheus", "grafana")
 # The servers every long-running paperwire service waits for (healthy), and the one-shot that must finish first.
 BACKING_SERVERS = ("kafka", "elasticsearch", "redis")
-TOPICS_ONE_SHOT = "topics"
+STREAMS_ONE_SHOT = "streams"
 # Labels Prometheus attaches to every scraped series (job, instance) and the target label of deploy/prometheus.
 TARGET_LABELS = {"job", "instance", "component"}
 
@@ -79,7 +79,7 @@ def service_arg(svc: dict[str, Any]) -> str:
 
 
 def is_one_shot(svc: dict[str, Any]) -> bool:
-    """A one-shot overrides the image command (`paperwire topics create`, `paperwire ingest ...`)."""
+    """A one-shot overrides the image command (`paperwire streams create`, `paperwire ingest ...`)."""
     return "command" in svc
 
 
@@ -258,7 +258,7 @@ def test_compose_parses_and_has_every_server() -> None:
     assert isinstance(compose(), dict)
     missing = [s for s in SERVERS if s not in services()]
     assert not missing, f"docker-compose.yml lacks the servers {missing}"
-    assert TOPICS_ONE_SHOT in paperwire_services()
+    assert STREAMS_ONE_SHOT in paperwire_services()
 
 
 def test_depends_on_names_existing_services_with_valid_conditions() -> None:
@@ -284,7 +284,7 @@ def test_depends_on_names_existing_services_with_valid_conditions() -> None:
 
 
 def test_build_contexts_and_dockerfiles_exist() -> None:
-    known = {"topics", "ingestor", *runner.HEALTH_PORTS, "gateway"}
+    known = {"streams", "ingestor", *runner.HEALTH_PORTS, "gateway"}
     for name, svc in paperwire_services().items():
         build = svc["build"]
         context = ROOT / build.get("context", ".")
@@ -362,8 +362,8 @@ def test_every_paperwire_service_has_healthcheck_and_waits_for_its_dependencies(
         for server in BACKING_SERVERS:
             if deps.get(server) != "service_healthy":
                 problems.append(f"{name}: must depend on {server} with condition service_healthy")
-        if deps.get(TOPICS_ONE_SHOT) != "service_completed_successfully":
-            problems.append(f"{name}: must depend on {TOPICS_ONE_SHOT} with condition service_completed_successfully")
+        if deps.get(STREAMS_ONE_SHOT) != "service_completed_successfully":
+            problems.append(f"{name}: must depend on {STREAMS_ONE_SHOT} with condition service_completed_successfully")
     for server in SERVERS:
         hc = services()[server].get("healthcheck") or {}
         if not hc.get("test") or hc.get("disable"):
@@ -479,7 +479,7 @@ def test_dockerfile_healthcheck_probe(tmp_path: Path, status: int, ok: bool) -> 
         server.shutdown()
         server.server_close()
     r = subprocess.run(
-        [sys.executable, str(script)], env={"PAPERWIRE_SERVICE": "topics"}, capture_output=True, text=True, timeout=30
+        [sys.executable, str(script)], env={"PAPERWIRE_SERVICE": "streams"}, capture_output=True, text=True, timeout=30
     )
     assert r.returncode != 0 and "no health endpoint" in r.stderr
 

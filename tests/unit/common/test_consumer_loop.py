@@ -13,7 +13,7 @@ from paperwire_common.consumer import ConsumerLoop, PoisonHalt
 from paperwire_common.envelope import encode
 from paperwire_common.events import PaperRaw
 from paperwire_common.settings import ConsumerSettings
-from paperwire_common.topics import PAPERS_RAW
+from paperwire_common.streams import PAPERS_RAW
 
 
 def good(i: int) -> Message:

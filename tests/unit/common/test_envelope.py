@@ -5,7 +5,7 @@ import pytest
 from paperwire_common.bus.port import Record
 from paperwire_common.envelope import PoisonMessage, dead_letter, decode, encode
 from paperwire_common.events import PaperRaw
-from paperwire_common.topics import ALL_TOPICS, PAPERS_RAW, all_topic_names
+from paperwire_common.streams import ALL_STREAMS, PAPERS_RAW, all_stream_names
 
 
 def raw() -> PaperRaw:
@@ -51,7 +51,7 @@ def test_dead_letter_keeps_original_bytes_and_says_why() -> None:
 
 
 def test_registry_names_are_versioned_and_have_dlqs() -> None:
-    names = all_topic_names()
-    assert len(names) == 2 * len(ALL_TOPICS)
-    for t in ALL_TOPICS:
+    names = all_stream_names()
+    assert len(names) == 2 * len(ALL_STREAMS)
+    for t in ALL_STREAMS:
         assert t.name.endswith(".v1") and f"{t.name}.dlq" in names

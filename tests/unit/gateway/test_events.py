@@ -13,7 +13,7 @@ import pytest
 from paperwire_common.backends import Backends, make_backends
 from paperwire_common.bus.embedded import EmbeddedBus
 from paperwire_common.settings import CommonSettings
-from paperwire_common.topics import ENGAGEMENT
+from paperwire_common.streams import ENGAGEMENT
 from paperwire_gateway.app import create_app
 
 

@@ -13,7 +13,7 @@ from paperwire_common.clock import FixedClock
 from paperwire_common.envelope import Decoded
 from paperwire_common.events import Engagement, PaperEnriched, PaperRaw
 from paperwire_common.settings import CommonSettings
-from paperwire_common.topics import ENGAGEMENT, PAPERS_ENRICHED
+from paperwire_common.streams import ENGAGEMENT, PAPERS_ENRICHED
 from paperwire_common.trends import EmbeddedTrendStore
 from paperwire_trending.service import Trending
 from paperwire_trending.settings import TrendingSettings

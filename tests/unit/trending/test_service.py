@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from paperwire_common.consumer import ConsumerLoop
 from paperwire_common.envelope import Decoded, encode
 from paperwire_common.events import Engagement
-from paperwire_common.topics import ENGAGEMENT, PAPERS_ENRICHED
+from paperwire_common.streams import ENGAGEMENT, PAPERS_ENRICHED
 from paperwire_common.trends import EmbeddedTrendStore
 from paperwire_trending.service import Trending
 from paperwire_trending.settings import TrendingSettings

@@ -1,4 +1,5 @@
-"""Topic registry: every topic, its schema, key, producer, consumers and dead-letter topic."""
+"""Stream registry: every Kafka topic ("stream" here, so that "topic" can mean a research topic), its schema,
+key, producer, consumers and dead-letter topic."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from .events import Engagement, PaperEnriched, PaperRaw, TopicEvent
 
 
 @dataclass(frozen=True)
-class TopicSpec:
+class StreamSpec:
     name: str
     schema: type[BaseModel]
     ce_type: str
@@ -24,8 +25,8 @@ class TopicSpec:
         return f"{self.name}.dlq"
 
 
-PAPERS_RAW = TopicSpec("papers.raw.v1", PaperRaw, "org.paperwire.paper.raw.v1", "paper_id", "ingestor", ("enricher",))
-PAPERS_ENRICHED = TopicSpec(
+PAPERS_RAW = StreamSpec("papers.raw.v1", PaperRaw, "org.paperwire.paper.raw.v1", "paper_id", "ingestor", ("enricher",))
+PAPERS_ENRICHED = StreamSpec(
     "papers.enriched.v1",
     PaperEnriched,
     "org.paperwire.paper.enriched.v1",
@@ -33,15 +34,17 @@ PAPERS_ENRICHED = TopicSpec(
     "enricher",
     ("indexer", "trending", "notifier"),
 )
-ENGAGEMENT = TopicSpec("engagement.v1", Engagement, "org.paperwire.engagement.v1", "paper_id", "gateway", ("trending",))
-TOPICS = TopicSpec(
+ENGAGEMENT = StreamSpec(
+    "engagement.v1", Engagement, "org.paperwire.engagement.v1", "paper_id", "gateway", ("trending",)
+)
+TOPIC_EVENTS = StreamSpec(
     "topics.v1", TopicEvent, "org.paperwire.topic.v1", "topic_id", "trending", ("notifier",), partitions=1
 )
 
-ALL_TOPICS: tuple[TopicSpec, ...] = (PAPERS_RAW, PAPERS_ENRICHED, ENGAGEMENT, TOPICS)
-BY_NAME = {t.name: t for t in ALL_TOPICS}
+ALL_STREAMS: tuple[StreamSpec, ...] = (PAPERS_RAW, PAPERS_ENRICHED, ENGAGEMENT, TOPIC_EVENTS)
+BY_NAME = {t.name: t for t in ALL_STREAMS}
 
 
-def all_topic_names() -> list[str]:
+def all_stream_names() -> list[str]:
     """Every topic including its dead-letter topic (what `ensure_topics` creates)."""
-    return [n for t in ALL_TOPICS for n in (t.name, t.dlq)]
+    return [n for t in ALL_STREAMS for n in (t.name, t.dlq)]
