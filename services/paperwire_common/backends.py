@@ -69,7 +69,12 @@ def make_backends(settings: CommonSettings, *, client_id: str = "paperwire") -> 
     redis = Redis.from_url(settings.redis_url)
     return Backends(
         settings,
-        KafkaBus(settings.kafka_bootstrap, client_id=client_id, namespace=settings.namespace),
+        KafkaBus(
+            settings.kafka_bootstrap,
+            client_id=client_id,
+            namespace=settings.namespace,
+            replication_factor=settings.kafka_replication_factor,
+        ),
         ElasticIndex(settings.elasticsearch_url, settings.namespace + settings.index_alias),
         RedisRegistry(redis, prefix=settings.namespace),
         redis,

@@ -50,4 +50,5 @@ class Indexer:
             handler=self.handle,
             settings=self.settings,
             clock=self.clock,
+            observe=self.observe,
         )

@@ -69,7 +69,8 @@ class ElasticIndex:
 
     async def ready(self) -> bool:
         try:
-            h = await self.es.cluster.health(timeout="1s")
+            # One quick attempt: readiness must not wait out the client's retries against a server that is gone.
+            h = await self.es.options(request_timeout=2, max_retries=0).cluster.health(timeout="1s")
             return h["status"] in ("yellow", "green")
         except Exception:
             return False

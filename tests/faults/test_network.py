@@ -1,0 +1,228 @@
+"""Network faults with Toxiproxy between every service (enricher, indexer, trending, gateway) and Kafka,
+Elasticsearch and Redis: added latency, connection resets, and a 30 s blackhole of each server in turn.
+
+One stack for the module: each test feeds a workload of its own while its fault is on, then checks the whole
+state — every workload so far — against the oracle. The last test runs every query of the Grafana dashboard
+through Prometheus over the module's time span.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry, start_http_server
+
+from paperwire_common.metrics import INGESTED
+from tests.conftest import free_port
+
+from . import check
+from .check import FaultResult
+from .conftest import backends_for
+from .dashboards import panel_queries
+from .drive import Progress, ingest, publish_events, verify
+from .prom import Prometheus
+from .servers import FaultServers, logdir
+from .stack import Service, Stack
+from .workload import Workload, make_workload
+
+pytestmark = [pytest.mark.faults, pytest.mark.kafka, pytest.mark.elasticsearch, pytest.mark.redis, pytest.mark.slow]
+PAPERS, EVENTS = 4_000, 8_000
+SERVERS = ("kafka", "elasticsearch", "redis")
+
+
+@dataclass
+class Net:
+    servers: FaultServers
+    stack: Stack
+    gateway: Service
+    namespace: str
+    tmp: Path
+    start: float
+    workloads: list[Workload] = field(default_factory=list)
+    progress: Progress = field(default_factory=Progress)
+
+    @property
+    def direct(self) -> dict[str, str]:
+        return self.servers.endpoints(proxied=False)
+
+
+@pytest.fixture(scope="module")
+def net(fault_servers: FaultServers, prometheus: Prometheus, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
+    ns = f"t{uuid.uuid4().hex[:10]}-"
+    tmp = tmp_path_factory.mktemp("network")
+    stack = Stack(ns, fault_servers.endpoints(proxied=True), logdir(ns), prometheus, test="network")
+    # The ingestor runs in this process: its counters are scraped from here, as a one-shot job's would be from
+    # a pushgateway.
+    registry = CollectorRegistry()
+    registry.register(INGESTED)
+    port = free_port()
+    server, _ = start_http_server(port, "127.0.0.1", registry=registry)
+    prometheus.register(
+        f"{ns}ingestor",
+        "paperwire-workers",
+        [(f"127.0.0.1:{port}", {"component": "ingestor", "namespace": ns, "test": "network"})],
+    )
+    try:
+        for name in ("enricher", "indexer", "trending"):
+            stack.add(name)
+        gateway = stack.add("gateway")
+        stack.wait_ready(180)
+        prometheus.wait_scraped(ns, 5)
+        yield Net(fault_servers, stack, gateway, ns, tmp, time.time())
+    finally:
+        for p in fault_servers.proxies.values():
+            fault_servers.toxiproxy.clear(p)
+        codes = stack.close()
+        prometheus.unregister(f"{ns}ingestor")
+        server.shutdown()
+        httpx.delete(f"http://{fault_servers.elasticsearch.direct}/{ns}papers-v1")
+        print(f"network stack exit codes: {codes}")
+
+
+Fault = Callable[[Net, FaultResult], Awaitable[None]]
+
+
+async def phase(net: Net, r: FaultResult, tag: str, fault: Fault, description: str) -> None:
+    """Feed a new workload, apply `fault` while it flows, then converge and check everything so far."""
+    w = make_workload(net.tmp, tag, papers=PAPERS, revise_every=10, events=EVENTS, t0=time.time() - 7200)
+    net.workloads.append(w)
+    r.workload, r.fault = w.describe() + f" (+{len(net.workloads) - 1} earlier workloads)", description
+    b = await backends_for(net.direct, net.namespace)
+    t0 = time.time()
+    try:
+        feeding = asyncio.gather(ingest(b, w, net.progress, pace=800), publish_events(b, w, net.progress, pace_s=0.05))
+        await asyncio.sleep(2)
+        await fault(net, r)
+        cleared = time.monotonic()
+        await feeding
+        direct = net.direct
+        await check.wait_converged(
+            direct["PAPERWIRE_KAFKA_BOOTSTRAP"],
+            direct["PAPERWIRE_ELASTICSEARCH_URL"],
+            net.namespace,
+            sum(len(x.versions) for x in net.workloads),
+            600,
+        )
+        r.recovery_s = time.monotonic() - cleared
+        net.stack.check_alive()
+        await verify(
+            r,
+            bootstrap=direct["PAPERWIRE_KAFKA_BOOTSTRAP"],
+            es_url=direct["PAPERWIRE_ELASTICSEARCH_URL"],
+            redis_url=direct["PAPERWIRE_REDIS_URL"],
+            ns=net.namespace,
+            workloads=net.workloads,
+            progress=net.progress,
+        )
+        assert net.stack.prometheus is not None
+        r.alerts = net.stack.prometheus.fired_between(t0, time.time(), net.namespace)
+    finally:
+        await b.stop()
+
+
+def toxic_on_all(kind: str, seconds: float, **attrs: float) -> Fault:
+    async def apply(net: Net, r: FaultResult) -> None:
+        tp = net.servers.toxiproxy
+        for name in SERVERS:
+            for stream in ("upstream", "downstream"):
+                tp.add_toxic(net.servers.proxies[name], kind, stream, **attrs)
+        await asyncio.sleep(seconds)
+        for name in SERVERS:
+            tp.clear(net.servers.proxies[name])
+
+    return apply
+
+
+@pytest.mark.timeout(900)
+async def test_latency_on_every_connection(net: Net, fault_result: FaultResult) -> None:
+    await phase(
+        net,
+        fault_result,
+        "lat",
+        toxic_on_all("latency", 20, latency=250, jitter=100),
+        "250±100 ms latency each way on every connection to Kafka, Elasticsearch and Redis for 20 s",
+    )
+
+
+@pytest.mark.timeout(900)
+async def test_connection_resets(net: Net, fault_result: FaultResult) -> None:
+    await phase(
+        net,
+        fault_result,
+        "rst",
+        toxic_on_all("reset_peer", 15, timeout=1000),
+        "every connection to Kafka, Elasticsearch and Redis reset (RST) 1 s after it opens, for 15 s",
+    )
+
+
+async def post_event_during_blackhole(net: Net) -> tuple[int, float, str | None]:
+    """One engagement event through the gateway for a paper it knows: (status, seconds, Retry-After)."""
+    paper = next(iter(net.workloads[0].versions))
+    body = {"paper_id": paper, "type": "view", "actor_id": f"probe-{uuid.uuid4().hex[:6]}", "ts": time.time() - 60}
+    t0 = time.monotonic()
+    try:
+        async with httpx.AsyncClient(timeout=60) as http:
+            resp = await http.post(f"{net.gateway.url}/v1/events", json=body)
+        return resp.status_code, time.monotonic() - t0, resp.headers.get("retry-after")
+    except httpx.HTTPError as e:
+        return 0, time.monotonic() - t0, repr(e)
+
+
+def blackhole(server: str, seconds: float = 30) -> Fault:
+    async def apply(net: Net, r: FaultResult) -> None:
+        tp, proxy = net.servers.toxiproxy, net.servers.proxies[server]
+        for stream in ("upstream", "downstream"):
+            tp.add_toxic(proxy, "timeout", stream, timeout=0)
+        t0 = time.monotonic()
+        await asyncio.sleep(min(10.0, seconds / 2))
+        ready = {s.label: (await asyncio.to_thread(s.readyz))[0] for s in net.stack.services}
+        r.notes.append(f"/readyz during: {ready}")
+        if server == "kafka":
+            status, took, retry_after = await post_event_during_blackhole(net)
+            r.notes.append(f"gateway POST /v1/events during: {status} in {took:.1f}s, Retry-After {retry_after}")
+        await asyncio.sleep(max(0.0, seconds - (time.monotonic() - t0)))
+        tp.clear(proxy)
+
+    return apply
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("server", SERVERS)
+async def test_blackhole_30s(net: Net, fault_result: FaultResult, server: str) -> None:
+    await phase(
+        net,
+        fault_result,
+        f"bh{server[:2]}",
+        blackhole(server),
+        f"{server} blackholed for 30 s (connections stay open, no byte gets through either way)",
+    )
+
+
+@pytest.mark.timeout(300)
+async def test_every_dashboard_panel_returns_data(net: Net, prometheus: Prometheus, fault_result: FaultResult) -> None:
+    """Every panel query of deploy/grafana/dashboards/*.json, over the module's span, through Prometheus' API."""
+    fault_result.workload, fault_result.fault = "the module's workloads so far", "none (dashboard queries)"
+    # The gateway's panels need traffic of their own: searches and a paper page.
+    async with httpx.AsyncClient(base_url=net.gateway.url, timeout=30) as http:
+        for q in ("graph learning", "language models", "transformer"):
+            assert (await http.get("/v1/search", params={"q": q})).status_code == 200
+    await asyncio.sleep(6)
+    empty = []
+    end = time.time()
+    for where, expr in panel_queries():
+        if expr.startswith("label_values("):
+            metric, label = expr.removeprefix("label_values(").removesuffix(")").split(", ")
+            got = prometheus.get(f"/api/v1/label/{label}/values", **{"match[]": metric, "start": net.start, "end": end})
+        else:
+            got = prometheus.query_range(expr, net.start, end, step="10s")
+        if not got:
+            empty.append(f"{where}: {expr}")
+    fault_result.notes.append(f"{len(panel_queries())} panel queries, {len(empty)} without data")
+    assert not empty, "dashboard queries that returned no data:\n" + "\n".join(empty)
