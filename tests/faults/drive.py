@@ -113,7 +113,7 @@ async def verify(
     result.papers_extra = len(live.keys() - expected.keys())
     result.wrong_versions = sum(1 for p, v in expected.items() if p in live and live[p] != v)
 
-    sent = {e.id for w in workloads for e in w.events}
+    sent = {e.id for w in workloads for e in [*w.events, *w.via_gateway]}
     redis = Redis.from_url(redis_url)
     try:
         present = await check.present_event_ids(redis, ns)

@@ -58,11 +58,12 @@ class Service:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(10)
 
-    def stop(self, timeout: float = 60) -> int:
-        """SIGTERM: the batch in flight is finished and committed; returns the exit code."""
+    def stop(self, timeout: float = 60, *, signalled: bool = False) -> int:
+        """SIGTERM (unless already sent): the batch in flight is finished and committed; returns the exit code."""
         assert self.proc is not None
         if self.alive:
-            self.proc.send_signal(signal.SIGTERM)
+            if not signalled:  # a second SIGTERM during the shutdown would kill it outright
+                self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -178,7 +179,7 @@ class Stack:
         codes = {}
         for s in self.services:
             try:
-                codes[s.label] = s.stop(60)
+                codes[s.label] = s.stop(60, signalled=True)
             except AssertionError:
                 codes[s.label] = -9
         if self.prometheus is not None:

@@ -48,6 +48,8 @@ class Workload:
     batches: list[list[int]]  # indexes into events, one publish each (a paper's star snapshots share one)
     t_ingest: float  # the ingestor's fixed clock: every paper's ingested_at
     now: float  # when scores are compared
+    # Events sent through the gateway's POST /v1/events (outside `batches`), in the oracle once acknowledged.
+    via_gateway: list[Engagement] = field(default_factory=list)
     records: list[SourceRecord] = field(default_factory=list, repr=False)
     revised: list[SourceRecord] = field(default_factory=list, repr=False)
 
@@ -62,7 +64,7 @@ class Workload:
         return out
 
 
-def _corpus(n: int, seed: int) -> list[dict[str, str]]:
+def corpus(n: int, seed: int) -> list[dict[str, str]]:
     """bench/synthetic.py's corpus, cached under the fault suite's home (100k papers take a while to generate)."""
     path = FAULTS_HOME / "corpus" / f"synthetic-{n}-{seed}.jsonl"
     if not path.exists():
@@ -86,10 +88,10 @@ def make_workload(
 ) -> Workload:
     """`tag` keeps the titles (and so the ids) of one workload apart from another's in the same namespace."""
     rng = random.Random(f"{tag}-{seed}")
-    corpus = _corpus(papers, seed)
+    papers_in = corpus(papers, seed)
     v1, v2 = tmp / f"{tag}-papers.jsonl", tmp / f"{tag}-updates.jsonl"
     with v1.open("w") as f1, v2.open("w") as f2:
-        for i, p in enumerate(corpus):
+        for i, p in enumerate(papers_in):
             p = {**p, "title": f"{p['title']} [{tag}]"}
             f1.write(json.dumps(p) + "\n")
             if i % revise_every == 0:
@@ -121,7 +123,7 @@ def make_workload(
     rng.shuffle(plain)
     batches += [plain[i : i + 500] for i in range(0, len(plain), 500)]
     rng.shuffle(batches)
-    return Workload(tag, v1, v2, versions, evs, batches, t0, t0 + 7200, records, revised)
+    return Workload(tag, v1, v2, versions, evs, batches, t0, t0 + 7200, records=records, revised=revised)
 
 
 def enriched_events(w: Workload) -> list[PaperEnriched]:
@@ -151,10 +153,9 @@ async def expected_scores(workloads: Sequence[Workload], settings: TrendingSetti
             decoded.append(Decoded(rec, pe, f"{w.tag}-p{i}"))
     n = len(decoded)
     for w in workloads:
-        for batch in w.batches:
-            for i in batch:
-                ev = w.events[i]
-                decoded.append(Decoded(Record(ENGAGEMENT.name, ev.paper_id, b"", (), 0, len(decoded) - n), ev, ev.id))
+        ordered = [w.events[i] for batch in w.batches for i in batch] + w.via_gateway
+        for ev in ordered:
+            decoded.append(Decoded(Record(ENGAGEMENT.name, ev.paper_id, b"", (), 0, len(decoded) - n), ev, ev.id))
     for i in range(0, len(decoded), 2000):
         chunk = decoded[i : i + 2000]
         plan = plan_batch(chunk, settings, now)  # type: ignore[arg-type]

@@ -177,8 +177,9 @@ class _Refusing:
         kinds = {429: "es_rejected_execution_exception", 400: "mapper_parsing_exception", 201: ""}
         items = []
         for op in operations[0::2]:
-            st = self.statuses[op["index"]["_id"]]
-            items.append({"index": {"_id": op["index"]["_id"], "status": st, "error": {"type": kinds[st], "reason": "x"}}})
+            doc_id = op["index"]["_id"]
+            st = self.statuses[doc_id]
+            items.append({"index": {"_id": doc_id, "status": st, "error": {"type": kinds[st], "reason": "x"}}})
         return {"errors": True, "items": items}
 
 
