@@ -23,8 +23,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.pipeline import pipeline  # noqa: E402
-from tests.relevance.evaluate import load_queries  # noqa: E402
+from tests.e2e.pipeline import pipeline
+from tests.relevance.evaluate import load_queries
 
 SAMPLE = ROOT / "data" / "sample" / "seed_papers.jsonl"
 
@@ -48,7 +48,7 @@ async def main(n: int, rounds: int) -> None:
         await p.ingest(str(SAMPLE))
         await p.settle()
         app = create_app(p.backends)
-        search = app.state.search if hasattr(app.state, "search") else app.state.ctx.search
+        search = app.state.ctx.search
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as c:
 
             async def via_gateway(q: str) -> None:

@@ -104,9 +104,9 @@ def cmd_streams(args: argparse.Namespace) -> int:
 def _topics_recluster() -> int:
     from paperwire_common.backends import make_backends
     from paperwire_common.clock import SystemClock
+    from paperwire_common.topics.service import TopicReadService
     from paperwire_trending.settings import TrendingSettings
-    from paperwire_trending.topic_job import list_topics, recluster
-    from paperwire_trending.topic_store import default_topic_store
+    from paperwire_trending.topic_job import recluster
 
     if CommonSettings().backend != "kafka":
         print(
@@ -118,12 +118,11 @@ def _topics_recluster() -> int:
 
     async def go() -> int:
         ts = TrendingSettings()
-        b = make_backends(CommonSettings(), client_id="paperwire-topics")
+        b = make_backends(CommonSettings(), client_id="paperwire-topics", trends=ts, topics=ts)
         await b.start()
         try:
-            store = default_topic_store(b, emitted_retention_s=ts.topics_emitted_retention_s)
-            events = await recluster(b, store, SystemClock(), ts.topic_job_config())
-            topics = await list_topics(store, size=10_000)
+            events = await recluster(b, b.topics, SystemClock(), ts.topic_job_config())
+            topics = await TopicReadService(b.topics, b.index).list_topics(size=10_000)
         finally:
             await b.stop()
         for t in topics:
