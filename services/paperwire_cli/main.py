@@ -193,22 +193,11 @@ def cmd_trending(args: argparse.Namespace) -> int:
     return asyncio.run(go())
 
 
-def health_port(service: str) -> int | None:
-    """The port of a service's /healthz: the gateway's HTTP port, a worker's health port (its setting, else the
-    registry's default); None for anything else."""
-    from paperwire_common.workers import GATEWAY_SETTINGS, load
-
-    if service == "gateway":
-        return int(load(GATEWAY_SETTINGS)().port)
-    spec = WORKERS.get(service)
-    if spec is None:
-        return None
-    return int(spec.settings_class()().health_port) or spec.health_port
-
-
 def cmd_healthcheck(args: argparse.Namespace) -> int:
     """Exit 0 when the service answers GET /healthz with 200 on its port (the Docker HEALTHCHECK)."""
     import urllib.request
+
+    from .runner import health_port
 
     service = args.service or os.environ.get("PAPERWIRE_SERVICE", "")
     port = health_port(service)

@@ -17,6 +17,7 @@ from paperwire_common.logging import get_logger
 from paperwire_common.runtime import settle_heap
 from paperwire_common.search.service import QueryEncoder
 from paperwire_common.settings import CommonSettings
+from paperwire_common.workers import GATEWAY_SETTINGS, load
 from paperwire_common.workers import WORKERS as REGISTRY
 
 log = get_logger(__name__)
@@ -50,6 +51,17 @@ def build_worker(name: str, b: Backends, common: CommonSettings) -> tuple[Any, C
 def worker_tasks(name: str, svc: Any, stop: asyncio.Event) -> dict[str, asyncio.Task[Any]]:
     """The registered side tasks of a worker (e.g. trending's topic job), started."""
     return {task: asyncio.create_task(getattr(svc, method)(stop), name=task) for task, method in REGISTRY[name].tasks}
+
+
+def health_port(service: str) -> int | None:
+    """The port of a service's /healthz: the gateway's HTTP port, a worker's health port (its setting, else the
+    registry's default); None for anything else."""
+    if service == "gateway":
+        return int(load(GATEWAY_SETTINGS)().port)
+    spec = REGISTRY.get(service)
+    if spec is None:
+        return None
+    return int(spec.settings_class()().health_port) or spec.health_port
 
 
 def install_stop(stop: asyncio.Event) -> None:

@@ -27,7 +27,7 @@ import yaml
 from pydantic_settings import BaseSettings
 
 from paperwire_cli import runner
-from paperwire_cli.main import health_port
+from paperwire_cli.runner import health_port
 from paperwire_common import metrics
 from paperwire_common.settings import CommonSettings
 from paperwire_common.workers import WORKERS, health_ports
