@@ -30,10 +30,10 @@ SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample" / "seed_papers.
 def load_encoder(common: CommonSettings, settings: Any = None) -> QueryEncoder | None:
     """The sentence encoder of this process (None when embeddings are off or the model stack is missing);
     its settings (threads, max tokens) are the enricher's."""
-    from paperwire_enricher.service import load_encoder as load
+    from paperwire_enricher.service import load_encoder as load_model
     from paperwire_enricher.settings import EnricherSettings
 
-    encoder: QueryEncoder | None = load(settings or EnricherSettings(), common.embeddings)
+    encoder: QueryEncoder | None = load_model(settings or EnricherSettings(), common.embeddings)
     return encoder
 
 
