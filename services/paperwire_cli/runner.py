@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from paperwire_common import readiness
 from paperwire_common.backends import Backends, make_backends
 from paperwire_common.bus.port import EventBus
 from paperwire_common.consumer import ConsumerLoop
@@ -173,8 +174,10 @@ async def run_one(name: str) -> int:
         svc, lp = build_worker(name, b, common)
         port = lp.settings.health_port or REGISTRY[name].health_port
 
-        async def ready() -> dict[str, bool]:
-            return {"consumer": lp.started and lp.halted is None, "index": await b.index.ready()}
+        parts = readiness.probes(b, REGISTRY[name].needs)
+
+        async def ready() -> tuple[bool, dict[str, Any]]:
+            return await readiness.readiness(parts, {"consumer": readiness.consumer_state(lp)})
 
         tasks[name] = asyncio.create_task(lp.run(stop))
         tasks.update(worker_tasks(name, svc, stop))

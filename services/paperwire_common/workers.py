@@ -28,6 +28,8 @@ class Worker:
     run_all: bool = True  # started by `paperwire run all`
     encoder: bool = False  # gets the process's sentence encoder (encoder=...)
     tasks: tuple[tuple[str, str], ...] = ()  # (task name, coroutine method) started beside the loop
+    # What /readyz probes besides the consumer (paperwire_common.readiness): "bus", "index", "redis".
+    needs: tuple[str, ...] = ("bus",)
 
     def service_class(self) -> type[Any]:
         return load(self.service)
@@ -52,13 +54,20 @@ WORKERS: dict[str, Worker] = {
             9101,
             encoder=True,
         ),
-        Worker("indexer", "paperwire_indexer.service:Indexer", "paperwire_indexer.settings:IndexerSettings", 9102),
+        Worker(
+            "indexer",
+            "paperwire_indexer.service:Indexer",
+            "paperwire_indexer.settings:IndexerSettings",
+            9102,
+            needs=("bus", "index"),
+        ),
         Worker(
             "trending",
             "paperwire_trending.service:Trending",
             "paperwire_trending.settings:TrendingSettings",
             9103,
             tasks=(("topics", "run_topics"),),
+            needs=("bus", "redis"),
         ),
     )
 }

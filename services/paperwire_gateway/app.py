@@ -15,6 +15,7 @@ from fastapi_offline import FastAPIOffline
 from paperwire_common.backends import Backends
 from paperwire_common.clock import Clock, SystemClock
 from paperwire_common.logging import get_logger
+from paperwire_common.readiness import probes
 from paperwire_common.search.service import QueryEncoder, SearchService
 from paperwire_common.topics.service import TopicReadService
 from paperwire_common.trends.service import TrendReadService
@@ -34,6 +35,7 @@ from . import (
     routes_trending,
 )
 from . import metrics as http_metrics
+from .availability import Breaker
 from .deps import GatewayContext, Readiness
 from .settings import GatewaySettings
 
@@ -82,8 +84,10 @@ def create_app(
         trends=TrendReadService(backends.trends, backends.index, trend_settings or TrendSettings(), clock),
         topics=TopicReadService(backends.topics, backends.index),
         readiness=readiness,
+        probes=probes(backends, ("bus", "index", "redis")),
+        kafka_breaker=Breaker("kafka", settings.retry_after_s),
     )
-    problems.install(app)
+    problems.install(app, settings.retry_after_s)
     http_metrics.install(app)
     limits.install(app, settings.max_body_bytes)
     for module in ROUTERS:

@@ -11,7 +11,7 @@ request that would cost more than the dependency does.
 # No `from __future__ import annotations`: FastAPI reads the Annotated dependencies at runtime.
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
@@ -19,11 +19,13 @@ from fastapi.exceptions import RequestValidationError
 
 from paperwire_common.bus.port import EventBus
 from paperwire_common.clock import Clock
+from paperwire_common.readiness import Probe
 from paperwire_common.search.port import SearchIndex
 from paperwire_common.search.service import SearchService
 from paperwire_common.topics.service import TopicReadService
 from paperwire_common.trends.service import TrendReadService
 
+from .availability import Breaker
 from .settings import GatewaySettings
 
 Readiness = Callable[[], dict[str, bool]]
@@ -42,7 +44,9 @@ class GatewayContext:
     search: SearchService
     trends: TrendReadService
     topics: TopicReadService
-    readiness: Readiness | None = None  # in-process services' readiness (run all), besides the index
+    readiness: Readiness | None = None  # in-process services' readiness (run all), besides the backends
+    probes: dict[str, Probe] = field(default_factory=dict)  # the backends /readyz probes (kafka, elasticsearch, ...)
+    kafka_breaker: Breaker = field(default_factory=lambda: Breaker("kafka", 5.0))  # writes fail fast while down
 
 
 def context(request: Request) -> GatewayContext:
@@ -84,6 +88,14 @@ async def get_readiness(request: Request) -> Readiness | None:
     return context(request).readiness
 
 
+async def get_probes(request: Request) -> dict[str, Probe]:
+    return context(request).probes
+
+
+async def get_kafka_breaker(request: Request) -> Breaker:
+    return context(request).kafka_breaker
+
+
 SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 IndexDep = Annotated[SearchIndex, Depends(get_index)]
@@ -92,6 +104,8 @@ SearchServiceDep = Annotated[SearchService, Depends(get_search_service)]
 TrendServiceDep = Annotated[TrendReadService, Depends(get_trend_service)]
 TopicServiceDep = Annotated[TopicReadService, Depends(get_topic_service)]
 ReadinessDep = Annotated[Readiness | None, Depends(get_readiness)]
+ProbesDep = Annotated[dict[str, Probe], Depends(get_probes)]
+KafkaBreakerDep = Annotated[Breaker, Depends(get_kafka_breaker)]
 
 
 def check_page_size(size: int, settings: GatewaySettings) -> int:

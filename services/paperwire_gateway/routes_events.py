@@ -12,7 +12,8 @@ from paperwire_common.events import Engagement
 from paperwire_common.ids import event_id
 from paperwire_common.streams import ENGAGEMENT
 
-from .deps import BusDep, ClockDep, IndexDep, SettingsDep
+from .availability import bounded
+from .deps import BusDep, ClockDep, IndexDep, KafkaBreakerDep, SettingsDep
 from .schemas import EngagementIn, EventsAccepted, problems
 
 # openapi.py replaces this mark with maxItems = PAPERWIRE_GATEWAY_MAX_EVENTS_PER_REQUEST.
@@ -27,14 +28,16 @@ router = APIRouter(tags=["trending"])
     "/v1/events",
     status_code=202,
     response_model=EventsAccepted,
-    responses=problems(400, 413, 422),
+    responses=problems(400, 413, 422, 503),
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": BODY_SCHEMA}}}},
 )
 async def post_events(
-    request: Request, settings: SettingsDep, clock: ClockDep, index: IndexDep, bus: BusDep
+    request: Request, settings: SettingsDep, clock: ClockDep, index: IndexDep, bus: BusDep, breaker: KafkaBreakerDep
 ) -> dict[str, Any]:
     """Accept one event or a batch (at most `PAPERWIRE_GATEWAY_MAX_EVENTS_PER_REQUEST`). Every event is
-    checked first — schema, unknown paper, timestamp too far ahead — and nothing is accepted if one is bad."""
+    checked first — schema, unknown paper, timestamp too far ahead — and nothing is accepted if one is bad.
+    503 with Retry-After when Kafka (or Elasticsearch, for the known-paper check) does not answer within
+    `PAPERWIRE_GATEWAY_BACKEND_TIMEOUT_S`: retrying is safe, an event counts once by its id."""
     try:
         raw = await request.json()
     except ValueError:
@@ -57,7 +60,12 @@ async def post_events(
     for i, e in enumerate(events):
         if e.ts is not None and e.ts > now + settings.max_event_future_s:
             errors.append(f"events[{i}].ts is {e.ts - now:.0f}s in the future")
-    known = await index.get_versions(list({e.paper_id for e in events}))
+    known = await bounded(
+        "elasticsearch",
+        index.get_versions(list({e.paper_id for e in events})),
+        timeout_s=settings.backend_timeout_s,
+        retry_after_s=settings.retry_after_s,
+    )
     errors += [
         f"events[{i}].paper_id {e.paper_id!r} is not a known paper"
         for i, e in enumerate(events)
@@ -72,5 +80,11 @@ async def post_events(
         ev = Engagement(id=eid, paper_id=e.paper_id, type=e.type, actor_id=e.actor_id, ts=ts, stars=e.stars)
         out.append(encode(ENGAGEMENT, ev, key=e.paper_id, event_id=eid, source="paperwire/gateway", time=now))
         ids.append(eid)
-    await bus.publish(out)
+    await bounded(
+        "kafka",
+        bus.publish(out),
+        timeout_s=settings.backend_timeout_s,
+        retry_after_s=settings.retry_after_s,
+        breaker=breaker,
+    )
     return {"accepted": len(out), "ids": ids}

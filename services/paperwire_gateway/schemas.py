@@ -281,7 +281,11 @@ class Health(BaseModel):
 
 class Ready(BaseModel):
     status: Literal["ready", "not ready"]
-    checks: dict[str, bool] = Field(description="each check: the index, and every in-process service")
+    checks: dict[str, bool] = Field(
+        description="each part: the backends this process reaches (kafka, elasticsearch, redis; bus and index when "
+        "embedded) and every in-process service"
+    )
+    failing: dict[str, str] | None = Field(None, description="the parts that are not ready, and why")
 
 
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -294,5 +298,5 @@ _WHY = {
     404: "no such paper or topic",
     413: "request body or batch too large",
     422: "invalid parameters or body",
-    503: "semantic search unavailable (no embedding model)",
+    503: "a backend is unreachable (Retry-After says when to try again), or semantic search is unavailable",
 }

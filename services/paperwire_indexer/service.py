@@ -38,7 +38,7 @@ class Indexer:
         ]
 
     async def observe(self) -> None:
-        INDEX_DOCS.set(await self.b.index.count())
+        INDEX_DOCS.labels(NAME).set(await self.b.index.count())
 
     def loop(self) -> ConsumerLoop:
         group = self.settings.group or f"paperwire-{NAME}"

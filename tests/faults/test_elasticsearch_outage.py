@@ -67,7 +67,11 @@ async def test_elasticsearch_down_60s_mid_ingest(
             return (await asyncio.to_thread(indexer.readyz))[0] == 503
 
         await wait_until(indexer_unready, 20, "the indexer's /readyz to fail")
-        r.notes.append(f"indexer /readyz while down: {(await asyncio.to_thread(indexer.readyz))[1]}")
+        status, body = await asyncio.to_thread(indexer.readyz)
+        assert status == 503 and "elasticsearch" in body["failing"], body
+        r.notes.append(f"indexer /readyz while down: 503 {body['failing']}")
+        for other in (*stack.by_name("enricher"), *stack.by_name("trending")):  # they do not need Elasticsearch
+            assert (await asyncio.to_thread(other.readyz))[0] == 200, other.label
         fired = await asyncio.to_thread(
             prometheus.wait_alert, "PaperwireConsumerLagHigh", firing=True, timeout=OUTAGE_S, service="indexer"
         )

@@ -27,7 +27,7 @@ from . import check
 from .check import FaultResult
 from .conftest import backends_for
 from .dashboards import panel_queries
-from .drive import Progress, ingest, publish_events, verify
+from .drive import Progress, ingest, publish_events, verify, wait_until
 from .prom import Prometheus
 from .servers import FaultServers, logdir
 from .stack import Service, Stack
@@ -163,36 +163,55 @@ async def test_connection_resets(net: Net, fault_result: FaultResult) -> None:
     )
 
 
-async def post_through_gateway(net: Net, w: Workload, r: FaultResult, deadline_s: float = 120) -> None:
+# What each service reaches (paperwire_common.workers.Worker.needs; the gateway: all three): what its /readyz names.
+NEEDS = {
+    "enricher": {"kafka"},
+    "indexer": {"kafka", "elasticsearch"},
+    "trending": {"kafka", "redis"},
+    "gateway": {"kafka", "elasticsearch", "redis"},
+}
+
+
+async def post_through_gateway(
+    net: Net, w: Workload, r: FaultResult, deadline_s: float = 120
+) -> tuple[int, float, str]:
     """One engagement event through the gateway, for a paper it knows, retried as a client would (honouring
-    Retry-After) until it is accepted; the first answer and the time to acceptance go to the notes."""
+    Retry-After) until it is accepted: (first status, its seconds, its Retry-After)."""
     paper = next(iter(net.workloads[0].versions))
     ev = Engagement(
         id=f"gw-{uuid.uuid4().hex[:8]}", paper_id=paper, type="view", actor_id="gateway-client", ts=time.time() - 60
     )
     body = ev.model_dump(exclude={"schema_version"}, exclude_none=True)
-    first: str | None = None
+    first: tuple[int, float, str] | None = None
     t0 = time.monotonic()
     async with httpx.AsyncClient(base_url=net.gateway.url, timeout=60) as http:
         while time.monotonic() - t0 < deadline_s:
             t1 = time.monotonic()
             try:
                 resp = await http.post("/v1/events", json=body)
-                status, retry_after = resp.status_code, resp.headers.get("retry-after")
+                status, retry_after = resp.status_code, resp.headers.get("retry-after", "")
             except httpx.HTTPError as e:
-                status, retry_after = 0, None
-                print(f"gateway: {e!r}")
-            if first is None:
-                first = f"{status} in {time.monotonic() - t1:.1f}s, Retry-After {retry_after}"
+                status, retry_after = 0, repr(e)
+            first = first or (status, time.monotonic() - t1, retry_after)
             if status == 202:
                 w.via_gateway.append(ev)
                 net.progress.events_acked.add(ev.id)
                 r.notes.append(
-                    f"gateway POST /v1/events first answered {first}; accepted after {time.monotonic() - t0:.0f}s"
+                    f"gateway POST /v1/events first answered {first[0]} in {first[1]:.1f}s (Retry-After "
+                    f"{first[2] or '-'}), accepted {time.monotonic() - t0:.0f}s later"
                 )
-                return
-            await asyncio.sleep(float(retry_after or 1))
+                return first
+            await asyncio.sleep(float(retry_after) if retry_after.isdigit() else 1)
     raise AssertionError(f"the gateway never accepted the event (first answer {first})")
+
+
+async def readiness(net: Net) -> dict[str, tuple[int, set[str]]]:
+    """label -> (/readyz status, the parts it names as failing)."""
+    out = {}
+    for s in net.stack.services:
+        status, body = await asyncio.to_thread(s.readyz)
+        out[s.label] = (status, set(body.get("failing", {})) if isinstance(body, dict) else {"?"})
+    return out
 
 
 def blackhole(server: str, seconds: float = 30) -> Fault:
@@ -201,13 +220,32 @@ def blackhole(server: str, seconds: float = 30) -> Fault:
         for stream in ("upstream", "downstream"):
             tp.add_toxic(proxy, "timeout", stream, timeout=0)
         t0 = time.monotonic()
-        await asyncio.sleep(min(10.0, seconds / 2))
-        ready = {s.label: (await asyncio.to_thread(s.readyz))[0] for s in net.stack.services}
-        r.notes.append(f"/readyz during: {ready}")
+        await asyncio.sleep(min(8.0, seconds / 3))
+        during = await readiness(net)
+        r.notes.append(f"/readyz during: {', '.join(f'{k} {v[0]} {sorted(v[1])}' for k, v in during.items())}")
         posting = asyncio.create_task(post_through_gateway(net, net.workloads[-1], r))
         await asyncio.sleep(max(0.0, seconds - (time.monotonic() - t0)))
         tp.clear(proxy)
-        await posting
+        cleared = time.monotonic()
+        status, took, retry_after = await posting
+        for s in net.stack.services:
+            got, failing = during[s.label]
+            if server in NEEDS[s.name]:
+                # Not ready, naming the blackholed part (other parts may fail with it: a consumer's batch).
+                assert got == 503 and server in failing, (s.label, got, failing)
+            else:
+                assert got == 200, (s.label, got, failing)
+        if server in ("kafka", "elasticsearch"):  # the write path: the known-paper check, then the publish
+            assert status == 503 and retry_after.isdigit() and took < 10, (status, took, retry_after)
+        else:
+            assert status == 202, (status, took)
+
+        async def all_ready() -> bool:
+            return all(v[0] == 200 for v in (await readiness(net)).values())
+
+        await wait_until(all_ready, 120, "every /readyz to recover", every=1)
+        back = time.monotonic() - cleared
+        r.notes.append(f"every /readyz back to 200 {back:.0f}s after the blackhole ended")
 
     return apply
 

@@ -81,7 +81,9 @@ async def test_redis_killed_and_restarted_empty_then_rebuilt(
         clock.mark("killed")
         await asyncio.sleep(5)
         [trending] = stack.by_name("trending")
-        r.notes.append(f"trending /readyz with Redis down: {(await asyncio.to_thread(trending.readyz))}")
+        status, body = await asyncio.to_thread(trending.readyz)
+        assert status == 503 and "redis" in body["failing"], body
+        r.notes.append(f"trending /readyz with Redis down: 503 {body['failing']}")
         await asyncio.to_thread(fault_servers.redis.up)
         clock.mark("restarted")
         redis = Redis.from_url(redis_url)
