@@ -49,7 +49,7 @@ async def env() -> AsyncIterator[tuple[httpx.AsyncClient, Backends, Broker]]:
     await b.start()
     await b.index.upsert([{"id": PAPER, "version": 1, "content_hash": "h", "title": "A paper", "abstract": "x"}])
     broker = Broker(b.bus)
-    b.bus = broker  # type: ignore[assignment]
+    b.bus = broker
     app = create_app(b, GatewaySettings(backend_timeout_s=0.3, retry_after_s=2))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
         yield c, b, broker
