@@ -151,6 +151,9 @@ class FeedItem(BaseModel):
     arxiv_id: str | None = None
     source: str | None = None
     upvotes: int | None = None
+    summary: str | None = Field(None, description="extractive summary, when the enricher made one")
+    doi: str | None = None
+    ingested_at: float | None = Field(None, description="epoch seconds when its current version arrived")
 
 
 class TrendingItem(FeedItem):

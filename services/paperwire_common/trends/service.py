@@ -32,6 +32,9 @@ FEED_FIELDS = (
     "arxiv_id",
     "source",
     "upvotes",
+    "summary",
+    "doi",
+    "ingested_at",
 )
 
 
