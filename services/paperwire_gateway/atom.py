@@ -93,7 +93,7 @@ def entry_updated(item: dict[str, Any], fallback: float) -> dt.datetime:
     return _published(item.get("published_at")) or _instant(fallback)
 
 
-class _RelatedLinks(BaseEntryExtension):  # type: ignore[misc]
+class _RelatedLinks(BaseEntryExtension):
     """Writes an entry's rel=related links (with their type and title) into its Atom element."""
 
     def __init__(self) -> None:

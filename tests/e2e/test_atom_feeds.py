@@ -157,7 +157,8 @@ async def test_conditional_get_gets_304_until_the_feed_changes(
     client: tuple[httpx.AsyncClient, SteppedClock], seeded: Pipeline
 ) -> None:
     c, clock = client
-    url, params = "/v1/feeds/trending.atom", {"window": "24h", "size": 5}
+    url = "/v1/feeds/trending.atom"
+    params: dict[str, str | int] = {"window": "24h", "size": 5}
     first = await c.get(url, params=params)
     parse(first)
     etag, modified = first.headers["etag"], first.headers["last-modified"]
