@@ -110,15 +110,43 @@ class SimilarPapers(BaseModel):
     items: list[SearchItem]
 
 
+PaperId = Annotated[str, Field(min_length=1, max_length=200)]
+
+
 class RecommendationsRequest(BaseModel):
-    positive_ids: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(min_length=1, max_length=100)
-    negative_ids: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
-        default_factory=list, max_length=100
-    )
+    """Semantic Scholar's request: liked and disliked papers (its `ArXiv:`/`DOI:`/`URL:` ids or Paperwire's)."""
+
+    model_config = ConfigDict(extra="forbid")
+    positivePaperIds: list[PaperId] = Field(min_length=1, max_length=100)
+    negativePaperIds: list[PaperId] = Field(default_factory=list, max_length=100)
+
+
+class RecommendedAuthor(BaseModel):
+    authorId: str | None = Field(description="always null: Paperwire has no author ids")
+    name: str
+
+
+class OpenAccessPdf(BaseModel):
+    url: str
+    status: str
+
+
+class RecommendedPaper(BaseModel):
+    """A paper in Semantic Scholar's field names; only the fields asked for (`fields=`) are present."""
+
+    paperId: str
+    externalIds: dict[str, str] | None = Field(None, description="ArXiv and DOI, when known")
+    url: str | None = Field(None, description="the paper's page on this site")
+    title: str | None = None
+    abstract: str | None = None
+    year: int | None = None
+    publicationDate: str | None = Field(None, description="YYYY-MM-DD")
+    authors: list[RecommendedAuthor] | None = None
+    openAccessPdf: OpenAccessPdf | None = Field(None, description="the arXiv PDF of an arXiv paper")
 
 
 class Recommendations(BaseModel):
-    recommended_papers: list[SearchItem]
+    recommendedPapers: list[RecommendedPaper]
 
 
 class Suggestion(BaseModel):
@@ -293,7 +321,7 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 _WHY = {
-    400: "invalid query syntax, cursor or body",
+    400: "invalid query syntax, cursor, body or fields",
     404: "no such paper or topic",
     413: "request body or batch too large",
     422: "invalid parameters or body",

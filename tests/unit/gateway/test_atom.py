@@ -42,3 +42,21 @@ def test_versions_move_forward_only_when_the_content_changes() -> None:
     v.since("b", "x", 200.0)
     v.since("c", "x", 200.0)  # evicts "a", the least recently used
     assert v.since("a", "d1", 300.0) == 300, "forgotten: now (a needless 200, never a wrong 304)"
+
+
+def test_semantic_scholar_ids_and_fields() -> None:
+    from paperwire_gateway import scholar
+
+    assert scholar.paper_id("ArXiv:2106.15928") == "arxiv:2106.15928"
+    assert scholar.paper_id("ARXIV:2106.15928v2") == "arxiv:2106.15928"
+    assert scholar.paper_id("URL:https://arxiv.org/abs/2106.15928") == "arxiv:2106.15928"
+    assert scholar.paper_id("DOI:10.18653/V1/2020.ACL-MAIN.447") == "doi:10.18653/v1/2020.acl-main.447"
+    assert scholar.paper_id("title:abc123") == "title:abc123"
+    assert scholar.paper_id("649def34f8be52c8b66281af98ae884c09aef38b") == "649def34f8be52c8b66281af98ae884c09aef38b"
+    assert scholar.parse_fields(None) == ("paperId", "title")
+    assert scholar.parse_fields("authors.name,year,title") == ("paperId", "title", "year", "authors")
+    doc = {"id": "arxiv:2401.1", "arxiv_id": "2401.1", "published_at": "2024-01-02T10:00:00Z", "authors": ["A"]}
+    got = scholar.recommended_paper(doc, scholar.FIELDS, "https://h")
+    assert got["externalIds"] == {"ArXiv": "2401.1"} and got["publicationDate"] == "2024-01-02"
+    assert got["openAccessPdf"] == {"url": "https://arxiv.org/pdf/2401.1", "status": "GREEN"}
+    assert got["authors"] == [{"authorId": None, "name": "A"}] and got["url"] == "https://h/papers/arxiv:2401.1"
