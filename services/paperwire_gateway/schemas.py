@@ -179,6 +179,7 @@ class FeedItem(BaseModel):
     arxiv_id: str | None = None
     source: str | None = None
     upvotes: int | None = None
+    project_urls: list[str] | None = None
     summary: str | None = Field(None, description="extractive summary, when the enricher made one")
     doi: str | None = None
     ingested_at: float | None = Field(None, description="epoch seconds when its current version arrived")
@@ -223,26 +224,34 @@ class TrendExplain(BaseModel):
 
 class DailyPaperAuthor(BaseModel):
     name: str
+    hidden: bool
 
 
 class DailyPaperPaper(BaseModel):
     id: str = Field(description="the arXiv id when the paper has one, else Paperwire's id")
     title: str
-    summary: str
+    summary: str = Field(description="the abstract")
     authors: list[DailyPaperAuthor]
-    publishedAt: str | None
-    upvotes: int
+    publishedAt: str | None = Field(description="publication time, YYYY-MM-DDTHH:MM:SS.sssZ; null when unknown")
+    submittedOnDailyAt: str | None = Field(description="when it arrived (ingested_at), the day of the daily list")
+    upvotes: int = Field(description="net upvotes")
     githubRepo: str | None
+    projectPage: str | None
+    ai_summary: str | None = Field(None, description="the extractive summary, when the enricher made one")
+    ai_keywords: list[str] = Field(description="keyphrases")
+    mediaUrls: list[str]
 
 
 class DailyPaper(BaseModel):
     """One entry of Hugging Face's `/api/daily_papers` answer."""
 
     paper: DailyPaperPaper
+    publishedAt: str | None = Field(description="when it was put on the daily list (its arrival)")
+    submittedOnDailyAt: str | None = Field(description="the same: when it arrived")
     title: str
     summary: str
-    publishedAt: str | None
     numComments: int
+    isAuthorParticipating: bool
 
 
 # ------------------------------------------------------------------------------------------------ topics

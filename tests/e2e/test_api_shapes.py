@@ -158,7 +158,7 @@ async def test_trending_compat_topics_events_and_ops(client: httpx.AsyncClient, 
     assert ex["windows"]["24h"]["breakdown"]["upvote"]["count"] == 3
     for params in ({}, {"sort": "publishedAt", "limit": 5}, {"date": "2024-01-01"}):
         await ok(client, schemas.DailyPaper, "GET", "/api/daily_papers", params=params)
-    daily = await ok(client, schemas.DailyPaper, "GET", "/api/daily_papers", params={"limit": 1})
+    daily = await ok(client, schemas.DailyPaper, "GET", "/api/daily_papers", params={"limit": 1, "sort": "trending"})
     assert daily[0]["paper"]["upvotes"] == 3
     topics = await ok(client, schemas.TopicSummary, "GET", "/v1/topics", params={"sort": "trending"})
     assert topics, "the seed corpus clusters into topics"
