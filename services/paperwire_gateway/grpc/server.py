@@ -94,11 +94,12 @@ def build(ctx: GatewayContext) -> tuple[grpc.aio.Server, PapersService, Readines
 async def serve_grpc(ctx: GatewayContext, host: str, port: int, stop: asyncio.Event) -> None:
     """Serve until `stop`: then health says NOT_SERVING, open streams end, calls in flight get a grace."""
     server, papers, health = build(ctx)
-    bound = server.add_insecure_port(f"{host}:{port}")
+    where = f"[{host}]" if ":" in host else host  # an IPv6 address
+    bound = server.add_insecure_port(f"{where}:{port}")
     if not bound:
-        raise RuntimeError(f"gRPC could not bind {host}:{port}")
+        raise RuntimeError(f"gRPC could not bind {where}:{port}")
     await server.start()
-    log.info("grpc.listening", address=f"{host}:{bound}", services=[PAPERS, "grpc.health.v1.Health"])
+    log.info("grpc.listening", address=f"{where}:{bound}", services=[PAPERS, "grpc.health.v1.Health"])
     monitor = asyncio.create_task(health.monitor(stop))
     try:
         await stop.wait()
