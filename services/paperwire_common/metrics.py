@@ -21,6 +21,8 @@ INGESTED = Counter("paperwire_ingest_records_total", "Records read by the ingest
 # Labelled by the service that counts (the indexer), so that a process which never counts exports no series rather
 # than a 0 that max() over the targets would have to outvote.
 INDEX_DOCS = Gauge("paperwire_index_documents", "Documents in the search index", ["service"])
+GRPC_REQUESTS = Counter("paperwire_grpc_requests_total", "Gateway gRPC calls by outcome", ["method", "code"])
+GRPC_WATCHERS = Gauge("paperwire_grpc_watchers", "Open WatchTopicEvents streams")
 HTTP_REQUESTS = Counter("paperwire_http_requests_total", "Gateway HTTP requests", ["route", "method", "status"])
 HTTP_SECONDS = Histogram(
     "paperwire_http_request_seconds",

@@ -26,6 +26,7 @@ from paperwire_common.topics.service import TopicReadService
 from paperwire_common.trends.service import TrendReadService
 
 from .availability import Breaker
+from .revalidation import FeedVersions
 from .settings import GatewaySettings
 
 Readiness = Callable[[], dict[str, bool]]
@@ -44,6 +45,8 @@ class GatewayContext:
     search: SearchService
     trends: TrendReadService
     topics: TopicReadService
+    public_url: str = "http://127.0.0.1:8000"  # base of links to the site (PAPERWIRE_PUBLIC_URL), no trailing /
+    feed_versions: FeedVersions = field(default_factory=FeedVersions)
     readiness: Readiness | None = None  # in-process services' readiness (run all), besides the backends
     probes: dict[str, Probe] = field(default_factory=dict)  # the backends /readyz probes (kafka, elasticsearch, ...)
     kafka_breaker: Breaker = field(default_factory=lambda: Breaker("kafka", 5.0))  # writes fail fast while down
@@ -84,6 +87,14 @@ async def get_topic_service(request: Request) -> TopicReadService:
     return context(request).topics
 
 
+async def get_public_url(request: Request) -> str:
+    return context(request).public_url
+
+
+async def get_feed_versions(request: Request) -> FeedVersions:
+    return context(request).feed_versions
+
+
 async def get_readiness(request: Request) -> Readiness | None:
     return context(request).readiness
 
@@ -106,6 +117,8 @@ TopicServiceDep = Annotated[TopicReadService, Depends(get_topic_service)]
 ReadinessDep = Annotated[Readiness | None, Depends(get_readiness)]
 ProbesDep = Annotated[dict[str, Probe], Depends(get_probes)]
 KafkaBreakerDep = Annotated[Breaker, Depends(get_kafka_breaker)]
+PublicUrlDep = Annotated[str, Depends(get_public_url)]
+FeedVersionsDep = Annotated[FeedVersions, Depends(get_feed_versions)]
 
 
 def check_page_size(size: int, settings: GatewaySettings) -> int:
