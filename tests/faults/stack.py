@@ -111,10 +111,10 @@ class Stack:
             "PAPERWIRE_TRENDING_TOPICS_ENABLED": "false",
             "PAPERWIRE_LOG_LEVEL": "INFO",
             **self.extra_env,
-            **extra,
+            **{k: v for k, v in extra.items() if k.startswith("PAPERWIRE_")},
         }
         if name == "gateway":
-            env |= {"PAPERWIRE_GATEWAY_PORT": str(port), "PAPERWIRE_GATEWAY_GRPC_PORT": "0"}
+            env |= {"PAPERWIRE_GATEWAY_PORT": str(port), "PAPERWIRE_GATEWAY_GRPC_PORT": extra.get("grpc_port", "0")}
         else:
             env[f"PAPERWIRE_{name.upper()}_HEALTH_PORT"] = str(port)
         return env

@@ -15,10 +15,12 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import grpc
 import httpx
 import pytest
 from prometheus_client import CollectorRegistry, start_http_server
 
+from paperwire.v1 import papers_pb2, papers_pb2_grpc
 from paperwire_common.events import Engagement
 from paperwire_common.metrics import INGESTED
 from tests.conftest import free_port
@@ -73,7 +75,7 @@ def net(fault_servers: FaultServers, prometheus: Prometheus, tmp_path_factory: p
     try:
         for name in ("enricher", "indexer", "trending"):
             stack.add(name)
-        gateway = stack.add("gateway")
+        gateway = stack.add("gateway", grpc_port=str(free_port()))
         stack.wait_ready(180)
         prometheus.wait_scraped(ns, 5)
         yield Net(fault_servers, stack, gateway, ns, tmp, time.time())
@@ -270,6 +272,9 @@ async def test_every_dashboard_panel_returns_data(net: Net, prometheus: Promethe
     async with httpx.AsyncClient(base_url=net.gateway.url, timeout=30) as http:
         for q in ("graph learning", "language models", "transformer"):
             assert (await http.get("/v1/search", params={"q": q})).status_code == 200
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{net.gateway.env['PAPERWIRE_GATEWAY_GRPC_PORT']}") as channel:
+        got = await papers_pb2_grpc.PapersStub(channel).Search(papers_pb2.SearchRequest(q="graph", mode="keyword"))
+        assert got.total > 0
     await asyncio.sleep(6)
     empty = []
     end = time.time()
