@@ -26,6 +26,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import grpc
 import httpx
 
 from bench.cleanup import drop_namespace_topics
@@ -64,6 +65,7 @@ def lag_of(metrics_text: str) -> float:
 
 
 async def run(a: argparse.Namespace) -> None:
+    from paperwire.v1 import papers_pb2, papers_pb2_grpc
     from paperwire_common.backends import make_backends
     from paperwire_common.settings import CommonSettings
     from paperwire_ingestor.records import SourceRecord
@@ -96,9 +98,24 @@ async def run(a: argparse.Namespace) -> None:
     records = [SourceRecord(title=p["title"], abstract=p["abstract"], position=str(i)) for i, p in enumerate(papers)]
     errors: Counter[str] = Counter()
     latency: dict[str, list[float]] = {"search": [], "events": []}
+    # The ingestor (this process) is a target too, as a one-shot job's pushgateway would be; the gateway serves
+    # gRPC as well: every panel of the dashboard has something to show.
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    from paperwire_common.metrics import INGESTED
+    from tests.conftest import free_port
+
+    registry = CollectorRegistry()
+    registry.register(INGESTED)
+    metrics_port, grpc_port = free_port(), free_port()
+    server, _ = start_http_server(metrics_port, "127.0.0.1", registry=registry)
+    if prom is not None:
+        labels = {"component": "ingestor", "namespace": ns, "test": "soak"}
+        prom.register(f"{ns}ingestor", "paperwire-workers", [(f"127.0.0.1:{metrics_port}", labels)])
     try:
-        for name in ("enricher", "indexer", "trending", "gateway"):
+        for name in ("enricher", "indexer", "trending"):
             stack.add(name, PAPERWIRE_LOG_LEVEL="WARNING")
+        stack.add("gateway", PAPERWIRE_LOG_LEVEL="WARNING", grpc_port=str(grpc_port))
         await asyncio.to_thread(stack.wait_ready, 180)
         gateway = stack.by_name("gateway")[0]
         ing = Ingestor(b, IngestorSettings(progress=False, batch_size=100))
@@ -139,13 +156,23 @@ async def run(a: argparse.Namespace) -> None:
                 errors[f"events {type(e).__name__}"] += 1
             latency["events"].append(time.monotonic() - t)
 
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{grpc_port}")
+        papers_rpc = papers_pb2_grpc.PapersStub(channel)
+        searches = 0
+
         async def search() -> None:
+            nonlocal searches
+            searches += 1
+            q = " ".join(rng.sample(WORDS, 2))
             t = time.monotonic()
             try:
-                r = await http.get("/v1/search", params={"q": " ".join(rng.sample(WORDS, 2)), "mode": "keyword"})
-                if r.status_code != 200:
-                    errors[f"search {r.status_code}"] += 1
-            except httpx.HTTPError as e:
+                if searches % 5 == 0:  # one in five through gRPC
+                    await papers_rpc.Search(papers_pb2.SearchRequest(q=q, mode="keyword"))
+                else:
+                    r = await http.get("/v1/search", params={"q": q, "mode": "keyword"})
+                    if r.status_code != 200:
+                        errors[f"search {r.status_code}"] += 1
+            except (httpx.HTTPError, grpc.RpcError) as e:
                 errors[f"search {type(e).__name__}"] += 1
             latency["search"].append(time.monotonic() - t)
 
@@ -177,6 +204,8 @@ async def run(a: argparse.Namespace) -> None:
         )
         end = time.time()
         await http.aclose()
+        await channel.close()
+        await asyncio.sleep(5)  # one more scrape of the ingestor's counters
         warm = a.warmup_minutes * 60
         print(
             f"\nsoak: {a.minutes} min, {a.papers_per_s} papers/s, {a.events_per_s} events/s (gateway), "
@@ -208,6 +237,9 @@ async def run(a: argparse.Namespace) -> None:
             )
     finally:
         stack.close()
+        server.shutdown()
+        if prom is not None:
+            prom.unregister(f"{ns}ingestor")
         await b.index.es.options(ignore_status=404).indices.delete(index=f"{ns}papers-v1")  # type: ignore[attr-defined]
         await b.stop()
         await drop_namespace_topics(common.kafka_bootstrap, ns)
