@@ -11,7 +11,7 @@ from .registry import MemoryRegistry, PaperRegistry, RedisRegistry, SqliteRegist
 from .search.embedded import EmbeddedIndex
 from .search.port import SearchIndex
 from .settings import CommonSettings
-from .streams import ALL_STREAMS
+from .streams import ensure_streams
 from .trends.port import TrendStore
 
 
@@ -29,14 +29,16 @@ class Backends:
     trends: TrendStore | None = None
     # The topic store (paperwire_trending.topic_store.default_topic_store), shared the same way.
     topics: Any = None
+    # Notifications (paperwire_common.subscriptions / .deliveries): built on first use, shared the same way.
+    subscriptions: Any = None
+    deliveries: Any = None
     _started: bool = field(default=False, repr=False)
 
     async def start(self) -> None:
         if self._started:
             return
         await self.bus.start()
-        for spec in ALL_STREAMS:
-            await self.bus.ensure_topics([spec.name, spec.dlq], partitions=spec.partitions)
+        await ensure_streams(self.bus)
         await self.index.start()
         await self.index.ensure_index()
         self._started = True
@@ -44,6 +46,8 @@ class Backends:
     async def stop(self) -> None:
         if not self._started:
             return
+        if self.subscriptions is not None:
+            await self.subscriptions.stop()
         await self.bus.stop()
         await self.index.stop()
         if self.redis is not None:
