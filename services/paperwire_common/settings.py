@@ -29,6 +29,10 @@ class CommonSettings(BaseSettings):
         None, description="where the embedded index persists (SQLite); unset = in memory"
     )
     embeddings: bool = Field(True, description="compute sentence embeddings (needs the ONNX model stack)")
+    public_url: str | None = Field(
+        None,
+        description="base URL of every link Paperwire sends (e-mails, webhooks, feeds); unset = the gateway's address",
+    )
     health_host: str = Field("127.0.0.1", description="bind address of a lone service's health/metrics port")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR")
     log_format: Literal["json", "console"] = Field("json", description="json lines or human console")
