@@ -18,7 +18,7 @@ from paperwire_common.runtime import settle_heap
 from paperwire_common.settings import CommonSettings
 
 log = get_logger(__name__)
-WORKERS = ("enricher", "indexer", "trending")
+WORKERS = ("enricher", "indexer", "trending", "notifier")
 SERVICES = ("ingestor", *WORKERS, "gateway")
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample" / "seed_papers.jsonl"
 
@@ -114,6 +114,7 @@ async def run_all(ingest: list[str], on_ready: Callable[[], Awaitable[None]] | N
     settle_heap()
     tasks = {n: asyncio.create_task(lp.run(stop), name=n) for n, (_, lp) in workers.items()}
     tasks["topics"] = asyncio.create_task(workers["trending"][0].run_topics(stop), name="topics")
+    tasks["notify"] = asyncio.create_task(workers["notifier"][0].run_background(stop), name="notify")
     tasks["gateway"] = asyncio.create_task(gateway.run(stop), name="gateway")
 
     async def ingest_then_ready() -> None:
@@ -158,11 +159,14 @@ async def run_one(name: str) -> int:
         port = lp.settings.health_port or HEALTH_PORTS[name]
 
         async def ready() -> dict[str, bool]:
-            return {"consumer": lp.started and lp.halted is None, "index": await b.index.ready()}
+            own = await svc.ready() if hasattr(svc, "ready") else {}
+            return {"consumer": lp.started and lp.halted is None, "index": await b.index.ready(), **own}
 
         tasks[name] = asyncio.create_task(lp.run(stop))
         if name == "trending":
             tasks["topics"] = asyncio.create_task(svc.run_topics(stop), name="topics")
+        if hasattr(svc, "run_background"):  # the notifier's dispatcher and digest schedule
+            tasks["background"] = asyncio.create_task(svc.run_background(stop), name=f"{name}-background")
         tasks["health"] = asyncio.create_task(serve_health(health_app(name, ready), common.health_host, port, stop))
         log.info("service.started", service=name, health=f"http://{common.health_host}:{port}/healthz")
     settle_heap()

@@ -14,6 +14,7 @@ SETTINGS_CLASSES = (
     ("enricher", "paperwire_enricher.settings", "EnricherSettings"),
     ("indexer", "paperwire_indexer.settings", "IndexerSettings"),
     ("trending", "paperwire_trending.settings", "TrendingSettings"),
+    ("notifier", "paperwire_notifier.settings", "NotifierSettings"),
     ("gateway", "paperwire_gateway.settings", "GatewaySettings"),
 )
 

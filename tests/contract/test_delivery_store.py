@@ -140,3 +140,11 @@ async def test_concurrent_claims_never_hand_out_a_delivery_twice(open_store: Fac
     got = await asyncio.gather(*(x.claim(T + 100, Claim({"webhook": 20}), 30) for x in stores))
     ids = [d.id for batch in got for d in batch]
     assert len(ids) == len(set(ids)) == 60
+
+
+async def test_claim_bounds_each_subscription_counting_what_is_in_flight(open_store: Factory) -> None:
+    s = open_store()
+    await s.enqueue([delivery(i, "slow") for i in range(10)] + [delivery(10 + i, "fast") for i in range(3)])
+    got = await s.claim(T + 100, Claim({"webhook": 50}, per_subscription=4, busy={"slow": 3}), 3000)
+    subs = [d.subscription_id for d in got]
+    assert subs.count("slow") == 1 and subs.count("fast") == 3  # no head-of-line blocking behind "slow"

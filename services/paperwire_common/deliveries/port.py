@@ -13,7 +13,7 @@ subscription (newest first), the dead letters, the count of pending deliveries, 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -53,10 +53,20 @@ class Attempt:
 
 @dataclass(frozen=True)
 class Claim:
-    """How many deliveries of each channel a claim may take, and subscriptions to pass over (at capacity)."""
+    """How many deliveries of each channel a claim may take, subscriptions to pass over, and at most how many of
+    one subscription (`per_subscription` minus what is `busy` already: the attempts in flight)."""
 
     limits: dict[str, int] = field(default_factory=dict)  # channel -> max
     skip: Collection[str] = ()
+    per_subscription: int | None = None
+    busy: Mapping[str, int] = field(default_factory=dict)
+
+    def room(self, subscription_id: str) -> int:
+        if subscription_id in self.skip:
+            return 0
+        if self.per_subscription is None:
+            return 1 << 30
+        return self.per_subscription - self.busy.get(subscription_id, 0)
 
 
 class DeliveryStore(Protocol):

@@ -38,14 +38,15 @@ end
 return n
 """
 
-# KEYS: due; ARGV: now, lease_until, scan, n_channels, (channel, limit)*, skipped subs...
+# KEYS: due; ARGV: now, lease_until, scan, per_sub (-1 = none), n_channels, (channel, limit)*, (sub, room)*
 CLAIM = """
 local limits = {}
-local n = tonumber(ARGV[4])
-local i = 5
+local n = tonumber(ARGV[5])
+local per_sub = tonumber(ARGV[4])
+local i = 6
 for _ = 1, n do limits[ARGV[i]] = tonumber(ARGV[i+1]); i = i + 2 end
-local skip = {}
-for j = i, #ARGV do skip[ARGV[j]] = true end
+local room = {}
+for j = i, #ARGV, 2 do room[ARGV[j]] = tonumber(ARGV[j+1]) end
 local out = {}
 local members = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
 for _, m in ipairs(members) do
@@ -53,7 +54,10 @@ for _, m in ipairs(members) do
   local b = string.find(m, '\\31', a + 1, true)
   local channel = string.sub(m, 1, a - 1)
   local sub = string.sub(m, a + 1, b - 1)
-  if not skip[sub] and (limits[channel] or 0) > 0 then
+  local left = room[sub]
+  if left == nil then if per_sub < 0 then left = 1000000000 else left = per_sub end end
+  if left > 0 and (limits[channel] or 0) > 0 then
+    room[sub] = left - 1
     limits[channel] = limits[channel] - 1
     redis.call('ZADD', KEYS[1], ARGV[2], m)
     out[#out + 1] = string.sub(m, b + 1)
@@ -145,10 +149,12 @@ class RedisDeliveryStore:
         limits = [(c, n) for c, n in claim.limits.items() if n > 0]
         if not limits:
             return []
-        args: list[Any] = [repr(now), repr(now + lease_s), 50 * sum(n for _, n in limits), len(limits)]
+        per_sub = claim.per_subscription if claim.per_subscription is not None else -1
+        args: list[Any] = [repr(now), repr(now + lease_s), 50 * sum(n for _, n in limits), per_sub, len(limits)]
         for c, n in limits:
             args += [c, n]
-        args += list(claim.skip)
+        for sub in {*claim.skip, *claim.busy}:
+            args += [sub, claim.room(sub)]
         ids = [_s(x) for x in await self._claim(keys=[self.k_due], args=args)]
         return await self._many(ids)
 

@@ -74,11 +74,13 @@ class SqliteDeliveryStore:
             (now, 50 * max(sum(left.values()), 1)),
         ).fetchall()
         out: list[Delivery] = []
+        taken: dict[str, int] = {}
         for row in rows:
             d = _delivery(row)
-            if d.subscription_id in claim.skip or left.get(d.channel, 0) <= 0:
+            if taken.get(d.subscription_id, 0) >= claim.room(d.subscription_id) or left.get(d.channel, 0) <= 0:
                 continue
             left[d.channel] -= 1
+            taken[d.subscription_id] = taken.get(d.subscription_id, 0) + 1
             out.append(d)
         self.db.executemany("UPDATE deliveries SET due = ? WHERE id = ?", [(now + lease_s, d.id) for d in out])
         return out

@@ -1,0 +1,83 @@
+"""A notifier running in-process on either backend, with the SubscriptionService the gateway uses, for tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from paperwire_common.backends import Backends, make_backends
+from paperwire_common.clock import Clock
+from paperwire_common.envelope import encode
+from paperwire_common.events import TopicEvent
+from paperwire_common.settings import CommonSettings
+from paperwire_common.streams import TOPIC_EVENTS
+from paperwire_common.subscriptions.service import NewSubscription, SubscriptionService
+from paperwire_notifier.service import Notifier
+from paperwire_notifier.settings import NotifierSettings
+
+FAST = {
+    "retry_schedule_s": "0,0.3,0.3,0.3,0.3",
+    "allow_http": True,
+    "allow_networks": "127.0.0.0/8",
+    "poll_interval_s": 0.05,
+    "timeout_s": 2.0,
+    "digest_enabled": False,
+    "poll_timeout_s": 0.1,
+    "batch_size": 100,
+}
+
+
+def backend_settings(backend: str, request: Any) -> dict[str, Any]:
+    if backend == "kafka":
+        return {
+            "backend": "kafka",
+            "kafka_bootstrap": request.getfixturevalue("kafka_bootstrap"),
+            "elasticsearch_url": request.getfixturevalue("es_url"),
+            "redis_url": request.getfixturevalue("redis_url"),
+            "namespace": request.getfixturevalue("namespace"),
+        }
+    return {"backend": "embedded"}
+
+
+@dataclass
+class Rig:
+    backends: Backends
+    notifier: Notifier
+    service: SubscriptionService
+
+    async def webhook(self, url: str, events: tuple[str, ...] = ("topic.created",), owner: str = "alice",
+                      **kw: Any) -> tuple[str, str]:
+        created = await self.service.create(owner, NewSubscription("webhook", url=url, events=events, **kw))
+        assert created.secret is not None
+        return created.subscription.id, created.secret
+
+    async def publish_topic(self, ev: TopicEvent) -> None:
+        await self.backends.bus.publish(
+            [encode(TOPIC_EVENTS, ev, key=ev.topic_id, event_id=ev.id, source="test", time=ev.detected_at)]
+        )
+
+
+@asynccontextmanager
+async def notify_rig(
+    common: dict[str, Any], clock: Clock | None = None, backends: Backends | None = None, **settings: Any
+) -> AsyncIterator[Rig]:
+    b = backends or make_backends(CommonSettings(**{"embeddings": False, **common}))
+    own = backends is None
+    if own:
+        await b.start()
+    ns = NotifierSettings(**{**FAST, **settings})
+    notifier = Notifier(b, ns, clock=clock)
+    await notifier.start()
+    service = SubscriptionService(notifier.subscriptions, notifier.deliveries, ns, notifier.public, clock=clock)
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(notifier.loop().run(stop)), asyncio.create_task(notifier.run_background(stop))]
+    try:
+        yield Rig(b, notifier, service)
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if own:
+            await b.stop()
