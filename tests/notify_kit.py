@@ -190,8 +190,17 @@ def _start_mailpit(tmp: str) -> tuple[subprocess.Popen[bytes], Mailpit]:
     binary = need_tool("mailpit")
     smtp, http = free_port(), free_port()
     proc = subprocess.Popen(
-        [binary, "--smtp", f"127.0.0.1:{smtp}", "--listen", f"127.0.0.1:{http}", "--database",
-         os.path.join(tmp, "mailpit.db"), "--smtp-auth-accept-any", "--smtp-auth-allow-insecure"],
+        [
+            binary,
+            "--smtp",
+            f"127.0.0.1:{smtp}",
+            "--listen",
+            f"127.0.0.1:{http}",
+            "--database",
+            os.path.join(tmp, "mailpit.db"),
+            "--smtp-auth-accept-any",
+            "--smtp-auth-allow-insecure",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )

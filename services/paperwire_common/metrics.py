@@ -44,8 +44,9 @@ NOTIFY_ATTEMPT_SECONDS = Histogram(
 )
 NOTIFY_PENDING = Gauge("paperwire_notifier_pending_deliveries", "Deliveries queued or waiting for a retry")
 NOTIFY_DISABLED = Gauge("paperwire_notifier_disabled_endpoints", "Webhook subscriptions disabled (410 or failing)")
-NOTIFY_EMAILS = Counter("paperwire_notifier_emails_total", "E-mails by kind and outcome (sent, failed)",
-                        ["kind", "outcome"])
+NOTIFY_EMAILS = Counter(
+    "paperwire_notifier_emails_total", "E-mails by kind and outcome (sent, failed)", ["kind", "outcome"]
+)
 NOTIFY_DIGEST_RUN = Gauge(
     "paperwire_notifier_digest_last_run_timestamp_seconds", "When the digest schedule last ran to completion"
 )

@@ -136,16 +136,22 @@ class Dispatcher:
             NOTIFY_ATTEMPTS.labels(d.event_type, outcome.kind).inc()
             NOTIFY_ATTEMPT_SECONDS.labels(d.channel).observe(result.latency_s)
             if outcome.kind == "dead":
-                log.warning("notifier.dead_lettered", delivery=d.id, subscription=d.subscription_id,
-                            event_type=d.event_type, reason=outcome.reason)
+                log.warning(
+                    "notifier.dead_lettered",
+                    delivery=d.id,
+                    subscription=d.subscription_id,
+                    event_type=d.event_type,
+                    reason=outcome.reason,
+                )
 
     async def _refuse(self, d: Delivery, why: str) -> None:
         await self._record(d, Result(False, 0.0, error=why, permanent=True), Outcome("dead", reason=why))
 
     async def _webhook(self, d: Delivery, sub: SubscriptionRecord | None) -> None:
         if sub is None or sub.status != "active":
-            state = "deleted" if sub is None else f"{sub.status}" + (f" ({sub.status_reason})" if sub.status_reason
-                                                                     else "")
+            state = (
+                "deleted" if sub is None else f"{sub.status}" + (f" ({sub.status_reason})" if sub.status_reason else "")
+            )
             await self._refuse(d, f"not sent: the subscription is {state}")
             return
         result = await self.sender.send(sub, d)
@@ -159,19 +165,28 @@ class Dispatcher:
         if outcome.disable:
             await self.disable(sub.id, f"{outcome.disable} ({iso(now)})")
         elif now - since >= self.settings.disable_after_s:
-            await self.disable(sub.id, f"failing since {iso(since)} with no success for "
-                                       f"{self.settings.disable_after_s:g}s; last: {result.describe()}")
+            await self.disable(
+                sub.id,
+                f"failing since {iso(since)} with no success for "
+                f"{self.settings.disable_after_s:g}s; last: {result.describe()}",
+            )
 
     async def disable(self, subscription_id: str, reason: str) -> None:
         now = self.clock.now()
         got = await self.subs.update(
             subscription_id,
-            lambda r: r.model_copy(update={"status": "disabled", "status_reason": reason, "updated_at": now})
-            if r.status == "active"
-            else None,
+            lambda r: (
+                r.model_copy(update={"status": "disabled", "status_reason": reason, "updated_at": now})
+                if r.status == "active"
+                else None
+            ),
         )
-        log.warning("notifier.endpoint_disabled", subscription=subscription_id, reason=reason,
-                    done=got is not None and got.status == "disabled")
+        log.warning(
+            "notifier.endpoint_disabled",
+            subscription=subscription_id,
+            reason=reason,
+            done=got is not None and got.status == "disabled",
+        )
 
     async def _email(self, d: Delivery, sub: SubscriptionRecord | None) -> None:
         want = "pending_confirmation" if d.event_type == "confirmation" else "active"

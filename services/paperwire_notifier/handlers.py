@@ -47,8 +47,9 @@ def decide(result: Result, attempt: int, schedule: Sequence[float], now: float) 
         why = f"410 Gone from the endpoint at attempt {attempt}: subscription disabled"
         return Outcome("dead", reason=why, disable="the endpoint answered 410 Gone")
     if result.permanent:
-        return Outcome("dead", reason=f"{result.describe()}: not retried (only timeouts, connection errors, "
-                                      "429 and 5xx are)")
+        return Outcome(
+            "dead", reason=f"{result.describe()}: not retried (only timeouts, connection errors, 429 and 5xx are)"
+        )
     if attempt >= len(schedule):
         return Outcome("dead", reason=f"{attempt} attempts failed; last: {result.describe()}")
     delay = schedule[attempt]

@@ -60,8 +60,13 @@ class Mailer:
                 timeout=self.timeout_s,
             )
         except aiosmtplib.SMTPResponseException as e:
-            return Result(False, time.perf_counter() - started, e.code, f"SMTP {e.code}: {e.message}"[:500],
-                          permanent=e.code >= 500)
+            return Result(
+                False,
+                time.perf_counter() - started,
+                e.code,
+                f"SMTP {e.code}: {e.message}"[:500],
+                permanent=e.code >= 500,
+            )
         except (aiosmtplib.SMTPException, OSError) as e:
             return Result(False, time.perf_counter() - started, error=f"SMTP: {type(e).__name__}: {e}"[:500])
         return Result(True, time.perf_counter() - started, 250)

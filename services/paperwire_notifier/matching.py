@@ -53,8 +53,11 @@ class Matching:
         self._seen_changes = -1
 
     async def sync(self, subs: Sequence[SubscriptionRecord], changes: int) -> None:
-        stale = [lib for lib in self.libraries.values() if not lib.complete and
-                 time.monotonic() - lib.read_at > LIBRARY_RECHECK_S]
+        stale = [
+            lib
+            for lib in self.libraries.values()
+            if not lib.complete and time.monotonic() - lib.read_at > LIBRARY_RECHECK_S
+        ]
         if changes == self._seen_changes and not stale:
             return
         live = [s for s in subs if s.channel == "webhook" and s.status == "active"]
@@ -66,7 +69,11 @@ class Matching:
         for sid, s in wanted.items():
             key = (s.revision, tuple(s.positive_paper_ids))
             lib = self.libraries.get(sid)
-            if lib is None or lib.key != key or (not lib.complete and time.monotonic() - lib.read_at > LIBRARY_RECHECK_S):
+            if (
+                lib is None
+                or lib.key != key
+                or (not lib.complete and time.monotonic() - lib.read_at > LIBRARY_RECHECK_S)
+            ):
                 self.libraries[sid] = await self._read_library(key)
         self._seen_changes = changes
 

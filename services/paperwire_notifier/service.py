@@ -71,8 +71,9 @@ class Notifier:
             max_connections=s.max_in_flight,
             clock=self.clock,
         )
-        self.mailer = Mailer(s.smtp_url, s.smtp_from, outbox_dir(s, backends.settings.embedded_data_dir),
-                             s.smtp_timeout_s)
+        self.mailer = Mailer(
+            s.smtp_url, s.smtp_from, outbox_dir(s, backends.settings.embedded_data_dir), s.smtp_timeout_s
+        )
         self.dispatcher = Dispatcher(self.subscriptions, self.deliveries, self.sender, self.mailer, s, self.clock)
         self.matching = Matching(backends.index, s.recommend_threshold)
         self._trends, self._topics = trends, topics
@@ -134,8 +135,11 @@ class Notifier:
             sub = by_id.get(r.subscription_id)
             e = latest[r.paper_id]
             if sub is not None and wants(sub, "paper.recommended", e.enriched_at):
-                data = {**messages.paper_data(docs[r.paper_id], self.public), "similarity": r.similarity,
-                        "nearest_library_paper_id": r.nearest_id}
+                data = {
+                    **messages.paper_data(docs[r.paper_id], self.public),
+                    "similarity": r.similarity,
+                    "nearest_library_paper_id": r.nearest_id,
+                }
                 out.append(messages.webhook(sub, "paper.recommended", f"paper.recommended:{r.paper_id}", data, now))
         return out
 
@@ -164,8 +168,7 @@ class Notifier:
         return DigestBuilder(self.b.index, self._trends, self._topics, self.settings, self.public)
 
     async def digest_once(self) -> int:
-        n = await self.digest_builder().queue_due(self.subscriptions, self.deliveries, self.clock.now(),
-                                                  scheduled=True)
+        n = await self.digest_builder().queue_due(self.subscriptions, self.deliveries, self.clock.now(), scheduled=True)
         NOTIFY_DIGEST_RUN.set(self.clock.now())
         if n:
             log.info("notifier.digests_queued", digests=n)
@@ -189,12 +192,17 @@ class Notifier:
     async def run_background(self, stop: asyncio.Event) -> None:
         """The dispatcher, the digest schedule and the gauges, until stop (in-flight attempts finish first)."""
         await self.start()
-        tasks = [asyncio.create_task(self.dispatcher.run(stop), name="notifier-dispatch"),
-                 asyncio.create_task(self._every(5.0, stop, self._gauges, "gauges"), name="notifier-gauges")]
+        tasks = [
+            asyncio.create_task(self.dispatcher.run(stop), name="notifier-dispatch"),
+            asyncio.create_task(self._every(5.0, stop, self._gauges, "gauges"), name="notifier-gauges"),
+        ]
         if self.settings.digest_enabled:
-            tasks.append(asyncio.create_task(
-                self._every(self.settings.digest_check_interval_s, stop, self.digest_once, "digest"),
-                name="notifier-digest"))
+            tasks.append(
+                asyncio.create_task(
+                    self._every(self.settings.digest_check_interval_s, stop, self.digest_once, "digest"),
+                    name="notifier-digest",
+                )
+            )
         try:
             await asyncio.gather(*tasks)
         finally:

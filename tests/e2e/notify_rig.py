@@ -48,8 +48,9 @@ class Rig:
     notifier: Notifier
     service: SubscriptionService
 
-    async def webhook(self, url: str, events: tuple[str, ...] = ("topic.created",), owner: str = "alice",
-                      **kw: Any) -> tuple[str, str]:
+    async def webhook(
+        self, url: str, events: tuple[str, ...] = ("topic.created",), owner: str = "alice", **kw: Any
+    ) -> tuple[str, str]:
         created = await self.service.create(owner, NewSubscription("webhook", url=url, events=events, **kw))
         assert created.secret is not None
         return created.subscription.id, created.secret

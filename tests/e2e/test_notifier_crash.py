@@ -15,13 +15,14 @@ import httpx
 import pytest
 
 from paperwire_common.backends import make_backends
+from paperwire_common.deliveries import Attempt
 from paperwire_common.events import TopicEvent
 from paperwire_common.settings import CommonSettings
 from paperwire_common.subscriptions.service import NewSubscription, SubscriptionService
 from paperwire_notifier.service import Notifier
 from paperwire_notifier.settings import NotifierSettings
 from tests.conftest import ROOT, free_port
-from tests.notify_kit import Receivers, eventually, receivers  # noqa: F401 (fixture)
+from tests.notify_kit import Receivers, eventually
 
 pytestmark = [pytest.mark.kafka, pytest.mark.elasticsearch, pytest.mark.redis, pytest.mark.slow]
 SCHEDULE = "0,1,6,1,1"  # attempt 3 comes 6 s after attempt 2: the notifier is killed in between
@@ -41,8 +42,13 @@ def start_notifier(namespace: str, port: int) -> subprocess.Popen[bytes]:
         "PAPERWIRE_NOTIFIER_TIMEOUT_S": "2",
         "PAPERWIRE_NOTIFIER_DIGEST_ENABLED": "false",
     }
-    return subprocess.Popen([sys.executable, "-m", "paperwire_cli.main", "run", "notifier"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "paperwire_cli.main", "run", "notifier"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 async def ready(port: int) -> bool:
@@ -74,8 +80,14 @@ async def test_kill_9_between_attempts_then_delivered_exactly_once(
         await eventually(lambda: ready(port), timeout_s=90, every_s=0.3)
         from tests.e2e.notify_rig import Rig
 
-        ev = TopicEvent(id="topic.created:tp-9", kind="topic.created", topic_id="tp-9", label="quantum error correction",
-                        paper_ids=["arxiv:2501.00009"], detected_at=time.time() + 1)
+        ev = TopicEvent(
+            id="topic.created:tp-9",
+            kind="topic.created",
+            topic_id="tp-9",
+            label="quantum error correction",
+            paper_ids=["arxiv:2501.00009"],
+            detected_at=time.time() + 1,
+        )
         await Rig(b, local, svc).publish_topic(ev)
         await eventually(lambda: len(flaky.requests) == 2, timeout_s=60)
         proc.send_signal(signal.SIGKILL)  # between attempt 2 and attempt 3
@@ -87,9 +99,13 @@ async def test_kill_9_between_attempts_then_delivered_exactly_once(
         await asyncio.sleep(3)  # anything sent twice would arrive by now
         assert flaky.answered == [503, 503, 503, 200] and not flaky.rejected
         assert len({r.headers["webhook-id"] for r in flaky.requests}) == 1
-        log = await svc.attempts("alice", created.subscription.id)
+        log: list[Attempt] = await svc.attempts("alice", created.subscription.id)
         assert [(a.attempt, a.outcome) for a in reversed(log)] == [
-            (1, "retry"), (2, "retry"), (3, "retry"), (4, "delivered")]
+            (1, "retry"),
+            (2, "retry"),
+            (3, "retry"),
+            (4, "delivered"),
+        ]
         assert await local.deliveries.pending() == 0
     finally:
         if proc is not None and proc.poll() is None:

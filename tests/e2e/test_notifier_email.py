@@ -17,7 +17,7 @@ import pytest
 
 from paperwire_common.clock import FixedClock
 from paperwire_common.subscriptions.service import NewSubscription
-from tests.notify_kit import Mailpit, eventually, mailpit, mailpit_server  # noqa: F401 (fixtures)
+from tests.notify_kit import Mailpit, eventually
 
 from .notify_rig import notify_rig
 from .pipeline import pipeline
@@ -79,7 +79,9 @@ async def test_double_opt_in_digest_one_click_unsubscribe(mailpit: Mailpit, tmp_
                 await svc.confirm(*link(ctext, "confirm"))
 
             assert await digest() == 2
-            got = await eventually(lambda: [m for m in mailpit.messages(me) if m["Subject"].startswith("Paperwire digest")])
+            got = await eventually(
+                lambda: [m for m in mailpit.messages(me) if m["Subject"].startswith("Paperwire digest")]
+            )
             assert len(got) == 1
             d = parsed(mailpit, got[0]["ID"])
             assert d.get_content_type() == "multipart/alternative"
@@ -95,8 +97,14 @@ async def test_double_opt_in_digest_one_click_unsubscribe(mailpit: Mailpit, tmp_
             assert d["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
             assert unsub.startswith(f"<{PUBLIC}/v1/subscriptions/{sid}/unsubscribe?token=") and unsub.endswith(">")
             assert unsub.strip("<>") in plain and unsub.strip("<>") in html  # the visible link too
-            assert len(await eventually(lambda: [m for m in mailpit.messages(control)
-                                                 if m["Subject"].startswith("Paperwire digest")])) == 1
+            assert (
+                len(
+                    await eventually(
+                        lambda: [m for m in mailpit.messages(control) if m["Subject"].startswith("Paperwire digest")]
+                    )
+                )
+                == 1
+            )
 
             # Sent again: nothing.
             assert await digest() == 0
@@ -105,8 +113,9 @@ async def test_double_opt_in_digest_one_click_unsubscribe(mailpit: Mailpit, tmp_
             await svc.unsubscribe(sid, q["token"][0])
             clock.advance(86_400)
             assert await digest() == 1  # the control subscription only
-            await eventually(lambda: len([m for m in mailpit.messages(control)
-                                          if m["Subject"].startswith("Paperwire digest")]) == 2)
+            await eventually(
+                lambda: len([m for m in mailpit.messages(control) if m["Subject"].startswith("Paperwire digest")]) == 2
+            )
             time.sleep(0.5)
             mine = [m for m in mailpit.messages(me) if m["Subject"].startswith("Paperwire digest")]
             assert len(mine) == 1

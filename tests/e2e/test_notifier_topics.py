@@ -14,7 +14,7 @@ import pytest
 from paperwire_common.clock import SystemClock
 from paperwire_trending.topic_job import recluster
 from paperwire_trending.topic_store import default_topic_store
-from tests.notify_kit import Receivers, eventually, receivers  # noqa: F401 (fixture)
+from tests.notify_kit import Receivers, eventually
 
 from .notify_rig import backend_settings, notify_rig
 from .pipeline import pipeline
@@ -29,8 +29,9 @@ def common(request: pytest.FixtureRequest) -> dict[str, Any]:
 
 
 @pytest.mark.timeout(900)
-async def test_new_topic_reaches_each_subscriber_once(common: dict[str, Any], receivers: Receivers,
-                                                      tmp_path: Path) -> None:
+async def test_new_topic_reaches_each_subscriber_once(
+    common: dict[str, Any], receivers: Receivers, tmp_path: Path
+) -> None:
     before, after, _ = split_seed(tmp_path)
     backend, namespace = common.pop("backend"), common.pop("namespace", "")
     clock = SystemClock()
@@ -55,7 +56,7 @@ async def test_new_topic_reaches_each_subscriber_once(common: dict[str, Any], re
                 second = await recluster(p.backends, store, clock)
                 assert [e.kind for e in second] == ["topic.created"]
                 for r in subscribers:
-                    await eventually(lambda r=r: r.ok(), timeout_s=60)
+                    await eventually(r.ok, timeout_s=60)
                 await asyncio.sleep(1.0)
                 for r in subscribers:
                     assert len(r.requests) == 1 and not r.rejected

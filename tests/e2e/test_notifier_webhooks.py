@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from paperwire_common.deliveries import Attempt
 from paperwire_common.events import TopicEvent
-from tests.notify_kit import Receivers, eventually, receivers  # noqa: F401 (fixture)
+from tests.notify_kit import Receivers, eventually
 
 from .notify_rig import backend_settings, notify_rig
 
@@ -22,11 +23,20 @@ def common(request: pytest.FixtureRequest) -> dict[str, Any]:
 
 
 def topic_event(topic_id: str = "tp-1", label: str = "diffusion models for video", n: int = 1) -> TopicEvent:
-    return TopicEvent(id=f"topic.created:{topic_id}:{n}", kind="topic.created", topic_id=topic_id, label=label,
-                      keyphrases=["video diffusion"], paper_ids=["arxiv:2401.00001"], detected_at=time.time() + 1)
+    return TopicEvent(
+        id=f"topic.created:{topic_id}:{n}",
+        kind="topic.created",
+        topic_id=topic_id,
+        label=label,
+        keyphrases=["video diffusion"],
+        paper_ids=["arxiv:2401.00001"],
+        detected_at=time.time() + 1,
+    )
 
 
-async def test_retries_then_delivers_once_with_the_same_webhook_id(common: dict[str, Any], receivers: Receivers) -> None:
+async def test_retries_then_delivers_once_with_the_same_webhook_id(
+    common: dict[str, Any], receivers: Receivers
+) -> None:
     flaky = receivers.add(script=[503, 503, 503])
     async with notify_rig(common) as rig:
         sid, secret = await rig.webhook(flaky.url)
@@ -45,9 +55,13 @@ async def test_retries_then_delivers_once_with_the_same_webhook_id(common: dict[
         body = flaky.requests[-1].payload
         assert body["type"] == "topic.created" and body["data"]["label"] == "diffusion models for video"
         assert body["data"]["url"].endswith("/v1/topics/tp-1")
-        log = await rig.service.attempts("alice", sid)
+        log: list[Attempt] = await rig.service.attempts("alice", sid)
         assert [(a.attempt, a.outcome, a.status_code) for a in reversed(log)] == [
-            (1, "retry", 503), (2, "retry", 503), (3, "retry", 503), (4, "delivered", 200)]
+            (1, "retry", 503),
+            (2, "retry", 503),
+            (3, "retry", 503),
+            (4, "delivered", 200),
+        ]
         assert all(a.next_attempt_at for a in log[1:]) and log[0].next_attempt_at is None
         # Replaying the same event (a consumer restart) queues nothing new.
         await rig.publish_topic(topic_event())
@@ -94,8 +108,11 @@ async def test_gone_disables_and_exhausted_is_dead_lettered(common: dict[str, An
         await rig.publish_topic(topic_event("tp-2", "graph transformers"))
 
         async def refused() -> list[Any]:
-            return [d for d in await rig.notifier.deliveries.dead_letters() if d.subscription_id == gid
-                    and "disabled" in (d.reason or "")]
+            return [
+                d
+                for d in await rig.notifier.deliveries.dead_letters()
+                if d.subscription_id == gid and "disabled" in (d.reason or "")
+            ]
 
         await eventually(refused)
         assert len(gone.requests) == 1

@@ -113,8 +113,18 @@ class RedisDeliveryStore:
             args: list[Any] = [self.p]
             for d in deliveries[i : i + 500]:
                 due = d.next_attempt_at if d.next_attempt_at is not None else d.created_at
-                args += [d.id, d.subscription_id, d.channel, d.event_type, d.event_id, d.body, d.recipient or "",
-                         repr(d.created_at), repr(due), member(d)]
+                args += [
+                    d.id,
+                    d.subscription_id,
+                    d.channel,
+                    d.event_type,
+                    d.event_id,
+                    d.body,
+                    d.recipient or "",
+                    repr(d.created_at),
+                    repr(due),
+                    member(d),
+                ]
             n += int(await self._enqueue(keys=[self.k_due], args=args))
         return n
 
@@ -165,8 +175,17 @@ class RedisDeliveryStore:
         nxt = attempt.next_attempt_at if attempt.outcome == "retry" else 0.0
         done = await self._record(
             keys=[self._key(d.id), self.k_due, f"{self.p}:a:{d.subscription_id}", self.k_dead],
-            args=[attempt.outcome, repr(nxt), member(d), json.dumps(attempt_dict(attempt)), repr(attempt.at),
-                  reason or "", self.retention_s, MAX_ATTEMPTS_KEPT, d.id],
+            args=[
+                attempt.outcome,
+                repr(nxt),
+                member(d),
+                json.dumps(attempt_dict(attempt)),
+                repr(attempt.at),
+                reason or "",
+                self.retention_s,
+                MAX_ATTEMPTS_KEPT,
+                d.id,
+            ],
         )
         return bool(done)
 

@@ -54,8 +54,17 @@ class SqliteDeliveryStore:
             self.db.executemany(
                 f"INSERT OR IGNORE INTO deliveries ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 'pending', ?, NULL)",
                 [
-                    (d.id, d.subscription_id, d.channel, d.event_type, d.event_id, d.body, d.created_at, d.recipient,
-                     d.next_attempt_at if d.next_attempt_at is not None else d.created_at)
+                    (
+                        d.id,
+                        d.subscription_id,
+                        d.channel,
+                        d.event_type,
+                        d.event_id,
+                        d.body,
+                        d.created_at,
+                        d.recipient,
+                        d.next_attempt_at if d.next_attempt_at is not None else d.created_at,
+                    )
                     for d in deliveries
                 ],
             )
@@ -99,8 +108,8 @@ class SqliteDeliveryStore:
             else:
                 status = "delivered" if attempt.outcome == "delivered" else "dead"
                 self.db.execute(
-                    "UPDATE deliveries SET attempts = attempts + 1, status = ?, due = NULL, reason = ?, finished_at = ? "
-                    "WHERE id = ?",
+                    "UPDATE deliveries SET attempts = attempts + 1, status = ?, due = NULL, reason = ?, "
+                    "finished_at = ? WHERE id = ?",
                     (status, reason, attempt.at, attempt.delivery_id),
                 )
             self.db.execute(

@@ -30,8 +30,22 @@ from .compose import message, render
 CANDIDATES = 200  # trending papers read per digest run, before the per-subscription filters
 MAX_TOPICS = 5
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
-FIELDS = ("id", "title", "abstract", "summary", "authors", "topics", "topic_labels", "methods", "datasets",
-          "source", "has_code", "code_url", "arxiv_id", "published_at")
+FIELDS = (
+    "id",
+    "title",
+    "abstract",
+    "summary",
+    "authors",
+    "topics",
+    "topic_labels",
+    "methods",
+    "datasets",
+    "source",
+    "has_code",
+    "code_url",
+    "arxiv_id",
+    "published_at",
+)
 
 
 class Trends(Protocol):
@@ -72,8 +86,9 @@ def _topic_match(sub: SubscriptionRecord, doc: dict[str, Any]) -> bool:
 
 
 class DigestBuilder:
-    def __init__(self, index: SearchIndex, trends: Trends, topics: Topics | None, settings: NotifySettings,
-                 public_url: str) -> None:
+    def __init__(
+        self, index: SearchIndex, trends: Trends, topics: Topics | None, settings: NotifySettings, public_url: str
+    ) -> None:
         self.index, self.trends, self.topics, self.settings = index, trends, topics, settings
         self.public = public_url.rstrip("/")
 
@@ -87,24 +102,51 @@ class DigestBuilder:
             return []
         fresh = [t for t in await self.topics.list() if t.created_at >= now - DAY]
         fresh.sort(key=lambda t: (-t.size, t.id))
-        return [{"label": t.label, "size": t.size, "url": messages.topic_url(self.public, t.id)}
-                for t in fresh[:MAX_TOPICS]]
+        return [
+            {"label": t.label, "size": t.size, "url": messages.topic_url(self.public, t.id)} for t in fresh[:MAX_TOPICS]
+        ]
 
-    def render(self, sub: SubscriptionRecord, papers: list[dict[str, Any]], new_topics: list[dict[str, Any]],
-               day: str, now: float) -> Delivery:
+    def render(
+        self,
+        sub: SubscriptionRecord,
+        papers: list[dict[str, Any]],
+        new_topics: list[dict[str, Any]],
+        day: str,
+        now: float,
+    ) -> Delivery:
         assert sub.email is not None
         unsubscribe = f"{self.public}/v1/subscriptions/{sub.id}/unsubscribe?token={sub.unsubscribe_token}"
         items = [
-            DigestPaper(str(d.get("title") or d["id"]), summary_lines(d), messages.paper_url(self.public, d["id"]),
-                        d.get("code_url"))
+            DigestPaper(
+                str(d.get("title") or d["id"]),
+                summary_lines(d),
+                messages.paper_url(self.public, d["id"]),
+                d.get("code_url"),
+            )
             for d in papers
         ]
-        text, html = render("digest", {"day": day, "query": sub.query, "papers": items, "new_topics": new_topics,
-                                       "email": sub.email, "unsubscribe_url": unsubscribe})
+        text, html = render(
+            "digest",
+            {
+                "day": day,
+                "query": sub.query,
+                "papers": items,
+                "new_topics": new_topics,
+                "email": sub.email,
+                "unsubscribe_url": unsubscribe,
+            },
+        )
         mid = messages.delivery_id(sub.id, f"digest:{day}")
-        body = message(sender=self.settings.smtp_from, to=sub.email, subject=f"Paperwire digest {day}: "
-                       f"{len(items)} trending paper{'s' if len(items) != 1 else ''}", text=text, html=html,
-                       message_id=mid, date=now, unsubscribe_url=unsubscribe)
+        body = message(
+            sender=self.settings.smtp_from,
+            to=sub.email,
+            subject=f"Paperwire digest {day}: {len(items)} trending paper{'s' if len(items) != 1 else ''}",
+            text=text,
+            html=html,
+            message_id=mid,
+            date=now,
+            unsubscribe_url=unsubscribe,
+        )
         return Delivery(mid, sub.id, "email", "digest", f"digest:{day}", body, now, recipient=sub.email)
 
     async def queue_due(
@@ -112,8 +154,14 @@ class DigestBuilder:
     ) -> int:
         """Queue today's digest of every subscription that is due and has not had it; returns how many."""
         day, start = digest_day(now, self.settings.digest_hour_utc)
-        subs = [s for s in await store.list() if s.channel == "email" and s.status == "active"
-                and s.confirmed_at is not None and (not scheduled or s.confirmed_at <= start)]
+        subs = [
+            s
+            for s in await store.list()
+            if s.channel == "email"
+            and s.status == "active"
+            and s.confirmed_at is not None
+            and (not scheduled or s.confirmed_at <= start)
+        ]
         todo = []
         for s in subs:
             if await deliveries.get(messages.delivery_id(s.id, f"digest:{day}")) is None:

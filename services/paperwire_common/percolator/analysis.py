@@ -80,8 +80,10 @@ class Analyzer:
     def documents(self, docs: Sequence[dict[str, Any]]) -> list[AnalyzedDoc]:
         """Every document's columns (term -> positions) and keyword values; docs are index documents
         (paperwire_common.search.document.to_document)."""
-        out = [AnalyzedDoc(i, str(d.get("id", "")), {c: {} for c in TEXT_COLUMNS}, keyword_values(d)) for i, d in
-               enumerate(docs)]
+        out = [
+            AnalyzedDoc(i, str(d.get("id", "")), {c: {} for c in TEXT_COLUMNS}, keyword_values(d))
+            for i, d in enumerate(docs)
+        ]
         marks = ",".join("?" * len(TEXT_COLUMNS))
         self.db.executemany(
             f"INSERT INTO temp.docs (rowid, {', '.join(TEXT_COLUMNS)}) VALUES (?, {marks})",

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TypeAlias
 
 from ..search.query import BoolQuery, Clause, Node, parse
-from .analysis import Analyzer, AnalyzedDoc
+from .analysis import AnalyzedDoc, Analyzer
 
 _COLUMN = {"title": "title", "abstract": "abstract", "authors": "authors", "methods": "methods", "datasets": "datasets"}
 
@@ -106,10 +106,10 @@ def keys(node: Compiled, typo_key: dict[str, str]) -> set[str] | None:
     if node.should:
         union: set[str] = set()
         for n in node.should:
-            k = keys(n, typo_key)
-            if k is None:
+            got = keys(n, typo_key)
+            if got is None:
                 return None
-            union |= k
+            union |= got
         return union
     return None
 

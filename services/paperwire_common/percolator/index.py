@@ -22,7 +22,7 @@ from typing import Any
 
 from ..search.embedded import within_edits
 from ..search.port import SearchIndex, SearchRequest
-from .analysis import Analyzer, AnalyzedDoc
+from .analysis import AnalyzedDoc, Analyzer
 from .compiled import Compiled, compile_query, keys, matches, max_edits, typo_words
 
 RECHECK_UNKNOWN_S = 300.0

@@ -117,14 +117,21 @@ class SubscriptionService:
                 raise SubscriptionInvalid("query: search.match needs a saved search in `query`")
             if "paper.recommended" in events and not library:
                 raise SubscriptionInvalid("positivePaperIds: paper.recommended needs a library of paper ids")
-            return NewSubscription("webhook", url=spec.url, events=events, query=query, topics=topics,
-                                   positive_paper_ids=library)
+            return NewSubscription(
+                "webhook", url=spec.url, events=events, query=query, topics=topics, positive_paper_ids=library
+            )
         if not spec.email or not _EMAIL.match(spec.email.strip()):
             raise SubscriptionInvalid("email: not an e-mail address")
         if spec.events:
             raise SubscriptionInvalid("events: an e-mail subscription gets the daily digest; events are for webhooks")
-        return NewSubscription("email", email=spec.email.strip(), query=query, topics=topics,
-                               positive_paper_ids=library, schedule=spec.schedule or "daily")
+        return NewSubscription(
+            "email",
+            email=spec.email.strip(),
+            query=query,
+            topics=topics,
+            positive_paper_ids=library,
+            schedule=spec.schedule or "daily",
+        )
 
     # ------------------------------------------------------------------------------------------ owner's API
     async def create(self, owner: str, spec: NewSubscription) -> Created:
@@ -143,8 +150,9 @@ class SubscriptionService:
         )
         if v.channel == "webhook":
             secret = signing.new_secret()
-            rec = SubscriptionRecord(**base, url=v.url, events=list(v.events),
-                                     secrets=[WebhookSecret(secret=secret, created_at=now)])
+            rec = SubscriptionRecord(
+                **base, url=v.url, events=list(v.events), secrets=[WebhookSecret(secret=secret, created_at=now)]
+            )
             return Created(await self.store.create(rec), secret)
         rec = SubscriptionRecord(
             **base,
@@ -158,7 +166,7 @@ class SubscriptionService:
         await self.deliveries.enqueue([self.confirmation(rec, now)])
         return Created(rec)
 
-    async def list(self, owner: str) -> list[SubscriptionRecord]:
+    async def list_for(self, owner: str) -> list[SubscriptionRecord]:
         return await self.store.list(owner)
 
     async def get(self, owner: str, subscription_id: str) -> SubscriptionRecord:
@@ -170,7 +178,9 @@ class SubscriptionService:
     async def delete(self, owner: str, subscription_id: str) -> None:
         await self.get(owner, subscription_id)
         now = self.clock.now()
-        await self.store.update(subscription_id, lambda r: r.model_copy(update={"status": "deleted", "updated_at": now}))
+        await self.store.update(
+            subscription_id, lambda r: r.model_copy(update={"status": "deleted", "updated_at": now})
+        )
 
     async def rotate_secret(self, owner: str, subscription_id: str) -> str:
         """A new current secret; the previous one keeps signing for the grace period (both signatures are sent)."""
@@ -183,8 +193,9 @@ class SubscriptionService:
         def rotate(cur: SubscriptionRecord) -> SubscriptionRecord:
             kept = [s if s.expires_at is not None else s.model_copy(update={"expires_at": until}) for s in cur.secrets]
             kept = [s for s in kept if s.expires_at is not None and s.expires_at > now]
-            return cur.model_copy(update={"secrets": [WebhookSecret(secret=new, created_at=now), *kept],
-                                          "updated_at": now})
+            return cur.model_copy(
+                update={"secrets": [WebhookSecret(secret=new, created_at=now), *kept], "updated_at": now}
+            )
 
         await self.store.update(subscription_id, rotate)
         return new
@@ -216,9 +227,11 @@ class SubscriptionService:
         now = self.clock.now()
         got = await self.store.update(
             subscription_id,
-            lambda r: r.model_copy(update={"status": "active", "confirmed_at": now, "updated_at": now})
-            if r.status == "pending_confirmation"
-            else None,
+            lambda r: (
+                r.model_copy(update={"status": "active", "confirmed_at": now, "updated_at": now})
+                if r.status == "pending_confirmation"
+                else None
+            ),
         )
         assert got is not None
         return got
@@ -228,8 +241,16 @@ class SubscriptionService:
         now = self.clock.now()
         got = await self.store.update(
             subscription_id,
-            lambda r: None if r.status == "unsubscribed" else r.model_copy(
-                update={"status": "unsubscribed", "status_reason": "unsubscribed by the recipient", "updated_at": now}
+            lambda r: (
+                None
+                if r.status == "unsubscribed"
+                else r.model_copy(
+                    update={
+                        "status": "unsubscribed",
+                        "status_reason": "unsubscribed by the recipient",
+                        "updated_at": now,
+                    }
+                )
             ),
         )
         assert got is not None
@@ -245,6 +266,13 @@ class SubscriptionService:
             "confirm", {"email": r.email, "query": r.query, "topics": r.topics, "confirm_url": self.link(r, "confirm")}
         )
         mid = messages.delivery_id(r.id, "confirm")
-        body = message(sender=self.settings.smtp_from, to=r.email, subject="Confirm your Paperwire subscription",
-                       text=text, html=html, message_id=mid, date=now)
+        body = message(
+            sender=self.settings.smtp_from,
+            to=r.email,
+            subject="Confirm your Paperwire subscription",
+            text=text,
+            html=html,
+            message_id=mid,
+            date=now,
+        )
         return Delivery(mid, r.id, "email", "confirmation", "confirm", body, now, recipient=r.email)

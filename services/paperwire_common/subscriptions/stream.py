@@ -127,8 +127,9 @@ class StreamSubscriptionStore:
         return record
 
     async def update(self, subscription_id: str, change: Change) -> SubscriptionRecord | None:
-        lock = self.r.lock(f"{self.ns}paperwire:subscriptions:lock:{subscription_id}", timeout=LOCK_TTL_S,
-                           blocking_timeout=LOCK_TTL_S)
+        lock = self.r.lock(
+            f"{self.ns}paperwire:subscriptions:lock:{subscription_id}", timeout=LOCK_TTL_S, blocking_timeout=LOCK_TTL_S
+        )
         async with lock:
             await self._catch_up()
             old = live(self._view.get(subscription_id))

@@ -139,7 +139,7 @@ class GuardedResolver:
         self._inner = ThreadedResolver()
 
     async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> list[Any]:
-        results = await self._inner.resolve(host, port, family)
+        results = await self._inner.resolve(host, port, socket.AddressFamily(family))
         allowed = [r for r in results if blocked_reason(ipaddress.ip_address(r["host"]), self.policy) is None]
         if not allowed:
             why = blocked_reason(ipaddress.ip_address(results[0]["host"]), self.policy) if results else "no address"

@@ -8,6 +8,7 @@ import sqlite3
 
 import pytest
 
+from paperwire_common.deliveries.port import Delivery
 from paperwire_common.deliveries.sqlite import SqliteDeliveryStore
 from paperwire_common.events import SubscriptionRecord, WebhookSecret
 from paperwire_common.subscriptions.service import NewSubscription, SubscriptionInvalid, SubscriptionService
@@ -15,9 +16,8 @@ from paperwire_common.subscriptions.settings import NotifySettings
 from paperwire_common.subscriptions.sqlite import SqliteSubscriptionStore
 from paperwire_common.webhooks import signing
 from paperwire_common.webhooks.ssrf import IPAddress, TargetPolicy, UnsafeTarget, check_url
-from paperwire_common.deliveries.port import Delivery
 from paperwire_notifier.sender import WebhookSender
-from tests.notify_kit import ConnectionCounter, counter  # noqa: F401 (fixture)
+from tests.notify_kit import ConnectionCounter
 
 
 async def ten_dot(host: str, port: int) -> list[IPAddress]:
@@ -57,24 +57,28 @@ async def test_refused_at_creation_with_the_reason_and_no_connection(
 ) -> None:
     svc = service()
     with pytest.raises(SubscriptionInvalid) as e:
-        await svc.create("alice", NewSubscription("webhook", url=url.format(port=counter.port),
-                                                  events=("topic.created",)))
+        await svc.create(
+            "alice", NewSubscription("webhook", url=url.format(port=counter.port), events=("topic.created",))
+        )
     assert why in str(e.value) and str(e.value).startswith("url: ")
-    assert counter.connections == 0 and await svc.list("alice") == []
+    assert counter.connections == 0 and await svc.list_for("alice") == []
 
 
 async def test_https_required_unless_allowed() -> None:
     with pytest.raises(SubscriptionInvalid, match="http is not allowed"):
-        await service(policy_http=False).create("a", NewSubscription("webhook", url="http://example.org/h",
-                                                                     events=("topic.created",)))
+        await service(policy_http=False).create(
+            "a", NewSubscription("webhook", url="http://example.org/h", events=("topic.created",))
+        )
     created = await service(policy_http=False).create(
-        "a", NewSubscription("webhook", url="https://example.org/h", events=("topic.created",)))
+        "a", NewSubscription("webhook", url="https://example.org/h", events=("topic.created",))
+    )
     assert created.secret and created.secret.startswith("whsec_")
 
 
 async def test_allow_networks_lets_an_intranet_through() -> None:
     created = await service(networks="10.0.0.0/8").create(
-        "a", NewSubscription("webhook", url="http://evil.example/h", events=("topic.created",)))
+        "a", NewSubscription("webhook", url="http://evil.example/h", events=("topic.created",))
+    )
     assert created.subscription.url == "http://evil.example/h"
     with pytest.raises(UnsafeTarget, match="IPv4-mapped"):  # never, whatever is allowed
         await check_url("http://[::ffff:10.0.0.1]/", TargetPolicy.of(True, ["10.0.0.0/8", "::/0"]))
@@ -85,9 +89,17 @@ async def test_refused_at_connect_time_after_rebinding(counter: ConnectionCounte
     moment of sending: the guarded resolver drops it and no connection is made."""
     url = f"http://localhost:{counter.port}/hook"
     await check_url(url, TargetPolicy.of(True, ["127.0.0.0/8", "::1/128"]))
-    sub = SubscriptionRecord(id="sub_1", revision=1, owner="a", channel="webhook", url=url, events=["topic.created"],
-                             secrets=[WebhookSecret(secret=signing.new_secret(), created_at=0)], created_at=0,
-                             updated_at=0)
+    sub = SubscriptionRecord(
+        id="sub_1",
+        revision=1,
+        owner="a",
+        channel="webhook",
+        url=url,
+        events=["topic.created"],
+        secrets=[WebhookSecret(secret=signing.new_secret(), created_at=0)],
+        created_at=0,
+        updated_at=0,
+    )
     sender = WebhookSender(TargetPolicy.of(True, []), timeout_s=2, max_response_bytes=1024, max_connections=4)
     d = Delivery("msg_1", "sub_1", "webhook", "topic.created", "e1", b"{}", 0.0)
     try:
