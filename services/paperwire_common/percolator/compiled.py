@@ -17,6 +17,7 @@ its shoulds' keys; a group that can match with no positive term (only exclusions
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeAlias
 
@@ -158,3 +159,51 @@ def matches(node: Compiled, doc: AnalyzedDoc, fuzzy_docs: dict[str, set[int]]) -
 def empty(q: str) -> bool:
     p = parse(q)
     return isinstance(p, BoolQuery) and p.empty
+
+
+# A compiled matcher: (document, its keys, fuzzy docs) -> bool. The same decision as `matches`, built once per
+# query as closures: a single-term leaf is one set lookup in the document's keys (Percolator._doc_keys).
+Matcher = Callable[[AnalyzedDoc, set[str], dict[str, set[int]]], bool]
+
+
+def matcher(node: Compiled) -> Matcher:
+    if isinstance(node, Leaf):
+        key = node.key()
+        if key is None:
+            return lambda d, present, fz: False
+        if node.kind == "keyword" or len(node.terms) == 1:
+            w = node.typo_word
+            if w is None:
+                return lambda d, present, fz: key in present
+            return lambda d, present, fz: key in present or d.index in fz.get(w, ())
+        # A phrase: every term in the document first (set lookups), then positions.
+        if node.kind == "column":
+            need = [f"c:{node.column}:{t}" for t in node.terms]
+        else:
+            need = [f"t:{t}" for t in node.terms]
+
+        def phrase(d: AnalyzedDoc, present: set[str], fz: dict[str, set[int]]) -> bool:
+            for k in need:
+                if k not in present:
+                    return False
+            return matches(node, d, fz)
+
+        return phrase
+    must, should, must_not = ([matcher(n) for n in ns] for ns in (node.must, node.should, node.must_not))
+    need_should = node.min_should > 0
+
+    def group(d: AnalyzedDoc, present: set[str], fz: dict[str, set[int]]) -> bool:
+        for m in must_not:
+            if m(d, present, fz):
+                return False
+        for m in must:
+            if not m(d, present, fz):
+                return False
+        if not need_should:
+            return True
+        for m in should:
+            if m(d, present, fz):
+                return True
+        return False
+
+    return group

@@ -8,8 +8,8 @@ pre-filter keys, a new document looks up the queries its terms can satisfy, and 
 Typo tolerance needs to know which free words the index lacks (those alone get it, as in /v1/search):
 KnownWords asks the index once per word (a quoted single-word search is an exact match) and remembers known words;
 a word found in the batch's own titles and abstracts is known from then on (the indexer is writing that paper).
-For the unknown words of a batch, the typo neighbours among the batch's terms are found through a deletion index
-(SymSpell: terms within k edits share a string with k deletions), then checked with the exact edit distance.
+For the unknown words of a batch, the typo neighbours among the batch's terms are those with the same first letter
+and a length within k that are within k edits (optimal string alignment, as Elasticsearch's fuzzy queries).
 """
 
 from __future__ import annotations
@@ -17,13 +17,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from itertools import combinations
 from typing import Any
 
 from ..search.embedded import within_edits
 from ..search.port import SearchIndex, SearchRequest
 from .analysis import AnalyzedDoc, Analyzer
-from .compiled import Compiled, compile_query, keys, matches, max_edits, typo_words
+from .compiled import Compiled, Leaf, Matcher, compile_query, keys, matcher, matches, max_edits, typo_words
 
 RECHECK_UNKNOWN_S = 300.0
 PROBE_CONCURRENCY = 8
@@ -61,20 +60,15 @@ class KnownWords:
         self.known.update(words)
 
 
-def _deletions(term: str, k: int) -> set[str]:
-    out = {term}
-    for n in range(1, min(k, len(term) - 1) + 1):
-        for drop in combinations(range(len(term)), n):
-            out.add("".join(ch for i, ch in enumerate(term) if i not in drop))
-    return out
-
-
 class Percolator:
     def __init__(self, known: KnownWords | None = None, analyzer: Analyzer | None = None) -> None:
         self.known = known or KnownWords()
         self.analyzer = analyzer or Analyzer()
         self.queries: dict[str, tuple[str, Compiled]] = {}  # id -> (text, compiled)
+        self._matchers: dict[str, Matcher] = {}
         self._postings: dict[str, set[str]] = {}
+        # Queries that are one exact term (no typo tolerance): a document holding the key *is* a match.
+        self._exact: dict[str, set[str]] = {}
         self._always: set[str] = set()
         self._keys: dict[str, set[str] | None] = {}
         self._typo: dict[str, set[str]] = {}  # typo word -> query ids using it
@@ -90,6 +84,8 @@ class Percolator:
         return {w: f"y:{w}" for w in words if w not in self.known.known}
 
     def _unindex(self, qid: str) -> None:
+        for ids in self._exact.values():
+            ids.discard(qid)
         ks = self._keys.pop(qid, None)
         if ks is None:
             self._always.discard(qid)
@@ -101,6 +97,12 @@ class Percolator:
 
     def _index(self, qid: str, compiled: Compiled) -> None:
         words = typo_words(compiled)
+        if isinstance(compiled, Leaf) and not (words - self.known.known):
+            key = compiled.key()
+            if key is not None and (compiled.kind == "keyword" or len(compiled.terms) == 1):
+                self._keys[qid] = {key}
+                self._exact.setdefault(key, set()).add(qid)
+                return
         ks = keys(compiled, self._typo_key(words))
         self._keys[qid] = ks
         if ks is None:
@@ -116,6 +118,7 @@ class Percolator:
         for qid in [q for q in self.queries if q not in queries]:
             self._unindex(qid)
             del self.queries[qid]
+            del self._matchers[qid]
         changed = {qid: text for qid, text in queries.items() if self.queries.get(qid, ("",))[0] != text}
         compiled = {qid: compile_query(text, self.analyzer) for qid, text in changed.items()}
         await self.known.refresh(w for c in compiled.values() for w in typo_words(c))
@@ -123,6 +126,7 @@ class Percolator:
             if qid in self.queries:
                 self._unindex(qid)
             self.queries[qid] = (changed[qid], c)
+            self._matchers[qid] = matcher(c)
             self._index(qid, c)
 
     def _fuzzy_docs(self, docs: Sequence[AnalyzedDoc]) -> dict[str, set[int]]:
@@ -135,42 +139,52 @@ class Percolator:
         for d in docs:
             for t in d.text_terms():
                 where.setdefault(t, set()).add(d.index)
-        deletions: dict[str, set[str]] = {}
+        # Terms bucketed by (first letter, length): typo tolerance keeps the first letter and moves the length by
+        # at most k, so a word is compared with the terms of 2k + 1 buckets only.
+        buckets: dict[tuple[str, int], list[str]] = {}
         for t in where:
-            for v in _deletions(t, 2):
-                deletions.setdefault(v, set()).add(t)
+            buckets.setdefault((t[0], len(t)), []).append(t)
         out: dict[str, set[int]] = {}
         for w, s in words.items():
             k = max_edits(s)
-            near = {t for v in _deletions(s, k) for t in deletions.get(v, ())}
-            near = {t for t in near if t[0] == s[0] and t != s and within_edits(s, t, k)}
+            near = [t for n in range(len(s) - k, len(s) + k + 1) for t in buckets.get((s[0], n), ())
+                    if t != s and within_edits(s, t, k)]
             # As the embedded index: a neighbour must be a stem that stems to itself.
-            near = {t for t in near if self._stem(t) == t}
+            near = [t for t in near if self._stem(t) == t]
             hit = set().union(*(where[t] for t in near)) if near else set()
             if hit:
                 out[w] = hit
         return out
 
-    def candidates(self, doc: AnalyzedDoc, fuzzy: dict[str, set[int]]) -> set[str]:
-        got = set(self._always)
-        post = self._postings
-        empty: set[str] = set()
+    def _doc_keys(self, doc: AnalyzedDoc, fuzzy: dict[str, set[int]]) -> list[str]:
+        out: list[str] = []
         for col, terms in doc.columns.items():
             free = col in ("title", "abstract")
             for t in terms:
-                got |= post.get(f"c:{col}:{t}", empty)
+                out.append(f"c:{col}:{t}")
                 if free:
-                    got |= post.get(f"t:{t}", empty)
-        for field, values in doc.keywords.items():
-            for v in values:
-                got |= post.get(f"k:{field}:{v}", set())
-        for w, hits in fuzzy.items():
-            if doc.index in hits:
-                got |= post.get(f"y:{w}", set())
-        return got
+                    out.append(f"t:{t}")
+        out += [f"k:{field}:{v}" for field, values in doc.keywords.items() for v in values]
+        out += [f"y:{w}" for w, hits in fuzzy.items() if doc.index in hits]
+        return out
+
+    def candidates(self, doc: AnalyzedDoc, fuzzy: dict[str, set[int]]) -> set[str]:
+        """The queries to verify for this document (those that are matches without verification excluded)."""
+        post = self._postings
+        return self._always.union(*(post[k] for k in self._doc_keys(doc, fuzzy) if k in post))
+
+    def exact_hits(self, doc: AnalyzedDoc, fuzzy: dict[str, set[int]]) -> set[str]:
+        ex = self._exact
+        return set().union(*(ex[k] for k in self._doc_keys(doc, fuzzy) if k in ex))
 
     async def match(self, docs: Sequence[dict[str, Any]]) -> dict[str, list[str]]:
-        """Document id -> the ids of the queries it matches (sorted), for every document with a match."""
+        """Document id -> the ids of the queries it matches (sorted), for every document with a match. CPU-bound:
+        it runs in a worker thread, so the event loop (the dispatcher's attempts) keeps going."""
+        if not self.queries or not docs:
+            return {}
+        return await asyncio.to_thread(self.match_now, docs)
+
+    def match_now(self, docs: Sequence[dict[str, Any]]) -> dict[str, list[str]]:
         if not self.queries or not docs:
             return {}
         analysed = self.analyzer.documents(docs)
@@ -180,7 +194,12 @@ class Percolator:
         fuzzy = self._fuzzy_docs(analysed)
         out: dict[str, list[str]] = {}
         for d in analysed:
-            hit = [q for q in self.candidates(d, fuzzy) if matches(self.queries[q][1], d, fuzzy)]
+            fns, post, ex = self._matchers, self._postings, self._exact
+            dk = self._doc_keys(d, fuzzy)
+            present = set(dk)
+            todo = self._always.union(*(post[k] for k in present if k in post))
+            hit = [q for q in todo if fns[q](d, present, fuzzy)]
+            hit += set().union(*(ex[k] for k in present if k in ex))
             if hit:
                 out[d.id] = sorted(hit)
         return out

@@ -1,0 +1,115 @@
+"""Saved-search matching: N stored queries against M new papers, by percolation (paperwire_common.percolator:
+pre-filter by terms, then verify) beside the naive approach (run every query against an index of the new papers:
+the embedded index's keyword search, the same semantics), with the ratio. Queries and papers come from the seed's
+vocabulary (bench/synthetic.py, tests/unit/notifier/test_percolator.py's query generator); both sides' answers are
+compared, so the speed-up is for the same result.
+
+    python bench/percolation.py --queries 10000 --papers 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.synthetic import generate
+from paperwire_common.percolator import KnownWords, Percolator
+from paperwire_common.search.embedded import EmbeddedIndex
+from paperwire_common.search.port import SearchRequest
+from tests.unit.notifier.test_percolator import TOPICS, corpus, typo
+
+
+def saved_searches(docs: list[dict[str, object]], n: int, max_df: float = 0.05) -> list[str]:
+    """Queries shaped like saved searches: topical words (in 0.5-5% of the seed papers, 5+ letters), phrases from
+    titles, fields, boolean operators and a few typos -- the query language's whole surface."""
+    import re
+    from collections import Counter
+
+    rng = random.Random(11)
+    df: Counter[str] = Counter()
+    for d in docs:
+        df.update({w.lower() for w in re.findall(r"[A-Za-z]{5,}", f"{d['title']} {d['abstract']}")})
+    words = sorted(w for w, c in df.items() if 0.005 * len(docs) <= c <= max_df * len(docs))
+    titles = [re.findall(r"[A-Za-z]{4,}", str(d["title"])) for d in docs]
+    out = []
+    for _ in range(n):
+        a, b, c = rng.choice(words), rng.choice(words), rng.choice(words)
+        kind = rng.randrange(8)
+        if kind == 0:
+            out.append(a)
+        elif kind == 1:
+            out.append(f"{a} AND {b}")
+        elif kind == 2:
+            tw = rng.choice(titles) or [a, b]
+            j = rng.randrange(max(len(tw) - 1, 1))
+            out.append(f'"{" ".join(tw[j : j + 2])}"')
+        elif kind == 3:
+            out.append(f"{a} {b} -{c}")
+        elif kind == 4:
+            out.append(f"title:{a} OR title:{b}")
+        elif kind == 5:
+            out.append(f"({a} OR {b}) AND NOT {c}")
+        elif kind == 6:
+            out.append(f"{a} topic:{rng.choice(TOPICS)} code:yes")
+        else:
+            out.append(typo(a, rng))
+    return out
+
+
+def papers(n: int) -> list[dict[str, object]]:
+    rng = random.Random(3)
+    out = []
+    for i, p in enumerate(generate(n, seed=5)):
+        out.append({"id": f"new{i:05d}", "version": 1, "content_hash": f"{i:08x}", "title": p["title"],
+                    "abstract": p["abstract"], "authors": ["A. Author"], "source": "jsonl",
+                    "has_code": rng.random() < 0.4, "topics": [], "topic_labels": [], "methods": [], "datasets": []})
+    return out
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--queries", type=int, default=10_000)
+    ap.add_argument("--papers", type=int, default=1000)
+    ap.add_argument("--max-df", type=float, default=0.05, help="query words are in at most this share of papers")
+    ap.add_argument("--naive-sample", type=int, default=1000, help="queries timed for the naive side (scaled up)")
+    args = ap.parse_args()
+    seed_docs = corpus()
+    vocab_index = EmbeddedIndex()  # the live index the new papers join: its vocabulary decides typo tolerance
+    await vocab_index.upsert(seed_docs)
+    qs = saved_searches(seed_docs, args.queries, args.max_df)
+    new = papers(args.papers)
+
+    t0 = time.perf_counter()
+    perc = Percolator(KnownWords(vocab_index))
+    await perc.sync({f"q{i}": q for i, q in enumerate(qs)})
+    t_register = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    hits = await perc.match(new)
+    t_match = time.perf_counter() - t0
+    pairs = sum(len(v) for v in hits.values())
+
+    # Naive: every query as a search over an index of the new papers (what /v1/search would run).
+    naive_index = EmbeddedIndex()
+    await naive_index.upsert(new)
+    sample = qs[: args.naive_sample]
+    t0 = time.perf_counter()
+    naive_pairs = 0
+    for q in sample:
+        naive_pairs += len((await naive_index.search(SearchRequest(q=q, size=args.papers, highlight=False))).hits)
+    t_naive = (time.perf_counter() - t0) * len(qs) / len(sample)
+    got_sample = sum(1 for qids in hits.values() for q in qids if int(q[1:]) < len(sample))
+    print(f"queries {len(qs)}, papers {len(new)}, match rate {pairs / (len(qs) * len(new)):.2%}")
+    print(f"percolation: register {t_register:.2f} s (once), match {t_match:.2f} s, {pairs} (paper, query) matches")
+    print(f"naive (every query searched; {len(sample)} timed, scaled): {t_naive:.2f} s")
+    print(f"speed-up: {t_naive / t_match:.1f}x; same matches on the timed queries: {got_sample == naive_pairs} "
+          f"({got_sample} vs {naive_pairs})")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
