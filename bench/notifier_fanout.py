@@ -46,8 +46,13 @@ async def main() -> None:
             print(f"{args.subscriptions} subscriptions created in {time.perf_counter() - t0:.1f} s ({args.backend})")
             await asyncio.sleep(1.0)  # every process's view has them
             healthy = receivers[n_slow:]
-            ev = TopicEvent(id=f"topic.created:bench-{uuid.uuid4().hex[:6]}", kind="topic.created", topic_id="tp-b",
-                            label="benchmark topic", detected_at=time.time() + 1)
+            ev = TopicEvent(
+                id=f"topic.created:bench-{uuid.uuid4().hex[:6]}",
+                kind="topic.created",
+                topic_id="tp-b",
+                label="benchmark topic",
+                detected_at=time.time() + 1,
+            )
             start = time.perf_counter()
             await rig.publish_topic(ev)
             while sum(1 for r in healthy if r.ok()) < len(healthy):
@@ -58,8 +63,10 @@ async def main() -> None:
             last = max((r.ok()[0].at for r in healthy if r.ok()), default=time.time())
             elapsed = last - (time.time() - (time.perf_counter() - start))
             rejected = sum(len(r.rejected) for r in receivers)
-            print(f"event -> last 2xx: {elapsed:.2f} s for {done}/{len(healthy)} healthy receivers "
-                  f"({n_slow} timing out after {args.timeout_s:g}s); signature failures: {rejected}")
+            print(
+                f"event -> last 2xx: {elapsed:.2f} s for {done}/{len(healthy)} healthy receivers "
+                f"({n_slow} timing out after {args.timeout_s:g}s); signature failures: {rejected}"
+            )
     finally:
         await rs.stop()
 

@@ -66,9 +66,22 @@ def papers(n: int) -> list[dict[str, object]]:
     rng = random.Random(3)
     out = []
     for i, p in enumerate(generate(n, seed=5)):
-        out.append({"id": f"new{i:05d}", "version": 1, "content_hash": f"{i:08x}", "title": p["title"],
-                    "abstract": p["abstract"], "authors": ["A. Author"], "source": "jsonl",
-                    "has_code": rng.random() < 0.4, "topics": [], "topic_labels": [], "methods": [], "datasets": []})
+        out.append(
+            {
+                "id": f"new{i:05d}",
+                "version": 1,
+                "content_hash": f"{i:08x}",
+                "title": p["title"],
+                "abstract": p["abstract"],
+                "authors": ["A. Author"],
+                "source": "jsonl",
+                "has_code": rng.random() < 0.4,
+                "topics": [],
+                "topic_labels": [],
+                "methods": [],
+                "datasets": [],
+            }
+        )
     return out
 
 
@@ -107,8 +120,10 @@ async def main() -> None:
     print(f"queries {len(qs)}, papers {len(new)}, match rate {pairs / (len(qs) * len(new)):.2%}")
     print(f"percolation: register {t_register:.2f} s (once), match {t_match:.2f} s, {pairs} (paper, query) matches")
     print(f"naive (every query searched; {len(sample)} timed, scaled): {t_naive:.2f} s")
-    print(f"speed-up: {t_naive / t_match:.1f}x; same matches on the timed queries: {got_sample == naive_pairs} "
-          f"({got_sample} vs {naive_pairs})")
+    print(
+        f"speed-up: {t_naive / t_match:.1f}x; same matches on the timed queries: {got_sample == naive_pairs} "
+        f"({got_sample} vs {naive_pairs})"
+    )
 
 
 if __name__ == "__main__":

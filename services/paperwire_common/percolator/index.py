@@ -147,8 +147,12 @@ class Percolator:
         out: dict[str, set[int]] = {}
         for w, s in words.items():
             k = max_edits(s)
-            near = [t for n in range(len(s) - k, len(s) + k + 1) for t in buckets.get((s[0], n), ())
-                    if t != s and within_edits(s, t, k)]
+            near = [
+                t
+                for n in range(len(s) - k, len(s) + k + 1)
+                for t in buckets.get((s[0], n), ())
+                if t != s and within_edits(s, t, k)
+            ]
             # As the embedded index: a neighbour must be a stem that stems to itself.
             near = [t for t in near if self._stem(t) == t]
             hit = set().union(*(where[t] for t in near)) if near else set()
