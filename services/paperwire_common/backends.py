@@ -1,4 +1,9 @@
-"""Build the adapters a service needs from CommonSettings (the one place that knows both backends)."""
+"""Build every store a service needs from the settings (the one place that knows both backends).
+
+`make_backends` builds them all at once — bus, index, registry, trend store, topic store, subscription store and
+delivery outbox — so every service of a process shares the same instances: in embedded mode the gateway reads the
+very stores the workers write.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,18 @@ from typing import Any
 
 from .bus.embedded import EmbeddedBus
 from .bus.port import EventBus
+from .deliveries import DeliveryStore, make_delivery_store
 from .registry import MemoryRegistry, PaperRegistry, RedisRegistry, SqliteRegistry
 from .search.embedded import EmbeddedIndex
 from .search.port import SearchIndex
 from .settings import CommonSettings
 from .streams import ensure_streams
-from .trends.port import TrendStore
+from .subscriptions import SubscriptionStore, make_subscription_store, notify_db
+from .subscriptions.settings import NotifySettings
+from .topics import TopicStore, make_topic_store
+from .topics.settings import TopicStoreSettings
+from .trends import TrendStore, make_trend_store
+from .trends.settings import TrendSettings
 
 
 @dataclass
@@ -23,15 +34,11 @@ class Backends:
     bus: EventBus
     index: SearchIndex
     registry: PaperRegistry
+    trends: TrendStore
+    topics: TopicStore
+    subscriptions: SubscriptionStore
+    deliveries: DeliveryStore
     redis: Any = None
-    # Built on first use by paperwire_trending.service.default_store (it owns the half-life settings); one
-    # per process, so in embedded mode the gateway reads the very store the trending worker writes.
-    trends: TrendStore | None = None
-    # The topic store (paperwire_trending.topic_store.default_topic_store), shared the same way.
-    topics: Any = None
-    # Notifications (paperwire_common.subscriptions / .deliveries): built on first use, shared the same way.
-    subscriptions: Any = None
-    deliveries: Any = None
     _started: bool = field(default=False, repr=False)
 
     async def start(self) -> None:
@@ -41,13 +48,14 @@ class Backends:
         await ensure_streams(self.bus)
         await self.index.start()
         await self.index.ensure_index()
+        # On Kafka: returns once this process's view of subscriptions.v1 has caught up.
+        await self.subscriptions.start()
         self._started = True
 
     async def stop(self) -> None:
         if not self._started:
             return
-        if self.subscriptions is not None:
-            await self.subscriptions.stop()
+        await self.subscriptions.stop()
         await self.bus.stop()
         await self.index.stop()
         if self.redis is not None:
@@ -55,26 +63,50 @@ class Backends:
         self._started = False
 
 
-def make_backends(settings: CommonSettings, *, client_id: str = "paperwire") -> Backends:
+def make_backends(
+    settings: CommonSettings,
+    *,
+    client_id: str = "paperwire",
+    trends: TrendSettings | None = None,
+    topics: TopicStoreSettings | None = None,
+    notify: NotifySettings | None = None,
+) -> Backends:
+    """Every adapter of `settings.backend`. The trend and topic stores take their settings (half-lives, dedupe
+    horizon, retention) from `trends` / `topics`, the outbox its retention from `notify`, by default from the
+    environment (PAPERWIRE_TRENDING_*, PAPERWIRE_NOTIFIER_*)."""
+    ts = trends or TrendSettings()
+    retention = (topics or TopicStoreSettings()).topics_emitted_retention_s
+    outbox_retention = (notify or NotifySettings()).retention_s
+    redis: Any = None
+    bus: EventBus
+    index: SearchIndex
+    registry: PaperRegistry
+    db: Any = None
     if settings.backend == "embedded":
         import os
 
-        if not settings.embedded_data_dir:
-            return Backends(settings, EmbeddedBus(), EmbeddedIndex(), MemoryRegistry())
-        os.makedirs(settings.embedded_data_dir, exist_ok=True)
-        index = EmbeddedIndex(os.path.join(settings.embedded_data_dir, "index.sqlite"))
-        registry = SqliteRegistry(os.path.join(settings.embedded_data_dir, "registry.sqlite"))
-        return Backends(settings, EmbeddedBus(), index, registry)
-    from redis.asyncio import Redis
+        bus = EmbeddedBus()
+        if settings.embedded_data_dir:
+            os.makedirs(settings.embedded_data_dir, exist_ok=True)
+            index = EmbeddedIndex(os.path.join(settings.embedded_data_dir, "index.sqlite"))
+            registry = SqliteRegistry(os.path.join(settings.embedded_data_dir, "registry.sqlite"))
+        else:
+            index, registry = EmbeddedIndex(), MemoryRegistry()
+        db = notify_db(settings.embedded_data_dir)  # subscriptions and deliveries: one SQLite file
+    else:
+        from redis.asyncio import Redis
 
-    from .bus.kafka import KafkaBus
-    from .search.elastic import ElasticIndex
+        from .bus.kafka import KafkaBus
+        from .search.elastic import ElasticIndex
 
-    redis = Redis.from_url(settings.redis_url)
-    return Backends(
-        settings,
-        KafkaBus(settings.kafka_bootstrap, client_id=client_id, namespace=settings.namespace),
-        ElasticIndex(settings.elasticsearch_url, settings.namespace + settings.index_alias),
-        RedisRegistry(redis, prefix=settings.namespace),
-        redis,
+        redis = Redis.from_url(settings.redis_url)
+        bus = KafkaBus(settings.kafka_bootstrap, client_id=client_id, namespace=settings.namespace)
+        index = ElasticIndex(settings.elasticsearch_url, settings.namespace + settings.index_alias)
+        registry = RedisRegistry(redis, prefix=settings.namespace)
+    trend_store = make_trend_store(
+        redis, ts.half_lives(), horizon_s=ts.dedupe_horizon_s, prefix=settings.namespace + "paperwire:trend:{pw}"
     )
+    topic_store = make_topic_store(redis, settings.namespace, emitted_retention_s=retention)
+    subscriptions = make_subscription_store(db, bus, settings, redis)
+    deliveries = make_delivery_store(db, redis, settings.namespace, retention_s=outbox_retention)
+    return Backends(settings, bus, index, registry, trend_store, topic_store, subscriptions, deliveries, redis)

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from paperwire_common.backends import Backends
 from paperwire_common.clock import Clock, SystemClock
 from paperwire_common.consumer import ConsumerLoop
-from paperwire_common.deliveries import Delivery, delivery_store
+from paperwire_common.deliveries import Delivery
 from paperwire_common.envelope import Decoded
 from paperwire_common.events import PaperEnriched, TopicEvent
 from paperwire_common.logging import get_logger
@@ -26,7 +26,6 @@ from paperwire_common.mail.digest import DigestBuilder
 from paperwire_common.metrics import NOTIFY_DIGEST_RUN, NOTIFY_DISABLED, NOTIFY_PENDING, NOTIFY_QUEUED
 from paperwire_common.search.document import to_document
 from paperwire_common.streams import PAPERS_ENRICHED, TOPIC_EVENTS
-from paperwire_common.subscriptions import subscription_store
 from paperwire_common.subscriptions.settings import public_url
 from paperwire_common.webhooks import messages
 
@@ -53,16 +52,13 @@ class Notifier:
         backends: Backends,
         settings: NotifierSettings | None = None,
         clock: Clock | None = None,
-        trends: Any = None,
-        topics: Any = None,
     ) -> None:
         self.b = backends
         self.settings = settings or NotifierSettings()
         self.clock = clock or SystemClock()
         self.group = self.settings.group or f"paperwire-{NAME}"
         self.public = public_url(backends.settings.public_url)
-        self.subscriptions = subscription_store(backends)
-        self.deliveries = delivery_store(backends, self.settings.retention_s)
+        self.subscriptions, self.deliveries = backends.subscriptions, backends.deliveries
         s = self.settings
         self.sender = WebhookSender(
             s.target_policy(),
@@ -76,19 +72,8 @@ class Notifier:
         )
         self.dispatcher = Dispatcher(self.subscriptions, self.deliveries, self.sender, self.mailer, s, self.clock)
         self.matching = Matching(backends.index, s.recommend_threshold)
-        self._trends, self._topics = trends, topics
-        self._started = asyncio.Lock()
-        self.ready_view = False
-
-    async def start(self) -> None:
-        async with self._started:
-            if not self.ready_view:
-                await self.subscriptions.start()
-                self.ready_view = True
-                log.info("notifier.started", email=self.mailer.target, public_url=self.public)
 
     async def _sync(self) -> None:
-        await self.start()
         await self.matching.sync(await self.subscriptions.list(), self.subscriptions.changes)
 
     # ------------------------------------------------------------------------------------------ the stream
@@ -157,15 +142,7 @@ class Notifier:
 
     # ------------------------------------------------------------------------------------------ beside it
     def digest_builder(self) -> DigestBuilder:
-        if self._trends is None:
-            from paperwire_trending.service import default_store
-            from paperwire_trending.settings import TrendingSettings
-            from paperwire_trending.topic_store import default_topic_store
-
-            ts = TrendingSettings()
-            self._trends = default_store(self.b, ts)
-            self._topics = default_topic_store(self.b, emitted_retention_s=ts.topics_emitted_retention_s)
-        return DigestBuilder(self.b.index, self._trends, self._topics, self.settings, self.public)
+        return DigestBuilder(self.b.index, self.b.trends, self.b.topics, self.settings, self.public)
 
     async def digest_once(self) -> int:
         n = await self.digest_builder().queue_due(self.subscriptions, self.deliveries, self.clock.now(), scheduled=True)
@@ -189,9 +166,10 @@ class Notifier:
         subs = await self.subscriptions.list()
         NOTIFY_DISABLED.set(sum(1 for s in subs if s.channel == "webhook" and s.status == "disabled"))
 
-    async def run_background(self, stop: asyncio.Event) -> None:
-        """The dispatcher, the digest schedule and the gauges, until stop (in-flight attempts finish first)."""
-        await self.start()
+    async def run_deliveries(self, stop: asyncio.Event) -> None:
+        """Beside the consumer (a registered task): the dispatcher, the digest schedule and the gauges, until stop
+        (in-flight attempts finish first)."""
+        log.info("notifier.delivering", email=self.mailer.target, public_url=self.public)
         tasks = [
             asyncio.create_task(self.dispatcher.run(stop), name="notifier-dispatch"),
             asyncio.create_task(self._every(5.0, stop, self._gauges, "gauges"), name="notifier-gauges"),
@@ -209,4 +187,5 @@ class Notifier:
             await self.sender.close()
 
     async def ready(self) -> dict[str, bool]:
-        return {"subscriptions": self.ready_view}
+        """The registered readiness check, beside the consumer's: this process's subscription view is live."""
+        return {"subscriptions": await self.subscriptions.ready()}

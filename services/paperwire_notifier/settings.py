@@ -33,7 +33,6 @@ class NotifierSettings(ConsumerSettings, NotifySettings):
     lease_s: float = Field(
         0.0, ge=0, description="how long a claimed delivery is held by one attempt (0 = timeout + 30 s)"
     )
-    retention_s: float = Field(30 * DAY, gt=0, description="delivered / dead deliveries are kept this long")
     smtp_url: str | None = Field(
         None,
         description="smtp://user:pass@host:587 (STARTTLS when offered; ?starttls=require to insist), smtps://… for "

@@ -71,10 +71,9 @@ async def notify_rig(
         await b.start()
     ns = NotifierSettings(**{**FAST, **settings})
     notifier = Notifier(b, ns, clock=clock)
-    await notifier.start()
     service = SubscriptionService(notifier.subscriptions, notifier.deliveries, ns, notifier.public, clock=clock)
     stop = asyncio.Event()
-    tasks = [asyncio.create_task(notifier.loop().run(stop)), asyncio.create_task(notifier.run_background(stop))]
+    tasks = [asyncio.create_task(notifier.loop().run(stop)), asyncio.create_task(notifier.run_deliveries(stop))]
     try:
         yield Rig(b, notifier, service)
     finally:

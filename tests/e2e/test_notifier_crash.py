@@ -69,7 +69,6 @@ async def test_kill_9_between_attempts_then_delivered_exactly_once(
     try:
         ns = NotifierSettings(allow_http=True, allow_networks="127.0.0.0/8")
         local = Notifier(b, ns)  # only for its stores: this process sends nothing
-        await local.start()
         svc = SubscriptionService(local.subscriptions, local.deliveries, ns, local.public)
         flaky = receivers.add(script=[503, 503, 503])
         created = await svc.create("alice", NewSubscription("webhook", url=flaky.url, events=("topic.created",)))

@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from .port import Attempt, Claim, Delivery, DeliveryStore
 
-__all__ = ["Attempt", "Claim", "Delivery", "DeliveryStore", "delivery_store"]
+__all__ = ["Attempt", "Claim", "Delivery", "DeliveryStore", "make_delivery_store"]
 
 
-def delivery_store(backends: Any, retention_s: float = 30 * 86400) -> DeliveryStore:
-    """The store of these Backends, built once (in embedded mode the gateway and the notifier share it)."""
-    store: DeliveryStore | None = backends.deliveries
-    if store is None:
-        if backends.settings.backend == "embedded":
-            from ..subscriptions import notify_db
-            from .sqlite import SqliteDeliveryStore
+def make_delivery_store(
+    db: sqlite3.Connection | None, redis: Any, namespace: str = "", *, retention_s: float = 30 * 86400
+) -> DeliveryStore:
+    """SQLite on `db` (embedded backend), else Redis (kafka backend)."""
+    if db is not None:
+        from .sqlite import SqliteDeliveryStore
 
-            store = SqliteDeliveryStore(notify_db(backends))
-        else:
-            from .redis import RedisDeliveryStore
+        return SqliteDeliveryStore(db)
+    from .redis import RedisDeliveryStore
 
-            prefix = f"{backends.settings.namespace}paperwire:notify:{{n}}"
-            store = RedisDeliveryStore(backends.redis, prefix=prefix, retention_s=retention_s)
-        backends.deliveries = store
-    return store
+    return RedisDeliveryStore(redis, prefix=f"{namespace}paperwire:notify:{{n}}", retention_s=retention_s)

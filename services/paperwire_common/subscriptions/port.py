@@ -25,6 +25,10 @@ class SubscriptionStore(Protocol):
 
     async def stop(self) -> None: ...
 
+    async def ready(self) -> bool:
+        """Reads and writes are served (on Kafka: the view has caught up and its reader runs)."""
+        ...
+
     async def create(self, record: SubscriptionRecord) -> SubscriptionRecord: ...
 
     async def update(self, subscription_id: str, change: Change) -> SubscriptionRecord | None:

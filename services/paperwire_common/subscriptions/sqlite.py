@@ -32,6 +32,9 @@ class SqliteSubscriptionStore:
     async def stop(self) -> None:
         return None
 
+    async def ready(self) -> bool:
+        return True
+
     def _write(self, r: SubscriptionRecord) -> None:
         self.db.execute(
             "INSERT OR REPLACE INTO subscriptions (id, owner, status, created_at, record) VALUES (?, ?, ?, ?, ?)",

@@ -42,6 +42,7 @@ class StreamSubscriptionStore:
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self._tps: list[TopicPartition] = []
+        self._caught_up = False
 
     async def start(self) -> None:
         if self._task is not None:
@@ -58,6 +59,7 @@ class StreamSubscriptionStore:
         self._consumer = c
         self._task = asyncio.create_task(self._read(), name="subscriptions-view")
         await self._catch_up()
+        self._caught_up = True
         log.info("subscriptions.view_ready", subscriptions=len(self.live_records()), stream=self.topic)
 
     async def stop(self) -> None:
@@ -66,9 +68,13 @@ class StreamSubscriptionStore:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
             self._task = None
+        self._caught_up = False
         if self._consumer is not None:
             await self._consumer.stop()
             self._consumer = None
+
+    async def ready(self) -> bool:
+        return self._caught_up and self._task is not None and not self._task.done()
 
     async def _read(self) -> None:
         assert self._consumer is not None
