@@ -15,7 +15,10 @@ from fastapi_offline import FastAPIOffline
 from paperwire_common.backends import Backends
 from paperwire_common.clock import Clock, SystemClock
 from paperwire_common.logging import get_logger
+from paperwire_common.mail.digest import DigestBuilder
 from paperwire_common.search.service import QueryEncoder, SearchService
+from paperwire_common.subscriptions.service import SubscriptionService
+from paperwire_common.subscriptions.settings import NotifySettings, public_url
 from paperwire_common.topics.service import TopicReadService
 from paperwire_common.trends.service import TrendReadService
 from paperwire_common.trends.settings import TrendSettings
@@ -29,7 +32,9 @@ from . import (
     routes_ops,
     routes_papers,
     routes_search,
+    routes_signup,
     routes_site,
+    routes_subscriptions,
     routes_topics,
     routes_trending,
 )
@@ -38,7 +43,17 @@ from .deps import GatewayContext, Readiness
 from .settings import GatewaySettings
 
 log = get_logger(__name__)
-ROUTERS = (routes_search, routes_papers, routes_events, routes_trending, routes_compat, routes_topics, routes_ops)
+ROUTERS = (
+    routes_search,
+    routes_papers,
+    routes_events,
+    routes_trending,
+    routes_compat,
+    routes_topics,
+    routes_subscriptions,
+    routes_signup,
+    routes_ops,
+)
 DOCS_ASSETS = "/docs-assets"
 
 
@@ -50,8 +65,11 @@ def create_app(
     clock: Clock | None = None,
     encoder_reason: str = "the embedding model is not loaded (PAPERWIRE_EMBEDDINGS=false or no model stack)",
     trend_settings: TrendSettings | None = None,
+    notify_settings: NotifySettings | None = None,
 ) -> FastAPI:
     settings = settings or GatewaySettings()
+    notify = notify_settings or NotifySettings()
+    public = public_url(backends.settings.public_url)
     clock = clock or SystemClock()
     secret = settings.cursor_secret
     if not secret:
@@ -81,6 +99,8 @@ def create_app(
         search=search,
         trends=TrendReadService(backends.trends, backends.index, trend_settings or TrendSettings(), clock),
         topics=TopicReadService(backends.topics, backends.index),
+        subscriptions=SubscriptionService(backends.subscriptions, backends.deliveries, notify, public, clock=clock),
+        digests=DigestBuilder(backends.index, backends.trends, backends.topics, notify, public),
         readiness=readiness,
     )
     problems.install(app)

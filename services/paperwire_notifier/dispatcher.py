@@ -131,6 +131,7 @@ class Dispatcher:
             status_code=result.status_code,
             error=result.error,
             next_attempt_at=outcome.next_attempt_at,
+            event_id=d.event_id,
         )
         if await self.deliveries.record(attempt, reason=outcome.reason):
             NOTIFY_ATTEMPTS.labels(d.event_type, outcome.kind).inc()

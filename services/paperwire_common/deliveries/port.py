@@ -49,6 +49,7 @@ class Attempt:
     status_code: int | None = None
     error: str | None = None
     next_attempt_at: float | None = None
+    event_id: str | None = None  # the event delivered (e.g. the topic event's id, search.match:<paper id>)
 
 
 @dataclass(frozen=True)

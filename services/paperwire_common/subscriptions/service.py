@@ -1,49 +1,58 @@
-"""What the gateway's subscription routes call: validation (the SSRF guard, the query language), secrets and
-tokens, owner scoping (an owner sees and changes only its own: anyone else's id is a 404), the confirmation e-mail
-and the test ping. Errors: SubscriptionInvalid (422 with the reason), SubscriptionNotFound (404), TokenInvalid (404)."""
+"""What the gateway's subscription routes call: validation (validation.py: the SSRF guard, the query language),
+secrets and tokens, owner scoping (an owner sees and changes only its own: anyone else's id is a 404), the
+confirmation e-mail (double opt-in, at most one per address per sign-up period), anonymous e-mail sign-up and the
+test ping. Errors: SubscriptionInvalid (422 with the reason), SubscriptionNotFound (404), ConfirmationPending (429)."""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
-import re
+import math
 import secrets
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..clock import Clock, SystemClock
+from ..clock import Clock, SystemClock, iso
 from ..deliveries.port import Attempt, Delivery, DeliveryStore
-from ..events import NotifyEventType, SubscriptionRecord, WebhookSecret
+from ..events import SubscriptionRecord, WebhookSecret
 from ..mail.compose import message, render
-from ..percolator.compiled import empty
-from ..search.query import QuerySyntaxError, parse
 from ..webhooks import messages, signing
-from ..webhooks.ssrf import Resolver, UnsafeTarget, check_url, resolve
+from ..webhooks.ssrf import Resolver, resolve
 from .port import SubscriptionStore
 from .settings import NotifySettings
+from .validation import EVENT_TYPES, NewSubscription, SubscriptionInvalid, valid_email, validate
 
-EVENT_TYPES: tuple[NotifyEventType, ...] = ("topic.created", "topic.trending", "search.match", "paper.recommended")
-_EMAIL = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]{1,63})+$")
+__all__ = [
+    "ANONYMOUS",
+    "EVENT_TYPES",
+    "ConfirmationPending",
+    "Created",
+    "NewSubscription",
+    "SubscriptionInvalid",
+    "SubscriptionNotFound",
+    "SubscriptionService",
+    "attempt_view",
+    "public_view",
+]
 
-
-class SubscriptionInvalid(ValueError):
-    """The request cannot become a subscription (HTTP 422); the message says why."""
+# The owner of e-mail subscriptions made without a key (the site's sign-up form): no key maps to it, so no one
+# lists or changes them through the API; their recipient confirms and unsubscribes through the e-mailed links.
+ANONYMOUS = "anonymous"
+# Rotated-out secrets that still sign during their grace period, newest first: every signature costs each attempt.
+MAX_ROTATED_OUT = 4
 
 
 class SubscriptionNotFound(KeyError):
     pass
 
 
-@dataclass(frozen=True)
-class NewSubscription:
-    channel: Literal["webhook", "email"]
-    url: str | None = None
-    email: str | None = None
-    events: tuple[str, ...] = ()
-    query: str | None = None
-    topics: tuple[str, ...] = ()
-    positive_paper_ids: tuple[str, ...] = ()
-    schedule: Literal["daily"] | None = None
+class ConfirmationPending(Exception):
+    """A confirmation e-mail went to this address in the current sign-up period (HTTP 429 to a key holder)."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__(f"a confirmation e-mail was sent to this address recently; retry in {retry_after_s:.0f}s")
+        self.retry_after_s = retry_after_s
 
 
 @dataclass
@@ -54,7 +63,7 @@ class Created:
 
 
 def public_view(r: SubscriptionRecord) -> dict[str, Any]:
-    """What an owner may read back: never a secret or a token."""
+    """What an owner may read back (times ISO-8601 UTC): never a secret or a token."""
     out: dict[str, Any] = {
         "id": r.id,
         "channel": r.channel,
@@ -64,14 +73,34 @@ def public_view(r: SubscriptionRecord) -> dict[str, Any]:
         "query": r.query,
         "topics": list(r.topics),
         "positivePaperIds": list(r.positive_paper_ids),
-        "created_at": r.created_at,
-        "updated_at": r.updated_at,
+        "created_at": iso(r.created_at),
+        "updated_at": iso(r.updated_at),
     }
     if r.channel == "webhook":
         out["url"] = r.url
     else:
-        out |= {"email": r.email, "schedule": r.schedule, "confirmed_at": r.confirmed_at}
+        out |= {"email": r.email, "schedule": r.schedule, "confirmed_at": _iso(r.confirmed_at)}
     return out
+
+
+def attempt_view(a: Attempt) -> dict[str, Any]:
+    """One delivery attempt as /deliveries lists it: the webhook-id is the delivery's id."""
+    return {
+        "webhook_id": a.delivery_id,
+        "event_type": a.event_type,
+        "event_id": a.event_id,
+        "attempt": a.attempt,
+        "at": iso(a.at),
+        "outcome": a.outcome,
+        "status_code": a.status_code,
+        "error": a.error,
+        "latency_ms": round(a.latency_s * 1000, 1),
+        "next_attempt_at": _iso(a.next_attempt_at),
+    }
+
+
+def _iso(ts: float | None) -> str | None:
+    return iso(ts) if ts is not None else None
 
 
 class SubscriptionService:
@@ -88,54 +117,9 @@ class SubscriptionService:
         self.store, self.deliveries, self.settings = store, deliveries, settings
         self.public, self.clock, self.resolver = public_url.rstrip("/"), clock or SystemClock(), resolver
 
-    # ------------------------------------------------------------------------------------------ validation
-    async def _validate(self, spec: NewSubscription) -> NewSubscription:
-        query = (spec.query or "").strip() or None
-        if query is not None:
-            try:
-                parse(query)
-            except QuerySyntaxError as e:
-                raise SubscriptionInvalid(f"query: {e}") from None
-            if empty(query):
-                raise SubscriptionInvalid("query: has no term (it would match every paper)")
-        topics = tuple(dict.fromkeys(t.strip() for t in spec.topics if t.strip()))
-        library = tuple(dict.fromkeys(p.strip() for p in spec.positive_paper_ids if p.strip()))
-        if spec.channel == "webhook":
-            if not spec.url:
-                raise SubscriptionInvalid("url: a webhook subscription needs the endpoint's url")
-            try:
-                await check_url(spec.url, self.settings.target_policy(), self.resolver)
-            except UnsafeTarget as e:
-                raise SubscriptionInvalid(f"url: {e}") from None
-            events = tuple(dict.fromkeys(spec.events))
-            if not events:
-                raise SubscriptionInvalid(f"events: name at least one of {', '.join(EVENT_TYPES)}")
-            unknown = [e for e in events if e not in EVENT_TYPES]
-            if unknown:
-                raise SubscriptionInvalid(f"events: unknown {unknown}; known: {', '.join(EVENT_TYPES)}")
-            if "search.match" in events and query is None:
-                raise SubscriptionInvalid("query: search.match needs a saved search in `query`")
-            if "paper.recommended" in events and not library:
-                raise SubscriptionInvalid("positivePaperIds: paper.recommended needs a library of paper ids")
-            return NewSubscription(
-                "webhook", url=spec.url, events=events, query=query, topics=topics, positive_paper_ids=library
-            )
-        if not spec.email or not _EMAIL.match(spec.email.strip()):
-            raise SubscriptionInvalid("email: not an e-mail address")
-        if spec.events:
-            raise SubscriptionInvalid("events: an e-mail subscription gets the daily digest; events are for webhooks")
-        return NewSubscription(
-            "email",
-            email=spec.email.strip(),
-            query=query,
-            topics=topics,
-            positive_paper_ids=library,
-            schedule=spec.schedule or "daily",
-        )
-
     # ------------------------------------------------------------------------------------------ owner's API
     async def create(self, owner: str, spec: NewSubscription) -> Created:
-        v = await self._validate(spec)
+        v = await validate(spec, self.settings, self.resolver)
         now = self.clock.now()
         base: dict[str, Any] = dict(
             id="sub_" + uuid.uuid4().hex,
@@ -162,9 +146,25 @@ class SubscriptionService:
             confirm_token=secrets.token_urlsafe(24),
             unsubscribe_token=secrets.token_urlsafe(24),
         )
+        assert v.email is not None
+        guard = self.confirmation_id(v.email, now)
+        if await self.deliveries.get(guard) is not None:
+            raise ConfirmationPending(self._period_left(now))
         rec = await self.store.create(rec)
-        await self.deliveries.enqueue([self.confirmation(rec, now)])
+        if not await self.deliveries.enqueue([self.confirmation(rec, now)]):  # a concurrent sign-up won
+            await self.store.update(rec.id, lambda r: r.model_copy(update={"status": "deleted", "updated_at": now}))
+            raise ConfirmationPending(self._period_left(now))
         return Created(rec)
+
+    async def sign_up(self, email: str, query: str | None = None, topics: tuple[str, ...] = ()) -> bool:
+        """An e-mail subscription without a key (double opt-in): False, and nothing sent, when this address had a
+        confirmation e-mail in the current sign-up period. Callers answer the same either way, so the answer
+        tells nobody whether an address is subscribed."""
+        try:
+            await self.create(ANONYMOUS, NewSubscription("email", email=email, query=query, topics=topics))
+        except ConfirmationPending:
+            return False
+        return True
 
     async def list_for(self, owner: str) -> list[SubscriptionRecord]:
         return await self.store.list(owner)
@@ -182,8 +182,8 @@ class SubscriptionService:
             subscription_id, lambda r: r.model_copy(update={"status": "deleted", "updated_at": now})
         )
 
-    async def rotate_secret(self, owner: str, subscription_id: str) -> str:
-        """A new current secret; the previous one keeps signing for the grace period (both signatures are sent)."""
+    async def rotate_secret(self, owner: str, subscription_id: str) -> tuple[str, float]:
+        """A new current secret, and until when the previous one keeps signing (both signatures are sent)."""
         r = await self.get(owner, subscription_id)
         if r.channel != "webhook":
             raise SubscriptionInvalid("only a webhook subscription has a signing secret")
@@ -192,13 +192,13 @@ class SubscriptionService:
 
         def rotate(cur: SubscriptionRecord) -> SubscriptionRecord:
             kept = [s if s.expires_at is not None else s.model_copy(update={"expires_at": until}) for s in cur.secrets]
-            kept = [s for s in kept if s.expires_at is not None and s.expires_at > now]
+            kept = [s for s in kept if s.expires_at is not None and s.expires_at > now][:MAX_ROTATED_OUT]
             return cur.model_copy(
                 update={"secrets": [WebhookSecret(secret=new, created_at=now), *kept], "updated_at": now}
             )
 
         await self.store.update(subscription_id, rotate)
-        return new
+        return new, until
 
     async def test(self, owner: str, subscription_id: str) -> Delivery:
         """Queue a `ping` event (webhooks) now; its attempts show in /deliveries like any other."""
@@ -215,7 +215,10 @@ class SubscriptionService:
         return await self.deliveries.attempts(subscription_id, limit)
 
     # ------------------------------------------------------------------------------------------ e-mail links
-    async def _by_token(self, subscription_id: str, token: str, kind: str) -> SubscriptionRecord:
+    async def by_token(
+        self, subscription_id: str, token: str, kind: Literal["confirm", "unsubscribe"]
+    ) -> SubscriptionRecord:
+        """The subscription an e-mailed link names, if its token is right (else SubscriptionNotFound)."""
         r = await self.store.get(subscription_id)
         want = (r.confirm_token if kind == "confirm" else r.unsubscribe_token) if r is not None else None
         if r is None or not want or not hmac.compare_digest(want.encode(), token.encode()):
@@ -223,7 +226,7 @@ class SubscriptionService:
         return r
 
     async def confirm(self, subscription_id: str, token: str) -> SubscriptionRecord:
-        await self._by_token(subscription_id, token, "confirm")
+        await self.by_token(subscription_id, token, "confirm")
         now = self.clock.now()
         got = await self.store.update(
             subscription_id,
@@ -233,11 +236,12 @@ class SubscriptionService:
                 else None
             ),
         )
-        assert got is not None
+        if got is None:  # deleted meanwhile
+            raise SubscriptionNotFound(subscription_id)
         return got
 
     async def unsubscribe(self, subscription_id: str, token: str) -> SubscriptionRecord:
-        await self._by_token(subscription_id, token, "unsubscribe")
+        await self.by_token(subscription_id, token, "unsubscribe")
         now = self.clock.now()
         got = await self.store.update(
             subscription_id,
@@ -253,19 +257,31 @@ class SubscriptionService:
                 )
             ),
         )
-        assert got is not None
+        if got is None:  # deleted meanwhile
+            raise SubscriptionNotFound(subscription_id)
         return got
 
     def link(self, r: SubscriptionRecord, kind: Literal["confirm", "unsubscribe"]) -> str:
         token = r.confirm_token if kind == "confirm" else r.unsubscribe_token
         return f"{self.public}/v1/subscriptions/{r.id}/{kind}?token={token}"
 
+    def confirmation_id(self, email: str, now: float) -> str:
+        """The confirmation e-mail's delivery id: one per address per sign-up period (the outbox stores an id
+        once, atomically, so concurrent sign-ups from several gateways send one)."""
+        address = hashlib.sha256(valid_email(email).lower().encode()).hexdigest()
+        period = math.floor(now / self.settings.signup_period_s)
+        return messages.delivery_id(f"confirm:{address}", str(period))
+
+    def _period_left(self, now: float) -> float:
+        p = self.settings.signup_period_s
+        return (math.floor(now / p) + 1) * p - now
+
     def confirmation(self, r: SubscriptionRecord, now: float) -> Delivery:
         assert r.email is not None
         text, html = render(
             "confirm", {"email": r.email, "query": r.query, "topics": r.topics, "confirm_url": self.link(r, "confirm")}
         )
-        mid = messages.delivery_id(r.id, "confirm")
+        mid = self.confirmation_id(r.email, now)
         body = message(
             sender=self.settings.smtp_from,
             to=r.email,

@@ -28,6 +28,12 @@ class NotifySettings(BaseSettings):
     digest_hour_utc: int = Field(7, ge=0, le=23, description="hour (UTC) at which the daily digest is sent")
     digest_size: int = Field(10, ge=1, le=50, description="papers in one digest e-mail")
     smtp_from: str = Field("Paperwire <digest@paperwire.localhost>", description="From: of every e-mail")
+    signup_period_s: float = Field(
+        DAY,
+        ge=60,
+        allow_inf_nan=False,
+        description="at most one confirmation e-mail per address in this period (sign-ups beyond it send nothing)",
+    )
     retention_s: float = Field(30 * DAY, gt=0, description="delivered / dead deliveries are kept this long")
 
     @field_validator("allow_networks")

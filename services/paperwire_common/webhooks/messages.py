@@ -24,7 +24,8 @@ def body(event_type: str, data: dict[str, Any], timestamp: float) -> bytes:
 
 
 def paper_url(public: str, paper_id: str) -> str:
-    return f"{public}/v1/papers/{quote(paper_id, safe=':')}"
+    """The paper's page on the site (the API's record is /v1/papers/{id})."""
+    return f"{public}/papers/{quote(paper_id, safe=':')}"
 
 
 def topic_url(public: str, topic_id: str) -> str:

@@ -100,8 +100,8 @@ async def resolve(host: str, port: int) -> list[IPAddress]:
         infos = await asyncio.wait_for(
             loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP), RESOLVE_TIMEOUT_S
         )
-    except (OSError, TimeoutError) as e:
-        raise UnsafeTarget(f"{host} does not resolve: {e}") from None
+    except (OSError, TimeoutError, UnicodeError, ValueError) as e:  # UnicodeError: a label IDNA cannot encode
+        raise UnsafeTarget(f"{host} does not resolve: {e or type(e).__name__}") from None
     out: list[IPAddress] = []
     for *_, sockaddr in infos:
         ip = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
