@@ -69,6 +69,26 @@ async def main() -> None:
             )
     finally:
         await rs.stop()
+        if args.backend == "kafka":
+            await drop_namespace(str(common["namespace"]))
+
+
+async def drop_namespace(namespace: str) -> None:
+    """The run's topics (subscriptions.v1 among them) and its Redis keys (the outbox, the subscription locks)."""
+    from redis.asyncio import Redis
+
+    from bench.cleanup import drop_namespace_topics
+    from paperwire_common.settings import CommonSettings
+
+    settings = CommonSettings()
+    await drop_namespace_topics(settings.kafka_bootstrap, namespace)
+    r = Redis.from_url(settings.redis_url)
+    try:
+        keys = [k async for k in r.scan_iter(match=f"{namespace}*", count=1000)]
+        for i in range(0, len(keys), 500):
+            await r.delete(*keys[i : i + 500])
+    finally:
+        await r.aclose()
 
 
 if __name__ == "__main__":

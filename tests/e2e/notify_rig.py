@@ -1,8 +1,10 @@
-"""A notifier running in-process on either backend, with the SubscriptionService the gateway uses, for tests."""
+"""A notifier running in-process on either backend, with the SubscriptionService the gateway uses, and the gateway
+itself served on a real port (`served`), for tests."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -15,6 +17,9 @@ from paperwire_common.events import TopicEvent
 from paperwire_common.settings import CommonSettings
 from paperwire_common.streams import TOPIC_EVENTS
 from paperwire_common.subscriptions.service import NewSubscription, SubscriptionService
+from paperwire_common.subscriptions.settings import NotifySettings
+from paperwire_gateway.service import Gateway
+from paperwire_gateway.settings import GatewaySettings
 from paperwire_notifier.service import Notifier
 from paperwire_notifier.settings import NotifierSettings
 
@@ -81,3 +86,25 @@ async def notify_rig(
         await asyncio.gather(*tasks, return_exceptions=True)
         if own:
             await b.stop()
+
+
+OPERATOR = "operator-token-for-tests"
+
+
+@asynccontextmanager
+async def served(backends: Backends, port: int, clock: Clock | None = None, **notify: Any) -> AsyncIterator[Gateway]:
+    """The gateway on 127.0.0.1:port (uvicorn, as `paperwire run gateway` serves it), operator token OPERATOR."""
+    settings = GatewaySettings(host="127.0.0.1", port=port, grpc_port=0, operator_token=OPERATOR)
+    gw = Gateway(backends, settings, clock=clock, notify_settings=NotifySettings(**notify))
+    stop = asyncio.Event()
+    task = asyncio.create_task(gw.run(stop))
+    deadline = time.monotonic() + 30
+    while not gw.started:
+        if task.done() or time.monotonic() > deadline:
+            raise RuntimeError(f"the gateway did not start: {task.exception() if task.done() else 'timeout'}")
+        await asyncio.sleep(0.02)
+    try:
+        yield gw
+    finally:
+        stop.set()
+        await task
