@@ -54,7 +54,9 @@ def page(title: str, *paragraphs: str, form: str = "") -> HTMLResponse:
     "/v1/subscriptions/email",
     status_code=202,
     response_model=SignupAccepted,
-    responses=problems(422, why={422: "not an e-mail address, or an invalid saved search"}),
+    responses=problems(
+        400, 422, why={400: "the body is not JSON", 422: "not an e-mail address, or an invalid saved search"}
+    ),
 )
 async def sign_up(subs: SubscriptionServiceDep, body: EmailSignupIn) -> dict[str, Any]:
     """Sign up for the daily digest without a key (the site's form). A confirmation e-mail goes to the address

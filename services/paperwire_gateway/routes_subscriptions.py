@@ -56,7 +56,7 @@ def _new(body: Any) -> NewSubscription:
     status_code=201,
     response_model=SubscriptionCreated,
     response_model_exclude_unset=True,
-    responses=problems(401, 422, 429, why=REFUSED),
+    responses=problems(400, 401, 422, 429, why=REFUSED),
 )
 async def create_subscription(
     subs: SubscriptionServiceDep, owner: CurrentOwner, body: Annotated[SubscriptionIn, Body()]

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from paperwire_common.events import EngagementType
+from paperwire_common.subscriptions.validation import EMAIL_PATTERN
 
 # ------------------------------------------------------------------------------------------------ errors
 
@@ -281,6 +282,9 @@ SavedSearch = Annotated[
     str | None,
     Field(max_length=1000, description="a saved search in the query language of /v1/search (keyword mode)"),
 ]
+EmailAddress = Annotated[
+    str, Field(min_length=3, max_length=320, pattern=EMAIL_PATTERN, description="an e-mail address (user@domain)")
+]
 SubscriptionTopics = Annotated[
     list[TopicRef], Field(max_length=100, description="only these topics (ids or labels); empty = every topic")
 ]
@@ -294,6 +298,7 @@ class WebhookSubscriptionIn(BaseModel):
     url: str = Field(
         min_length=1,
         max_length=2048,
+        pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://\S+$",
         description="https URL of the receiver; refused when it resolves to a loopback, private, link-local, "
         "CGNAT, multicast or reserved address (SSRF guard)",
     )
@@ -310,7 +315,7 @@ class EmailSubscriptionIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     channel: Literal["email"]
-    email: str = Field(min_length=3, max_length=320)
+    email: EmailAddress
     schedule: Literal["daily"] = "daily"
     query: SavedSearch = None
     topics: SubscriptionTopics = []
@@ -323,7 +328,7 @@ class EmailSignupIn(BaseModel):
     """The site's sign-up form: an e-mail address and, optionally, what the digest should be about."""
 
     model_config = ConfigDict(extra="forbid")
-    email: str = Field(min_length=3, max_length=320)
+    email: EmailAddress
     query: SavedSearch = None
     topics: SubscriptionTopics = []
 

@@ -15,7 +15,9 @@ from ..webhooks.ssrf import Resolver, UnsafeTarget, check_url
 from .settings import NotifySettings
 
 EVENT_TYPES: tuple[NotifyEventType, ...] = ("topic.created", "topic.trending", "search.match", "paper.recommended")
-_EMAIL = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]{1,63})+$")
+# Also the request schemas' `pattern` (an ECMA-262 regex as much as a Python one).
+EMAIL_PATTERN = r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]{1,63})+$"
+_EMAIL = re.compile(EMAIL_PATTERN)
 
 
 class SubscriptionInvalid(ValueError):
