@@ -17,7 +17,6 @@ its shoulds' keys; a group that can match with no positive term (only exclusions
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeAlias
 
@@ -121,15 +120,16 @@ def typo_words(node: Compiled) -> set[str]:
     return set().union(*(typo_words(n) for n in (*node.should, *node.must, *node.must_not)))
 
 
-def _phrase(col: dict[str, list[int]], terms: tuple[str, ...]) -> bool:
-    first = col.get(terms[0])
-    if not first:
+def _phrase(seq: list[str], terms: tuple[str, ...]) -> bool:
+    """The terms, consecutive, somewhere in the column's term sequence."""
+    want, n, i = list(terms), len(terms), -1
+    try:
+        while True:
+            i = seq.index(want[0], i + 1)
+            if seq[i : i + n] == want:
+                return True
+    except ValueError:
         return False
-    rest = [col.get(t) for t in terms[1:]]
-    if not all(rest):
-        return False
-    sets = [set(p) for p in rest if p is not None]
-    return any(all(p + j + 1 in s for j, s in enumerate(sets)) for p in first)
 
 
 def matches(node: Compiled, doc: AnalyzedDoc, fuzzy_docs: dict[str, set[int]]) -> bool:
@@ -140,15 +140,16 @@ def matches(node: Compiled, doc: AnalyzedDoc, fuzzy_docs: dict[str, set[int]]) -
         if not node.terms:
             return False
         if node.kind == "column":
-            col = doc.columns.get(node.column or "", {})
-            return node.terms[0] in col if len(node.terms) == 1 else _phrase(col, node.terms)
-        title, abstract = doc.columns.get("title", {}), doc.columns.get("abstract", {})
+            col = node.column or ""
+            if len(node.terms) == 1:
+                return node.terms[0] in doc.terms(col)
+            return _phrase(doc.tokens.get(col, []), node.terms)
         if len(node.terms) == 1:
             t = node.terms[0]
-            if t in title or t in abstract:
+            if t in doc.terms("title") or t in doc.terms("abstract"):
                 return True
             return node.typo_word is not None and doc.index in fuzzy_docs.get(node.typo_word, ())
-        return _phrase(title, node.terms) or _phrase(abstract, node.terms)
+        return _phrase(doc.tokens.get("title", []), node.terms) or _phrase(doc.tokens.get("abstract", []), node.terms)
     if any(matches(n, doc, fuzzy_docs) for n in node.must_not):
         return False
     if not all(matches(n, doc, fuzzy_docs) for n in node.must):
@@ -159,51 +160,3 @@ def matches(node: Compiled, doc: AnalyzedDoc, fuzzy_docs: dict[str, set[int]]) -
 def empty(q: str) -> bool:
     p = parse(q)
     return isinstance(p, BoolQuery) and p.empty
-
-
-# A compiled matcher: (document, its keys, fuzzy docs) -> bool. The same decision as `matches`, built once per
-# query as closures: a single-term leaf is one set lookup in the document's keys (Percolator._doc_keys).
-Matcher = Callable[[AnalyzedDoc, set[str], dict[str, set[int]]], bool]
-
-
-def matcher(node: Compiled) -> Matcher:
-    if isinstance(node, Leaf):
-        key = node.key()
-        if key is None:
-            return lambda d, present, fz: False
-        if node.kind == "keyword" or len(node.terms) == 1:
-            w = node.typo_word
-            if w is None:
-                return lambda d, present, fz: key in present
-            return lambda d, present, fz: key in present or d.index in fz.get(w, ())
-        # A phrase: every term in the document first (set lookups), then positions.
-        if node.kind == "column":
-            need = [f"c:{node.column}:{t}" for t in node.terms]
-        else:
-            need = [f"t:{t}" for t in node.terms]
-
-        def phrase(d: AnalyzedDoc, present: set[str], fz: dict[str, set[int]]) -> bool:
-            for k in need:
-                if k not in present:
-                    return False
-            return matches(node, d, fz)
-
-        return phrase
-    must, should, must_not = ([matcher(n) for n in ns] for ns in (node.must, node.should, node.must_not))
-    need_should = node.min_should > 0
-
-    def group(d: AnalyzedDoc, present: set[str], fz: dict[str, set[int]]) -> bool:
-        for m in must_not:
-            if m(d, present, fz):
-                return False
-        for m in must:
-            if not m(d, present, fz):
-                return False
-        if not need_should:
-            return True
-        for m in should:
-            if m(d, present, fz):
-                return True
-        return False
-
-    return group

@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ..search.embedded import within_edits
 from ..search.port import SearchIndex, SearchRequest
 from .analysis import AnalyzedDoc, Analyzer
-from .compiled import Compiled, Leaf, Matcher, compile_query, keys, matcher, matches, max_edits, typo_words
+from .batch import Evaluator, build, evaluator, ones, referenced
+from .compiled import Compiled, Leaf, compile_query, keys, matches, max_edits, typo_words
 
 RECHECK_UNKNOWN_S = 300.0
 PROBE_CONCURRENCY = 8
@@ -65,7 +67,9 @@ class Percolator:
         self.known = known or KnownWords()
         self.analyzer = analyzer or Analyzer()
         self.queries: dict[str, tuple[str, Compiled]] = {}  # id -> (text, compiled)
-        self._matchers: dict[str, Matcher] = {}
+        self._evaluators: dict[str, Evaluator] = {}
+        self._wanted: Counter[str] = Counter()  # key -> how many indexed queries read it
+        self._refs: dict[str, set[str]] = {}  # query id -> the keys it reads
         self._postings: dict[str, set[str]] = {}
         # Queries that are one exact term (no typo tolerance): a document holding the key *is* a match.
         self._exact: dict[str, set[str]] = {}
@@ -84,41 +88,52 @@ class Percolator:
         return {w: f"y:{w}" for w in words if w not in self.known.known}
 
     def _unindex(self, qid: str) -> None:
-        for ids in self._exact.values():
-            ids.discard(qid)
+        compiled = self.queries[qid][1]
+        for k in self._refs.pop(qid, ()):
+            self._wanted[k] -= 1
+            if self._wanted[k] <= 0:
+                del self._wanted[k]
         ks = self._keys.pop(qid, None)
         if ks is None:
             self._always.discard(qid)
         else:
             for k in ks:
                 self._postings.get(k, set()).discard(qid)
-        for ids in self._typo.values():
-            ids.discard(qid)
+                self._exact.get(k, set()).discard(qid)
+        for w in typo_words(compiled):
+            self._typo.get(w, set()).discard(qid)
 
     def _index(self, qid: str, compiled: Compiled) -> None:
         words = typo_words(compiled)
-        if isinstance(compiled, Leaf) and not (words - self.known.known):
-            key = compiled.key()
-            if key is not None and (compiled.kind == "keyword" or len(compiled.terms) == 1):
-                self._keys[qid] = {key}
-                self._exact.setdefault(key, set()).add(qid)
-                return
-        ks = keys(compiled, self._typo_key(words))
-        self._keys[qid] = ks
-        if ks is None:
-            self._always.add(qid)
+        ks: set[str] | None
+        if (
+            isinstance(compiled, Leaf)
+            and not (words - self.known.known)
+            and (key := compiled.key()) is not None
+            and (compiled.kind == "keyword" or len(compiled.terms) == 1)
+        ):
+            ks = {key}
+            self._exact.setdefault(key, set()).add(qid)
         else:
-            for k in ks:
-                self._postings.setdefault(k, set()).add(qid)
-        for w in words:
-            self._typo.setdefault(w, set()).add(qid)
+            ks = keys(compiled, self._typo_key(words))
+            if ks is None:
+                self._always.add(qid)
+            else:
+                for k in ks:
+                    self._postings.setdefault(k, set()).add(qid)
+            for w in words:
+                self._typo.setdefault(w, set()).add(qid)
+        self._keys[qid] = ks
+        # A batch builds the bitsets of these keys only: what the query's evaluator reads, and its pre-filter keys.
+        self._refs[qid] = referenced(compiled) | (ks or set())
+        self._wanted.update(self._refs[qid])
 
     async def sync(self, queries: Mapping[str, str]) -> None:
         """Make the indexed queries exactly `queries` (id -> query text). Raises QuerySyntaxError on a bad one."""
         for qid in [q for q in self.queries if q not in queries]:
             self._unindex(qid)
             del self.queries[qid]
-            del self._matchers[qid]
+            del self._evaluators[qid]
         changed = {qid: text for qid, text in queries.items() if self.queries.get(qid, ("",))[0] != text}
         compiled = {qid: compile_query(text, self.analyzer) for qid, text in changed.items()}
         await self.known.refresh(w for c in compiled.values() for w in typo_words(c))
@@ -126,7 +141,7 @@ class Percolator:
             if qid in self.queries:
                 self._unindex(qid)
             self.queries[qid] = (changed[qid], c)
-            self._matchers[qid] = matcher(c)
+            self._evaluators[qid] = evaluator(c)
             self._index(qid, c)
 
     def _fuzzy_docs(self, docs: Sequence[AnalyzedDoc]) -> dict[str, set[int]]:
@@ -173,7 +188,8 @@ class Percolator:
         return out
 
     def candidates(self, doc: AnalyzedDoc, fuzzy: dict[str, set[int]]) -> set[str]:
-        """The queries to verify for this document (those that are matches without verification excluded)."""
+        """The queries this document alone would make candidates (those that are matches without verification
+        excluded); a batch verifies the union over its documents, once each."""
         post = self._postings
         return self._always.union(*(post[k] for k in self._doc_keys(doc, fuzzy) if k in post))
 
@@ -193,17 +209,24 @@ class Percolator:
             return {}
         analysed = self.analyzer.documents(docs)
         # Words in this batch's titles and abstracts are in the index now (the indexer writes these papers).
-        batch_terms = {t for d in analysed for t in d.text_terms()}
+        batch_terms = set().union(*(d.text_terms() for d in analysed))
         self.known.learn([w for w in self._typo if w not in self.known.known and self._stem(w) in batch_terms])
         fuzzy = self._fuzzy_docs(analysed)
+        batch = build(analysed, fuzzy, self._wanted)
+        hits: list[list[str]] = [[] for _ in analysed]
+        post, exact, todo = self._postings, self._exact, set(self._always)
+        for k, bits in batch.bits.items():
+            if k in post:
+                todo |= post[k]
+            if exact.get(k):  # single-term queries: the key's documents are their matches
+                for i in ones(bits):
+                    hits[i].extend(exact[k])
+        evaluate = self._evaluators
+        for qid in todo:
+            for i in ones(evaluate[qid](batch)):
+                hits[i].append(qid)
         out: dict[str, list[str]] = {}
-        for d in analysed:
-            fns, post, ex = self._matchers, self._postings, self._exact
-            dk = self._doc_keys(d, fuzzy)
-            present = set(dk)
-            todo = self._always.union(*(post[k] for k in present if k in post))
-            hit = [q for q in todo if fns[q](d, present, fuzzy)]
-            hit += set().union(*(ex[k] for k in present if k in ex))
+        for d, hit in zip(analysed, hits, strict=True):
             if hit:
                 out[d.id] = sorted(hit)
         return out

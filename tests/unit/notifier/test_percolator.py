@@ -105,6 +105,36 @@ async def test_percolation_equals_search_over_the_sample() -> None:
     assert sum(1 for q in by_query.values() if q) > len(qs) * 0.3  # the queries do match things
 
 
+async def test_long_phrases_and_multi_token_words_equal_search() -> None:
+    """Phrases of three terms and more (verified by positions, not by a bigram) and words that are several
+    tokens ("state-of-the-art", "GPT-4"), in free text and in a column."""
+    docs = corpus()
+    index = EmbeddedIndex()
+    await index.upsert(docs)
+    rng = random.Random(5)
+    qs: list[str] = []
+    for d in rng.sample(docs, 120):
+        words = re.findall(r"[A-Za-z0-9-]+", d["title"])
+        if len(words) >= 3:
+            j = rng.randrange(len(words) - 2)
+            n = rng.choice([3, 4])
+            qs.append(f'"{" ".join(words[j : j + n])}"')
+            qs.append(f'title:"{" ".join(words[j : j + 3])}" OR {words[-1]}')
+        qs += [w for w in words if "-" in w][:1]
+    qs += ['"large language models"', "state-of-the-art", '"in the"', '"of the art"', "GPT-4 AND NOT survey"]
+    perc = Percolator(KnownWords(index))
+    await perc.sync({f"q{i}": q for i, q in enumerate(qs)})
+    hits = await perc.match(docs)
+    mismatches = []
+    for i, q in enumerate(qs):
+        want = {h.id for h in (await index.search(SearchRequest(q=q, size=1000, highlight=False))).hits}
+        got = {pid for pid, qids in hits.items() if f"q{i}" in qids}
+        if want != got:
+            mismatches.append((q, sorted(want ^ got)[:3]))
+    assert not mismatches, mismatches[:8]
+    assert sum(1 for qids in hits.values() for _ in qids) >= len(qs)  # they match things
+
+
 async def test_prefilter_verifies_few_queries_per_document() -> None:
     docs = corpus()[:50]
     perc = Percolator()
@@ -124,3 +154,37 @@ async def test_sync_adds_changes_and_drops_queries() -> None:
     assert await p.match([doc]) == {doc["id"]: ["b", "c"]}
     await p.sync({})
     assert await p.match([doc]) == {} and len(p) == 0
+
+
+def fts5_whole_text(analyzer: Any, docs: list[dict[str, Any]]) -> list[dict[str, dict[str, list[int]]]]:
+    """FTS5's own analysis of each whole column (what the analyzer's chunk-by-chunk analysis must equal)."""
+    from paperwire_common.percolator.analysis import TEXT_COLUMNS, _column_text
+
+    marks = ",".join("?" * len(TEXT_COLUMNS))
+    analyzer.db.executemany(
+        f"INSERT INTO temp.docs (rowid, {', '.join(TEXT_COLUMNS)}) VALUES (?, {marks})",
+        [(i, *(_column_text(d, c) for c in TEXT_COLUMNS)) for i, d in enumerate(docs)],
+    )
+    out: list[dict[str, dict[str, list[int]]]] = [{c: {} for c in TEXT_COLUMNS} for _ in docs]
+    for term, doc, col, off in analyzer.db.execute("SELECT term, doc, col, offset FROM temp.docs_i ORDER BY offset"):
+        out[doc][col].setdefault(term, []).append(off)
+    analyzer.db.execute("INSERT INTO temp.docs (docs) VALUES ('delete-all')")
+    return out
+
+
+def test_chunked_analysis_is_fts5s_own() -> None:
+    from paperwire_common.percolator.analysis import Analyzer
+
+    hostile = [
+        "naïve café-au-lait\u00a0co\u2013op e\u0301t\u00e9 ＬＬＭｓ ß straße",
+        "tab\tnew\nline\x1cfile\x85sep\u2028para\u3000ideo 東京大学 x_y a.b.c 3.14 don't",
+        "emoji🙂inside word, (parens)[brackets]{braces} <html>&amp; -- ~~ \u200bzero\u200dwidth",
+    ]
+    docs = corpus()[:120] + [
+        {"id": f"h{i}", "title": t, "abstract": t[::-1], "authors": [t[:10], "O'Brien"], "methods": [], "datasets": []}
+        for i, t in enumerate(hostile)
+    ]
+    a = Analyzer()
+    got = [d.columns for d in a.documents(docs)]
+    want = fts5_whole_text(a, docs)
+    assert got == want
