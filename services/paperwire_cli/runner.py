@@ -175,9 +175,14 @@ async def run_one(name: str) -> int:
         port = lp.settings.health_port or REGISTRY[name].health_port
 
         parts = readiness.probes(b, REGISTRY[name].needs)
+        method = REGISTRY[name].ready
+        own = getattr(svc, method) if method else None
 
         async def ready() -> tuple[bool, dict[str, Any]]:
-            return await readiness.readiness(parts, {"consumer": readiness.consumer_state(lp)})
+            states = {"consumer": readiness.consumer_state(lp)}
+            if own is not None:  # the worker's own checks (the notifier's subscription view)
+                states |= {part: None if ok else "not ready" for part, ok in (await own()).items()}
+            return await readiness.readiness(parts, states)
 
         tasks[name] = asyncio.create_task(lp.run(stop))
         tasks.update(worker_tasks(name, svc, stop))

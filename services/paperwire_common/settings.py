@@ -32,7 +32,7 @@ class CommonSettings(BaseSettings):
     index_alias: str = Field("papers", description="search index alias (points at papers-v1, ...)")
     public_url: str = Field(
         "",
-        description="base URL of the site in links the gateway writes (feeds, recommendations), e.g. "
+        description="base URL of the site in every link Paperwire writes (feeds, e-mails, webhooks), e.g. "
         "https://papers.example.org; unset = the gateway's own address (http://<gateway host>:<gateway port>)",
     )
     embedded_data_dir: str | None = Field(

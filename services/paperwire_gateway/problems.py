@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from paperwire_common.logging import get_logger
 from paperwire_common.search.query import QuerySyntaxError
 from paperwire_common.search.service import CursorError, NotFound, SemanticUnavailable
+from paperwire_common.subscriptions.service import ConfirmationPending, SubscriptionInvalid, SubscriptionNotFound
 
 from .availability import UNREACHABLE, Unavailable
 
@@ -69,9 +70,27 @@ def install(app: FastAPI, retry_after_s: int = 5) -> None:
     async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
         return problem(404, "Not Found", f"no paper with id {exc.args[0]!r}")
 
+    @app.exception_handler(SubscriptionInvalid)
+    async def _subscription_invalid(_: Request, exc: SubscriptionInvalid) -> JSONResponse:
+        return problem(422, "Invalid subscription", str(exc))
+
+    @app.exception_handler(SubscriptionNotFound)
+    async def _subscription_not_found(_: Request, exc: SubscriptionNotFound) -> JSONResponse:
+        return problem(404, "Not Found", f"no subscription with id {exc.args[0]!r}")
+
+    @app.exception_handler(ConfirmationPending)
+    async def _confirmation_pending(_: Request, exc: ConfirmationPending) -> JSONResponse:
+        retry = str(max(1, round(exc.retry_after_s)))
+        return problem(429, "Too Many Requests", str(exc), headers={"Retry-After": retry})
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem(exc.status_code, _title(exc.status_code), str(exc.detail))
+        return problem(
+            exc.status_code,
+            _title(exc.status_code),
+            str(exc.detail),
+            headers=dict(exc.headers) if exc.headers else None,
+        )
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:

@@ -38,6 +38,11 @@ class GatewaySettings(BaseSettings):
         5, ge=1, le=3600, description="Retry-After of a 503 (a backend unreachable); writes fail at once meanwhile"
     )
     rrf_k: int = Field(60, ge=1, le=1000, description="reciprocal rank fusion constant of hybrid search")
+    operator_token: str = Field(
+        "",
+        description="bearer token of operator routes (POST /v1/digests/send) until API keys exist; unset = those "
+        "routes answer 403",
+    )
     hybrid_candidates: int = Field(
         100, ge=10, le=1000, description="keyword and vector candidates fused per hybrid query"
     )

@@ -36,7 +36,10 @@ class EmbeddedBus:
     async def stop(self) -> None:
         return None
 
-    async def ensure_topics(self, names: Sequence[str], partitions: int = 3) -> None:
+    async def ensure_topics(
+        self, names: Sequence[str], partitions: int = 3, configs: Mapping[str, str] | None = None
+    ) -> None:
+        # configs (compaction) have no meaning for an in-memory log that lives as long as the process.
         for n in names:
             self._topic(n, partitions)
 
