@@ -19,6 +19,7 @@ import pytest
 from paperwire_common.backends import Backends, make_backends
 from paperwire_common.settings import CommonSettings
 from tests.conftest import need_server
+from tests.notify_kit import mailpit_server  # noqa: F401  (the session's mailpit: the notifier's e-mail)
 
 from .check import FaultResult
 from .prom import Prometheus

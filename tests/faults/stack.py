@@ -24,7 +24,7 @@ _SEQ = itertools.count(1)
 
 @dataclass
 class Service:
-    name: str  # enricher, indexer, trending or gateway
+    name: str  # enricher, indexer, trending, notifier or gateway
     port: int  # health port (the gateway: its HTTP port)
     env: dict[str, str]
     log: Path
@@ -137,7 +137,7 @@ class Stack:
         if self.prometheus is None:
             return
         for job, names in (
-            ("paperwire-workers", ("enricher", "indexer", "trending")),
+            ("paperwire-workers", ("enricher", "indexer", "trending", "notifier")),
             ("paperwire-gateway", ("gateway",)),
         ):
             targets = [

@@ -9,11 +9,14 @@ through Prometheus over the module's time span.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import grpc
 import httpx
@@ -24,6 +27,7 @@ from paperwire.v1 import papers_pb2, papers_pb2_grpc
 from paperwire_common.events import Engagement
 from paperwire_common.metrics import INGESTED
 from tests.conftest import free_port
+from tests.notify_kit import Mailpit
 
 from . import check
 from .check import FaultResult
@@ -48,6 +52,7 @@ class Net:
     namespace: str
     tmp: Path
     start: float
+    webhook_url: str
     workloads: list[Workload] = field(default_factory=list)
     progress: Progress = field(default_factory=Progress)
 
@@ -56,11 +61,41 @@ class Net:
         return self.servers.endpoints(proxied=False)
 
 
+class _Receiver(BaseHTTPRequestHandler):
+    """A webhook endpoint that accepts everything (the notifier's deliveries in the dashboard test)."""
+
+    received: ClassVar[list[str]] = []
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        self.received.append(self.headers.get("webhook-id") or "")
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
 @pytest.fixture(scope="module")
-def net(fault_servers: FaultServers, prometheus: Prometheus, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
+def net(
+    fault_servers: FaultServers,
+    prometheus: Prometheus,
+    mailpit_server: Mailpit,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Net]:
     ns = f"t{uuid.uuid4().hex[:10]}-"
     tmp = tmp_path_factory.mktemp("network")
-    stack = Stack(ns, fault_servers.endpoints(proxied=True), logdir(ns), prometheus, test="network")
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    # The notifier (and the gateway, which checks subscription URLs) may deliver to this machine over http.
+    notify = {
+        "PAPERWIRE_NOTIFIER_ALLOW_HTTP": "true",
+        "PAPERWIRE_NOTIFIER_ALLOW_NETWORKS": "127.0.0.0/8",
+        "PAPERWIRE_NOTIFIER_SMTP_URL": mailpit_server.smtp_url,
+        "PAPERWIRE_NOTIFIER_DIGEST_CHECK_INTERVAL_S": "5",
+        "PAPERWIRE_NOTIFIER_RETRY_SCHEDULE_S": "0,1,1,1",
+    }
+    stack = Stack(ns, fault_servers.endpoints(proxied=True), logdir(ns), prometheus, test="network", extra_env=notify)
     # The ingestor runs in this process: its counters are scraped from here, as a one-shot job's would be from
     # a pushgateway.
     registry = CollectorRegistry()
@@ -73,18 +108,19 @@ def net(fault_servers: FaultServers, prometheus: Prometheus, tmp_path_factory: p
         [(f"127.0.0.1:{port}", {"component": "ingestor", "namespace": ns, "test": "network"})],
     )
     try:
-        for name in ("enricher", "indexer", "trending"):
+        for name in ("enricher", "indexer", "trending", "notifier"):
             stack.add(name)
         gateway = stack.add("gateway", grpc_port=str(free_port()))
         stack.wait_ready(180)
-        prometheus.wait_scraped(ns, 5)
-        yield Net(fault_servers, stack, gateway, ns, tmp, time.time())
+        prometheus.wait_scraped(ns, 6)
+        yield Net(fault_servers, stack, gateway, ns, tmp, time.time(), f"http://127.0.0.1:{receiver.server_port}/hook")
     finally:
         for p in fault_servers.proxies.values():
             fault_servers.toxiproxy.clear(p)
         codes = stack.close()
         prometheus.unregister(f"{ns}ingestor")
         server.shutdown()
+        receiver.shutdown()
         httpx.delete(f"http://{fault_servers.elasticsearch.direct}/{ns}papers-v1")
         print(f"network stack exit codes: {codes}")
 
@@ -170,6 +206,7 @@ NEEDS = {
     "enricher": {"kafka"},
     "indexer": {"kafka", "elasticsearch"},
     "trending": {"kafka", "redis"},
+    "notifier": {"kafka", "elasticsearch", "redis"},
     "gateway": {"kafka", "elasticsearch", "redis"},
 }
 
@@ -265,17 +302,38 @@ async def test_blackhole_30s(net: Net, fault_result: FaultResult, server: str) -
 
 
 @pytest.mark.timeout(300)
-async def test_every_dashboard_panel_returns_data(net: Net, prometheus: Prometheus, fault_result: FaultResult) -> None:
+async def test_every_dashboard_panel_returns_data(
+    net: Net, prometheus: Prometheus, mailpit_server: Mailpit, fault_result: FaultResult
+) -> None:
     """Every panel query of deploy/grafana/dashboards/*.json, over the module's span, through Prometheus' API."""
     fault_result.workload, fault_result.fault = "the module's workloads so far", "none (dashboard queries)"
-    # The gateway's panels need traffic of their own: searches and a paper page.
+    # The gateway's panels need traffic of their own (searches, over REST and gRPC), the notifier's a webhook
+    # delivery (a saved search, and its test ping) and an e-mail (a sign-up's confirmation).
+    auth = {"Authorization": "Bearer faults-dashboard"}
     async with httpx.AsyncClient(base_url=net.gateway.url, timeout=30) as http:
         for q in ("graph learning", "language models", "transformer"):
             assert (await http.get("/v1/search", params={"q": q})).status_code == 200
+        hook = {"channel": "webhook", "url": net.webhook_url, "events": ["search.match"], "query": "graph"}
+        created = await http.post("/v1/subscriptions", json=hook, headers=auth)
+        assert created.status_code == 201, created.text
+        assert (await http.post(f"/v1/subscriptions/{created.json()['id']}/test", headers=auth)).status_code < 300
+        mail = {"channel": "email", "email": f"{net.namespace}dash@example.com", "query": "graph"}
+        assert (await http.post("/v1/subscriptions", json=mail, headers=auth)).status_code == 201, "e-mail sign-up"
+    b = await backends_for(net.direct, net.namespace)
+    try:  # new papers for the saved search to match: stamped after the subscription, or they are not news to it
+        w = make_workload(net.tmp, "dash", papers=300, revise_every=1000, events=0, t0=time.time() + 1)
+        await ingest(b, w, Progress(), updates=False)
+    finally:
+        await b.stop()
+
+    async def delivered() -> bool:
+        return len(_Receiver.received) >= 2 and bool(await asyncio.to_thread(mailpit_server.messages))
+
+    await wait_until(delivered, 120, "a webhook delivery beyond the ping, and an e-mail")
     async with grpc.aio.insecure_channel(f"127.0.0.1:{net.gateway.env['PAPERWIRE_GATEWAY_GRPC_PORT']}") as channel:
         got = await papers_pb2_grpc.PapersStub(channel).Search(papers_pb2.SearchRequest(q="graph", mode="keyword"))
         assert got.total > 0
-    await asyncio.sleep(6)
+    await asyncio.sleep(10)  # a few scrapes: a counter born with its first increment needs two samples for rate()
     empty = []
     end = time.time()
     for where, expr in panel_queries():
@@ -283,7 +341,7 @@ async def test_every_dashboard_panel_returns_data(net: Net, prometheus: Promethe
             metric, label = expr.removeprefix("label_values(").removesuffix(")").split(", ")
             got = prometheus.get(f"/api/v1/label/{label}/values", **{"match[]": metric, "start": net.start, "end": end})
         else:
-            got = prometheus.query_range(expr, net.start, end, step="10s")
+            got = prometheus.query_range(expr, net.start, end, step="2s")
         if not got:
             empty.append(f"{where}: {expr}")
     fault_result.notes.append(f"{len(panel_queries())} panel queries, {len(empty)} without data")

@@ -83,7 +83,12 @@ class KafkaBus:
             existing = set(await admin.list_topics())
             wanted = [self.ns + n for n in names]
             missing = [
-                NewTopic(n, num_partitions=partitions, replication_factor=self.replication_factor, topic_configs=dict(configs or {}))
+                NewTopic(
+                    n,
+                    num_partitions=partitions,
+                    replication_factor=self.replication_factor,
+                    topic_configs=dict(configs or {}),
+                )
                 for n in wanted
                 if n not in existing
             ]
