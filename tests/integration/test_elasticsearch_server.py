@@ -1,4 +1,4 @@
-"""Real Elasticsearch 8 (the local node assembled from Maven Central, or any 8.x) with the production mapping."""
+"""Real Elasticsearch 9 (the local node assembled from Maven Central, or any 9.x) with the production mapping."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import elasticsearch
 import pytest
 from elasticsearch import AsyncElasticsearch
 
@@ -25,10 +26,17 @@ async def es(es_url: str, namespace: str) -> AsyncIterator[tuple[AsyncElasticsea
     await client.close()
 
 
-async def test_server_is_elasticsearch_8(es_url: str) -> None:
+async def test_server_is_elasticsearch_9_as_the_client(es_url: str) -> None:
     r = httpx.get(es_url)
     assert r.headers.get("X-elastic-product") == "Elasticsearch"
-    assert r.json()["version"]["number"].startswith("8.")
+    assert r.json()["version"]["number"].startswith("9.")
+    # The client sends compatible-with=<its major>; a server of another major answers 400 media_type_header_exception.
+    assert elasticsearch.__versionstr__.split(".")[0] == r.json()["version"]["number"].split(".")[0]
+    client = AsyncElasticsearch(es_url)
+    try:
+        assert (await client.info())["version"]["number"] == r.json()["version"]["number"]
+    finally:
+        await client.close()
 
 
 async def test_production_mapping_bulk_search_stemming(es: tuple[AsyncElasticsearch, str]) -> None:
