@@ -137,7 +137,12 @@ def ensure_index(url: str, papers: int, vectors: str, docs: Path, vecs: np.ndarr
         for i, line in enumerate(f):
             d = orjson.loads(line)
             d["embedding"] = vecs[i]
-            batch.append(orjson.dumps({"index": {"_id": d["id"]}}) + b"\n" + orjson.dumps(d, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n")
+            batch.append(
+                orjson.dumps({"index": {"_id": d["id"]}})
+                + b"\n"
+                + orjson.dumps(d, option=orjson.OPT_SERIALIZE_NUMPY)
+                + b"\n"
+            )
             if len(batch) == 1000:
                 flush()
             if i % 20_000 == 19_999:
@@ -148,7 +153,10 @@ def ensure_index(url: str, papers: int, vectors: str, docs: Path, vecs: np.ndarr
     http("POST", f"{url}/{name}/_refresh")
     t1 = time.monotonic()
     http("POST", f"{url}/{name}/_forcemerge?max_num_segments=1")
-    print(f"  {url} {name}: {papers} papers in {t1 - t0:.0f}s, merged to one segment in {time.monotonic() - t1:.0f}s", file=sys.stderr)
+    print(
+        f"  {url} {name}: {papers} papers in {t1 - t0:.0f}s, merged to one segment in {time.monotonic() - t1:.0f}s",
+        file=sys.stderr,
+    )
 
 
 # -- requests
@@ -156,7 +164,9 @@ def bare_bm25(query: str, index: str) -> dict[str, Any]:
     return {"index": index, "query": {"multi_match": {"query": query, "fields": ["title", "abstract"]}}, "size": 10}
 
 
-def requests_by_kind(url: str, index: str, queries: list[str], num_candidates: int | None) -> dict[str, list[list[dict]]]:
+def requests_by_kind(
+    url: str, index: str, queries: list[str], num_candidates: int | None
+) -> dict[str, list[list[dict]]]:
     """Per kind, per query, the search() calls (the `index` key is replaced per target)."""
     keyword = asyncio.run(record_requests(url, index, queries, "keyword"))
     hybrid = asyncio.run(record_requests(url, index, queries, "hybrid"))
@@ -210,7 +220,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--nodes", required=True, help="label=url,label=url (e.g. es8=http://127.0.0.1:9252)")
     ap.add_argument("--papers", type=int, default=100_000)
-    ap.add_argument("--vectors", default="int8_hnsw", help=f"comma-separated index_options types: {', '.join(VECTOR_TYPES)}")
+    ap.add_argument(
+        "--vectors", default="int8_hnsw", help=f"comma-separated index_options types: {', '.join(VECTOR_TYPES)}"
+    )
     ap.add_argument("--requests", default=",".join(KINDS), help=f"comma-separated: {', '.join(KINDS)}")
     ap.add_argument("--rate", type=float, default=20.0, help="requests per second per leg (open loop)")
     ap.add_argument("--duration", type=float, default=20.0)
@@ -240,11 +252,15 @@ def main() -> int:
 
     configure_logging("WARNING")
     info = {label: http("GET", url) for label, url in nodes.items()}
-    jvm = {label: http("GET", f"{url}/_nodes/_local/jvm?filter_path=nodes.*.jvm.version") for label, url in nodes.items()}
+    jvm = {
+        label: http("GET", f"{url}/_nodes/_local/jvm?filter_path=nodes.*.jvm.version") for label, url in nodes.items()
+    }
     for label, url in nodes.items():
         java = next(iter(jvm[label]["nodes"].values()))["jvm"]["version"]
         v = info[label]["version"]
-        print(f"{label}: {url} Elasticsearch {v['number']} (Lucene {v['lucene_version']}) on Java {java}", file=sys.stderr)
+        print(
+            f"{label}: {url} Elasticsearch {v['number']} (Lucene {v['lucene_version']}) on Java {java}", file=sys.stderr
+        )
     recorder = next(
         (lbl for lbl in nodes if info[lbl]["version"]["number"].split(".")[0] == client_version.split(".")[0]), None
     )
@@ -279,7 +295,9 @@ def main() -> int:
                         targets = [direct_target(url, retarget(calls, index)) for calls in reqs[kind]]
                         meter = CpuMeter(url, None, "vegeta")
                         meter.start()
-                        run = run_vegeta(vegeta, targets, a.rate, a.duration, a.warmup, ROOT / "bench" / "out" / "vegeta")
+                        run = run_vegeta(
+                            vegeta, targets, a.rate, a.duration, a.warmup, ROOT / "bench" / "out" / "vegeta"
+                        )
                         cpu = meter.stop(run.sent)
                         lat = np.sort(np.asarray(run.latencies_s or [math.inf])) * 1000
                         row = by_node[label]
@@ -287,7 +305,11 @@ def main() -> int:
                         row.p50_ms.append(float(np.percentile(lat, 50, method="higher")))
                         row.p99_ms.append(float(np.percentile(lat, 99, method="higher")))
                         row.errors += sum(1 for x in run.latencies_s if not math.isfinite(x))
-                        print(f"  {label} {vt} nc={nc} {kind}: ES {cpu.es_ms:.2f} ms/request, box {cpu.box_cores:.2f} cores", file=sys.stderr)
+                        print(
+                            f"  {label} {vt} nc={nc} {kind}: ES {cpu.es_ms:.2f} ms/request, "
+                            f"box {cpu.box_cores:.2f} cores",
+                            file=sys.stderr,
+                        )
                 results.extend(by_node.values())
 
     print(
@@ -298,7 +320,8 @@ def main() -> int:
     for label, url in nodes.items():
         java = next(iter(jvm[label]["nodes"].values()))["jvm"]["version"]
         print(f"  {label}: Elasticsearch {info[label]['version']['number']} on Java {java} ({url})")
-    header = f"{'node':<10} {'vectors':<18} {'request':<8} {'ES ms/request (each leg)':<28} {'median':>7} {'p50 ms':>7} {'p99 ms':>7} {'fail':>5}"
+    header = f"{'node':<10} {'vectors':<18} {'request':<8} {'ES ms/request (each leg)':<28} {'median':>7}"
+    header += f" {'p50 ms':>7} {'p99 ms':>7} {'fail':>5}"
     print(header)
     print("-" * len(header))
     for r in results:

@@ -40,8 +40,8 @@ TOKENIZER_PATH = Path(__file__).parent / "assets" / "all-MiniLM-L6-v2.tokenizer.
 #   tests/relevance/judgments.json was 0.679 at 128 vs 0.662 at 256 (paired difference not significant over 34
 #   queries). all-MiniLM-L6-v2 was trained with inputs cut at 128 pieces. It does move vectors (mean cosine 0.90 between
 #   a paper's 128- and 256-piece vectors), so changing it means re-embedding the index.
-# - batch_size 8 (float model): CPU cost per paper is flat from batch 1 to 64, but ORT's arena keeps the peak of the exported
-#   attention's batch x 12 x len x len float tensors: peak RSS ~335 MiB at 8, ~640 MiB at 32, ~1.1 GiB at 64
+# - batch_size 8 (float model): CPU cost per paper is flat from batch 1 to 64, but ORT's arena keeps the peak of the
+#   exported attention's batch x 12 x len x len float tensors: peak RSS ~335 MiB at 8, ~640 MiB at 32, ~1.1 GiB at 64
 #   (2-3x that at 256 pieces).
 # - int8_ffn: the feed-forward MatMuls in int8 (quantize.py) cut the CPU per paper by about a third at the same
 #   nDCG; the vectors move little (cosine ~0.996 to the float ones), but they are a different model_id.

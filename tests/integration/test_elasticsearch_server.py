@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import elasticsearch
+import httpx
 import pytest
 from elasticsearch import AsyncElasticsearch
 
@@ -92,6 +92,9 @@ async def test_dense_vector_knn(es: tuple[AsyncElasticsearch, str]) -> None:
         index=name, knn={"field": "embedding", "query_vector": vec(3), "k": 2, "num_candidates": 10}
     )
     assert r["hits"]["hits"][0]["_id"] == "v3"
+    # int8 HNSW on every server: 9.x would otherwise pick 1-bit bbq_hnsw for 384 dims.
+    got = await client.indices.get_field_mapping(index=name, fields="embedding")
+    assert got[name]["mappings"]["embedding"]["mapping"]["embedding"]["index_options"]["type"] == "int8_hnsw"
 
 
 async def test_an_index_from_an_older_release_gets_the_new_fields(es_url: str, namespace: str) -> None:
