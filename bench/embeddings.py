@@ -143,9 +143,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument(
         "--grid",
-        choices=("full", "quick", "none"),
+        choices=("full", "quick", "compare", "none"),
         default="full",
-        help="full: max_tokens 256/128 x threads 1/2 x batch 8-64; quick: 2 threads, batch 8/32; none: quality only",
+        help="full: max_tokens 256/128 x threads 1/2 x batch 8-64; quick: 2 threads, batch 8/32; compare: float "
+        "against int8 feed-forward at 128 tokens, no quality lines; none: quality only",
     )
     ap.add_argument("--procs", type=int, default=2, help="encoders of one thread run at once in the last row (0: none)")
     ap.add_argument("--one", help=argparse.SUPPRESS)  # "max_tokens,batch,threads,sorted,spin,ffn": child mode
@@ -163,6 +164,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         for th in (1, 2) if args.grid == "full" else (2,):
             grid += [(mt, bs, th, 1, 0, 0) for bs in ((8, 16, 32, 64) if args.grid == "full" else (8, 32))]
     grid += [(mt, 1, th, 1, 0, 1) for mt in (256, 128) for th in (1, 2)]
+    if args.grid == "compare":
+        grid = [(128, 8, 2, 1, 0, 0), (128, 8, 1, 1, 0, 0), (128, 1, 2, 1, 0, 1), (128, 1, 1, 1, 0, 1)]
     if args.grid == "none":
         grid = []
     print(f"data: {args.data}  repeats: {args.repeats}", flush=True)
@@ -210,6 +213,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"{args.procs} processes of one thread each at once (128 tokens, ffn8): "
             f"{total['median']:.1f} papers/s in all"
         )
+    if args.grid == "compare":
+        return
     t = truncation_proxy(args.data, args.judgments)
     print(
         f"truncation 128 vs 256: cosine between a paper's two vectors mean {t['mean_cos']:.4f}, "

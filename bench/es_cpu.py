@@ -2,7 +2,8 @@
 
     uv run python bench/es_cpu.py --nodes es8=http://127.0.0.1:9252,es9=http://127.0.0.1:9251
         [--papers 100000] [--vectors int8_hnsw[,hnsw,bbq_hnsw]] [--requests bm25,keyword,knn,hybrid]
-        [--rate 20] [--duration 20] [--warmup 5] [--repeats 2] [--num-candidates 200[,100]] [--build-only] [--drop]
+        [--rate 20] [--duration 20] [--warmup 5] [--repeats 2] [--num-candidates 200[,100]] [--rescore-oversample 2]
+        [--build-only] [--drop]
 
 Answers "what does one request cost the server" for an engine or mapping change (Elasticsearch 8 on Java 17
 against 9 on Temurin 25, float against quantized vectors), which bench/search_latency.py, one node at a time,
@@ -20,7 +21,8 @@ cannot put in one table.
      SearchService over ElasticIndex on the first node whose major is the client's);
    - knn: the kNN search alone of the hybrid request (k, num_candidates, rescore as the adapter sends them);
    - hybrid: the adapter's whole hybrid request (its keyword and kNN searches, as one _msearch).
-   --num-candidates replaces the knn's num_candidates (the adapter's own value when unset).
+   --num-candidates replaces the knn's num_candidates, --rescore-oversample its rescore_vector (the adapter's own
+   values when unset).
 3. Each leg: vegeta sends one request kind at --rate/s, open loop, for --warmup + --duration s to one node's
    index; CPU per request is the node's own process CPU (node stats) over the leg, divided by the requests
    sent. Legs alternate between the nodes (A B A B ...) and repeat --repeats times, so drift of the shared box
@@ -29,7 +31,8 @@ cannot put in one table.
 4. Recall: for every knn request (per node and vectors type), recall@10 of the returned ids against the exact
    top 10 by cosine over the same random vectors (numpy). Random 384-dim vectors have nearly equal distances,
    the worst case for quantization and HNSW: a lower bound for real embeddings (bench/relevance.py measures
-   those, on the seed corpus).
+   those, on the seed corpus). --real-vectors embeds the synthetic papers with the production encoder instead
+   (~20 ms of CPU a paper: for --papers 10000 or so), which gives recall on vectors with real structure.
 
 Needs vegeta (`make bench-tools`) and the nodes (Elasticsearch-only: no Kafka, no Redis, no gateway).
 Last numbers: bench/README.md.
@@ -77,8 +80,28 @@ def http(method: str, url: str, body: Any = None, ctype: str = "application/json
         raise RuntimeError(f"{method} {url}: HTTP {e.code} {e.read()[:300]!r}") from None
 
 
+REAL = False  # --real-vectors: the corpus carries the encoder's own embeddings instead of random ones
+
+
 def index_for(papers: int, vectors: str) -> str:
-    return f"{PREFIX}papers{papers}-{vectors.replace('_', '')}"
+    return f"{PREFIX}papers{papers}-{vectors.replace('_', '')}" + ("-real" if REAL else "")
+
+
+def model_vectors(papers: int, rows: list[dict[str, str]]) -> np.ndarray:
+    """The production encoder's vectors of the synthetic papers, cached in bench/out/."""
+    from paperwire_enricher.embeddings import load_default_encoder, paper_text
+
+    path = ROOT / "bench" / "out" / f"benchcpu-vectors-{papers}.npy"
+    if not path.exists():
+        enc = load_default_encoder()
+        vecs = np.concatenate(
+            [
+                enc.encode([paper_text(p["title"], p["abstract"]) for p in rows[start : start + 1000]])
+                for start in range(0, papers, 1000)
+            ]
+        )
+        np.save(path, vecs)
+    return np.load(path)
 
 
 def unit_vectors(papers: int) -> np.ndarray:
@@ -165,7 +188,7 @@ def bare_bm25(query: str, index: str) -> dict[str, Any]:
 
 
 def requests_by_kind(
-    url: str, index: str, queries: list[str], num_candidates: int | None
+    url: str, index: str, queries: list[str], num_candidates: int | None, oversample: float | None
 ) -> dict[str, list[list[dict]]]:
     """Per kind, per query, the search() calls (the `index` key is replaced per target)."""
     keyword = asyncio.run(record_requests(url, index, queries, "keyword"))
@@ -178,6 +201,9 @@ def requests_by_kind(
         for c in calls:
             if "knn" in c and num_candidates:
                 c["knn"] = {**c["knn"], "num_candidates": num_candidates}
+            if "knn" in c and oversample is not None:
+                knn = {k: v for k, v in c["knn"].items() if k != "rescore_vector"}
+                c["knn"] = {**knn, "rescore_vector": {"oversample": oversample}} if oversample else knn
         out["hybrid"].append(calls)
         knn = [c for c in calls if "knn" in c]
         if len(knn) != 1:
@@ -230,6 +256,10 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--num-candidates", default="", help="comma-separated kNN num_candidates (default: the adapter's)")
+    ap.add_argument(
+        "--rescore-oversample", type=float, help="kNN rescore_vector oversample (0: none; default: the adapter's)"
+    )
+    ap.add_argument("--real-vectors", action="store_true", help="the encoder's embeddings instead of random ones")
     ap.add_argument("--no-recall", action="store_true")
     ap.add_argument("--build-only", action="store_true", help="make the indices, measure nothing")
     ap.add_argument("--drop", action="store_true", help="delete the bench indices at the end")
@@ -268,7 +298,9 @@ def main() -> int:
         ap.error(f"no node of the client's major ({client_version}) to record the adapter's requests on")
 
     rows = [json.loads(line) for line in corpus(a.papers).read_text().splitlines() if line.strip()][: a.papers]
-    vecs = unit_vectors(a.papers)
+    global REAL
+    REAL = a.real_vectors
+    vecs = model_vectors(a.papers, rows) if REAL else unit_vectors(a.papers)
     ids = [canonical_id(arxiv_id=None, doi=None, title=p["title"]) for p in rows]  # as _docs makes them
     docs = documents(a.papers, rows)
     for vt in vector_types:
@@ -281,7 +313,8 @@ def main() -> int:
     results: list[Row] = []
     recalls: dict[tuple[str, str, int | None], float] = {}
     for nc in ncs:
-        reqs = requests_by_kind(nodes[recorder], index_for(a.papers, vector_types[0]), queries, nc)
+        first = index_for(a.papers, vector_types[0])
+        reqs = requests_by_kind(nodes[recorder], first, queries, nc, a.rescore_oversample)
         for vt in vector_types:
             index = index_for(a.papers, vt)
             if not a.no_recall and "knn" in kinds:

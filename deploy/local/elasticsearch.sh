@@ -8,8 +8,9 @@
 # Environment: ES_PORT (HTTP port, default 9200), ES_HEAP (default "-Xms512m -Xmx1g"), ES_JAVA_HOME (the JDK that
 # builds and runs the node, default ELASTICSEARCH_JAVA_HOME from versions.env: Temurin 25), ES_JAVA_OPTS (extra JVM
 # flags), ES_SETTINGS (extra node settings, space-separated key=value). State: $PAPERWIRE_INFRA_HOME/elasticsearch/
-# (default .infra/: data/, home/, build/, elasticsearch.log, elasticsearch.pid). Delete its data/ to start empty;
-# data written by Elasticsearch 8 must go before a 9 node starts on it (see the README).
+# (default .infra/: data/, home/, build/, elasticsearch.log, elasticsearch.pid). Delete its data/ to start empty.
+# A data/ written by Elasticsearch 8.19 opens in place on 9.x (and then no longer on 8.x); build/ rebuilds itself
+# when the version or the JDK changes.
 source "$(dirname "$0")/lib.sh"
 
 ES_PORT="${ES_PORT:-9200}"
