@@ -202,8 +202,8 @@ def requests_by_kind(
             if "knn" in c and num_candidates:
                 c["knn"] = {**c["knn"], "num_candidates": num_candidates}
             if "knn" in c and oversample is not None:
-                knn = {k: v for k, v in c["knn"].items() if k != "rescore_vector"}
-                c["knn"] = {**knn, "rescore_vector": {"oversample": oversample}} if oversample else knn
+                plain = {k: v for k, v in c["knn"].items() if k != "rescore_vector"}
+                c["knn"] = {**plain, "rescore_vector": {"oversample": oversample}} if oversample else plain
         out["hybrid"].append(calls)
         knn = [c for c in calls if "knn" in c]
         if len(knn) != 1:
