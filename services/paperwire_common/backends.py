@@ -44,6 +44,8 @@ class Backends:
     async def stop(self) -> None:
         if not self._started:
             return
+        if self.trends is not None:  # first: its last writes may still be in flight
+            await self.trends.close()
         await self.bus.stop()
         await self.index.stop()
         if self.redis is not None:
@@ -57,10 +59,12 @@ def make_backends(settings: CommonSettings, *, client_id: str = "paperwire") -> 
 
         if not settings.embedded_data_dir:
             return Backends(settings, EmbeddedBus(), EmbeddedIndex(), MemoryRegistry())
-        os.makedirs(settings.embedded_data_dir, exist_ok=True)
-        index = EmbeddedIndex(os.path.join(settings.embedded_data_dir, "index.sqlite"))
-        registry = SqliteRegistry(os.path.join(settings.embedded_data_dir, "registry.sqlite"))
-        return Backends(settings, EmbeddedBus(), index, registry)
+        data = settings.embedded_data_dir
+        os.makedirs(data, exist_ok=True)
+        bus = EmbeddedBus(path=os.path.join(data, "bus.sqlite"))  # first: it locks the data dir
+        index = EmbeddedIndex(os.path.join(data, "index.sqlite"))
+        registry = SqliteRegistry(os.path.join(data, "registry.sqlite"))
+        return Backends(settings, bus, index, registry)
     from redis.asyncio import Redis
 
     from .bus.kafka import KafkaBus

@@ -14,15 +14,17 @@ topics are read independently (a rebuild may read all of engagement first): dead
 from __future__ import annotations
 
 import asyncio
+import os
 
 from prometheus_client import Counter
 from pydantic import BaseModel
 
 from paperwire_common.backends import Backends
-from paperwire_common.bus.port import TopicPartitionOffsets
+from paperwire_common.bus.port import Consumer, TopicPartitionOffsets
 from paperwire_common.clock import Clock, SystemClock
 from paperwire_common.consumer import ConsumerLoop
 from paperwire_common.envelope import Decoded
+from paperwire_common.logging import get_logger
 from paperwire_common.streams import ENGAGEMENT, PAPERS_ENRICHED
 from paperwire_common.trends import TrendStore, make_trend_store
 
@@ -32,6 +34,7 @@ from .topic_job import run_periodically
 from .topic_store import default_topic_store
 
 NAME = "trending"
+log = get_logger(__name__)
 
 UPDATES = Counter(
     "paperwire_trending_updates_total",
@@ -41,18 +44,22 @@ UPDATES = Counter(
 
 
 def default_store(backends: Backends, settings: TrendingSettings) -> TrendStore:
-    """The store of these backends: Redis when the kafka backend has a client, else in memory.
+    """The store of these backends: Redis when the kafka backend has a client, else in memory (with a snapshot in
+    the data dir when the embedded backend persists).
 
     Embedded mode needs one store per process (the gateway must read what trending writes): it is kept on
     the Backends instance.
     """
     if backends.trends is not None:
         return backends.trends
+    data = backends.settings.embedded_data_dir if backends.redis is None else None
     store = make_trend_store(
         backends.redis,
         settings.half_lives(),
         horizon_s=settings.dedupe_horizon_s,
         prefix=backends.settings.namespace + "paperwire:trend:{pw}",
+        snapshot_path=os.path.join(data, "trends.sqlite") if data else None,
+        snapshot_interval_s=settings.snapshot_interval_s,
     )
     backends.trends = store
     return store
@@ -111,6 +118,28 @@ class Trending:
             initial_delay_s=self.settings.topics_initial_delay_s,
         )
 
+    async def resume_from_store(self, consumer: Consumer) -> dict[tuple[str, int], int]:
+        """Move the group back to the store's offsets where it is ahead of them; returns the moves.
+
+        The store records the offsets it applied atomically with the scores, so they are the truth about what
+        counts. The bus's commits are ahead of them only when the store lost writes: the embedded store after a
+        restart (rebuilt from its snapshot, or from nothing), Redis restored from an older RDB file or restarted
+        empty. Replaying from the store's offsets then restores exactly the scores that were lost; records the
+        store already has are skipped by offset, so moving back too far costs time, never correctness."""
+        stored = await self.store.offsets(self.group)
+        tps = [(t, p) for t in consumer.topics for p in await self.b.bus.end_offsets(t)]
+        committed = await consumer.committed_offsets(tps)
+        back = {tp: stored.get(tp, 0) for tp in tps if stored.get(tp, 0) < committed[tp]}
+        if back:
+            log.info(
+                "trending.resume_from_store",
+                group=self.group,
+                partitions=len(back),
+                records=sum(committed[tp] - off for tp, off in back.items()),
+            )
+            await consumer.seek(back)
+        return back
+
     def loop(self) -> ConsumerLoop:
         consumer = self.b.bus.consumer(self.group, [ENGAGEMENT.name, PAPERS_ENRICHED.name])
         return ConsumerLoop(
@@ -121,4 +150,5 @@ class Trending:
             handler=self.handle,
             settings=self.settings,
             clock=self.clock,
+            on_start=self.resume_from_store,
         )

@@ -68,6 +68,13 @@ class TrendingSettings(ConsumerSettings):
         300.0, ge=0, allow_inf_nan=False, description="dead-letter events stamped further ahead of the clock"
     )
 
+    snapshot_interval_s: float = Field(
+        30.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="embedded store: seconds between snapshots to the data dir (a restart replays what came after)",
+    )
+
     # Topics: the periodic re-clustering job (paperwire_trending.topic_job; method in paperwire_trending.topics).
     topics_enabled: bool = Field(
         True, description="run the topic job (re-clustering, topics.v1 events) in this service"

@@ -111,6 +111,9 @@ class EmbeddedTrendStore:
     async def reset(self) -> None:
         self._s = _State()
 
+    async def close(self) -> None:
+        return None
+
     # -- reads --------------------------------------------------------------------------------------------
     def _factor(self, window: str, now: float) -> float | None:
         if window not in self.half_lives:

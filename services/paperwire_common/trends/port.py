@@ -122,6 +122,10 @@ class TrendStore(Protocol):
         """Forget everything (before a rebuild from the topics' beginnings)."""
         ...
 
+    async def close(self) -> None:
+        """Write what must outlive the process (the embedded store's snapshot); the store is not used after."""
+        ...
+
 
 def decay_factor(now: float, t0: float, half_life: float) -> float:
     """2^(−(now − T0)/H): turns a stored S into the score at `now` (shared by both adapters' reads)."""

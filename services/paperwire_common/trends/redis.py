@@ -225,6 +225,9 @@ class RedisTrendStore:
         if batch:
             await self.r.unlink(*batch)
 
+    async def close(self) -> None:
+        return None  # the client belongs to the caller (Backends closes it)
+
     # -- reads (T0 and the scores in one MULTI, so a concurrent rebase can't mix frames) --------------------
     def _check(self, window: str) -> float:
         if window not in self.half_lives:
