@@ -12,6 +12,7 @@ from paperwire_common.envelope import encode
 from paperwire_common.events import Engagement, EngagementType
 from paperwire_common.ids import event_id
 from paperwire_common.streams import ENGAGEMENT
+from paperwire_common.trends.port import MAX_STARS, MAX_TS
 
 from .settings import GatewaySettings
 
@@ -24,8 +25,11 @@ class EngagementIn(BaseModel):
     paper_id: Annotated[str, Field(min_length=1, max_length=200)]
     type: EngagementType
     actor_id: Annotated[str, Field(min_length=1, max_length=200)]
-    ts: Annotated[float | None, Field(ge=0, description="epoch seconds; default: now")] = None
-    stars: Annotated[int | None, Field(ge=0, description="GitHub star count snapshot (type=star)")] = None
+    # Bounds of the trend store (trends.port): a value it could not score is a 422 here, not a dead letter later.
+    ts: Annotated[
+        float | None, Field(ge=0, le=MAX_TS, allow_inf_nan=False, description="epoch seconds; default: now")
+    ] = None
+    stars: Annotated[int | None, Field(ge=0, le=MAX_STARS, description="GitHub star count snapshot (type=star)")] = None
 
     @model_validator(mode="after")
     def _stars_only_for_star(self) -> "EngagementIn":

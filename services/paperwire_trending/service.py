@@ -5,10 +5,12 @@ one atomic step and skips records below the stored offsets, so a batch redeliver
 the Kafka commit never happened) changes nothing.
 
 Refused events go to the DLQ with the reason and count nothing: a timestamp more than `max_future_s` ahead of
-the clock (or not finite), a star event without a snapshot, ids with reserved control characters, and events
-older than the dedupe horizon of their partition. Engagement for a paper not yet seen on papers.enriched.v1
-is *held*, not dead-lettered: it accrues in a pending set and is ranked once the paper is announced. The two
-topics are read independently (a rebuild may read all of engagement first): dead-lettering would lose data.
+the clock (or not finite, or outside the store's range), a star event without a snapshot or above the maximum
+star count (trends.port.MAX_STARS), ids with reserved control characters, events older than the dedupe horizon
+of their partition, and anything else the store refuses as out of its bounds. Engagement for a paper not yet
+seen on papers.enriched.v1 is *held*, not dead-lettered: it accrues in a pending set and is ranked once the paper
+is announced. The two topics are read independently (a rebuild may read all of engagement first):
+dead-lettering would lose data.
 """
 
 from __future__ import annotations
@@ -95,9 +97,10 @@ class Trending:
             )
             for i in res.late
         ]
-        failures = plan.failures + late
+        invalid = [(plan.sources[i], f"refused by the trend store: {why}") for i, why in res.invalid]
+        failures = plan.failures + late + invalid
         UPDATES.labels("applied").inc(res.applied)
-        UPDATES.labels("skipped").inc(len(plan.updates) - res.applied - len(late))
+        UPDATES.labels("skipped").inc(len(plan.updates) - res.applied - len(late) - len(invalid))
         UPDATES.labels("refused").inc(len(failures))
         return failures
 

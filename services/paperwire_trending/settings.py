@@ -13,6 +13,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from paperwire_common.settings import ConsumerSettings
+from paperwire_common.trends.port import MAX_WEIGHT
 
 HOUR = 3600.0
 DAY = 24 * HOUR
@@ -31,25 +32,32 @@ class TrendingSettings(ConsumerSettings):
     half_life_7d_s: float = Field(7 * DAY, gt=0, allow_inf_nan=False, description="half-life of window 7d (s)")
     half_life_30d_s: float = Field(30 * DAY, gt=0, allow_inf_nan=False, description="half-life of window 30d (s)")
 
-    weight_view: float = Field(1.0, ge=0, allow_inf_nan=False, description="a view (once per actor, paper, bucket)")
+    weight_view: float = Field(
+        1.0, ge=0, le=MAX_WEIGHT, allow_inf_nan=False, description="a view (once per actor, paper, bucket)"
+    )
     weight_upvote: float = Field(
         5.0,
         ge=0,
+        le=MAX_WEIGHT,
         allow_inf_nan=False,
         description="an upvote (once per actor and paper; unvote withdraws it)",
     )
-    weight_download: float = Field(2.0, ge=0, allow_inf_nan=False, description="a download")
+    weight_download: float = Field(2.0, ge=0, le=MAX_WEIGHT, allow_inf_nan=False, description="a download")
     weight_star: float = Field(
         2.0,
         ge=0,
+        le=MAX_WEIGHT,
         allow_inf_nan=False,
         description="per GitHub star gained above the highest earlier snapshot",
     )
-    weight_mention: float = Field(3.0, ge=0, allow_inf_nan=False, description="a mention (social, blog, ...)")
-    weight_comment: float = Field(2.0, ge=0, allow_inf_nan=False, description="a comment")
+    weight_mention: float = Field(
+        3.0, ge=0, le=MAX_WEIGHT, allow_inf_nan=False, description="a mention (social, blog, ...)"
+    )
+    weight_comment: float = Field(2.0, ge=0, le=MAX_WEIGHT, allow_inf_nan=False, description="a comment")
     prior_weight: float = Field(
         5.0,
         ge=0,
+        le=MAX_WEIGHT,
         allow_inf_nan=False,
         description="freshness prior, counted at ingested_at when a paper first appears on papers.enriched",
     )

@@ -2,16 +2,18 @@
 (trends/apply.lua) does the same float operations on each value in the same order (it only batches the reads
 and writes around them), so both give bit-identical scores on one platform's libm.
 
-`apply` never awaits, so it is atomic with respect to other coroutines; everything that can fail is checked
-before the first write, so a failed call leaves no trace.
+`apply` never awaits, so it is atomic with respect to other coroutines. It is all or nothing: updates outside the
+store's bounds are screened out first (port.screen), and every write of the walk is journaled, so a call that
+raises anyway (a bug, MemoryError) is rolled back before the exception leaves it.
 """
 
 from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from .port import (
     ETYPES,
@@ -23,8 +25,12 @@ from .port import (
     ScoreUpdate,
     TypeBreakdown,
     decay_factor,
+    screen,
     split_tp,
 )
+
+_MISSING = object()  # journal: the key was absent before the write
+_ADDED = object()  # journal: the member was added to a set
 
 # Score maps by logical name: ("g", w) ranking, ("p", w) pending (paper not yet announced),
 # ("e", w, etype) breakdown, ("t", w, topic) topic ranking (the ranking's S of the topic's papers).
@@ -71,9 +77,7 @@ class EmbeddedTrendStore:
         updates: Sequence[ScoreUpdate],
     ) -> ApplyResult:
         st = self._s
-        for u in updates:
-            if not (math.isfinite(u.ts) and math.isfinite(u.weight) and math.isfinite(u.until)):
-                raise ValueError(f"non-finite ts/weight in update {u.event_id}")
+        updates, kept, invalid = screen(updates)
         maxts = max((u.ts for u in updates), default=-math.inf)
         for w, h in self.half_lives.items():
             stored_h = st.half_life.get(w)
@@ -91,10 +95,14 @@ class EmbeddedTrendStore:
             if t is not None:
                 t0[w] = t
         ctx = _Apply(self, consumer, t0, maxts)
-        for i, u in enumerate(updates):
-            ctx.one(i, u)
-        ctx.finish(partition_offsets)
-        return ApplyResult(ctx.applied, tuple(ctx.late))
+        try:
+            for i, u in enumerate(updates):
+                ctx.one(i, u)
+            ctx.finish(partition_offsets)
+        except BaseException:
+            ctx.rollback()
+            raise
+        return ApplyResult(ctx.applied, tuple(kept[i] for i in ctx.late), tuple(invalid))
 
     def rebase(self, window: str, new_t0: float) -> None:
         """Move T0 of `window` forward and rescale each sorted set of the window (same ops as rebase.lua)."""
@@ -160,35 +168,88 @@ class EmbeddedTrendStore:
 
 
 class _Apply:
-    """One apply call, event by event; apply.lua's walk does the same (keep the two in step)."""
+    """One apply call, event by event; apply.lua's walk does the same (keep the two in step).
+
+    Every write goes through `put`/`drop`/`grow`, which journal the value they replace: `rollback` restores them in
+    reverse order, so a call that fails half-way leaves the state as it found it."""
 
     def __init__(self, store: EmbeddedTrendStore, consumer: str, t0: dict[str, float], maxts: float) -> None:
         self.store, self.st, self.t0 = store, store._s, t0
+        self.undo: list[tuple[Any, Any, Any]] = []
         self.idkeep = math.ceil(maxts) if math.isfinite(maxts) else 0
-        self.offs = self.st.offsets.setdefault(consumer, {})
+        offs = self.st.offsets.get(consumer)
+        if offs is None:
+            offs = {}
+            self.put(self.st.offsets, consumer, offs)
+        self.offs: dict[str, int] = offs
         self.next: dict[str, int] = {}
         self.touched: set[str] = set()
         self.applied = 0
         self.late: list[int] = []
 
+    # -- journaled writes
+    def put(self, d: dict[Any, Any], k: Any, v: Any) -> None:
+        self.undo.append((d, k, d.get(k, _MISSING)))
+        d[k] = v
+
+    def drop(self, d: dict[Any, Any], k: Any) -> Any:
+        old = d.pop(k, _MISSING)
+        if old is not _MISSING:
+            self.undo.append((d, k, old))
+        return None if old is _MISSING else old
+
+    def grow(self, s: set[str], items: Iterable[str]) -> None:
+        for x in items:
+            if x not in s:
+                s.add(x)
+                self.undo.append((s, x, _ADDED))
+
+    def z(self, *key: str) -> dict[str, float]:
+        d = self.st.z.get(key)
+        if d is not None:
+            return d
+        d = {}
+        self.put(self.st.z, key, d)
+        return d
+
+    def rollback(self) -> None:
+        for c, k, old in reversed(self.undo):
+            if old is _ADDED:
+                c.discard(k)
+            elif old is _MISSING:
+                c.pop(k, None)
+            else:
+                c[k] = old
+        self.undo.clear()
+
+    # -- the walk
     def contribute(self, p: str, etype: str, ts: float, weight: float, count: int) -> None:
-        st, z = self.st, self.store._z
-        known = self.st.papers.get(p)
+        # the hot path: put() inlined (journal the old value, then write)
+        st, z, undo = self.st, self.z, self.undo.append
+        known = st.papers.get(p)
         for w, h in self.store.half_lives.items():
             c = weight * 2.0 ** ((ts - self.t0[w]) / h)
             if known is not None:
                 g = z("g", w)
-                s = g[p] + c if p in g else c
+                old = g.get(p, _MISSING)
+                undo((g, p, old))
+                s = c if old is _MISSING else old + c
                 g[p] = s
                 for t in known[1]:
-                    z("t", w, t)[p] = s
+                    self.put(z("t", w, t), p, s)
             else:
                 pend = z("p", w)
-                pend[p] = pend[p] + c if p in pend else c
+                old = pend.get(p, _MISSING)
+                undo((pend, p, old))
+                pend[p] = c if old is _MISSING else old + c
             e = z("e", w, etype)
-            e[p] = e[p] + c if p in e else c
+            old = e.get(p, _MISSING)
+            undo((e, p, old))
+            e[p] = c if old is _MISSING else old + c
         k = etype + SEP + p
-        st.counts[k] = st.counts.get(k, 0) + count
+        n = st.counts.get(k)
+        undo((st.counts, k, _MISSING if n is None else n))
+        st.counts[k] = count if n is None else n + count
 
     def one(self, i: int, u: ScoreUpdate) -> None:
         tp = u.tp
@@ -206,14 +267,17 @@ class _Apply:
             self.late.append(i)
             return
         if u.ts > wm:
-            self.st.watermark[tp] = u.ts
+            self.put(self.st.watermark, tp, u.ts)
         self.touched.add(tp)
-        seen = self.st.seen.setdefault(tp, {})
+        seen = self.st.seen.get(tp)
+        if seen is None:
+            seen = {}
+            self.put(self.st.seen, tp, seen)
         idm = "i" + SEP + u.event_id
         if idm in seen:
             return
         # as apply.lua: whole seconds; an id is kept until the call's newest event time (never before its own)
-        seen[idm] = self.idkeep
+        self.put(seen, idm, self.idkeep)
         if self.engagement(u, seen):
             self.applied += 1
 
@@ -225,16 +289,16 @@ class _Apply:
             km = "o" + SEP + u.key
             if km in seen:
                 return False
-            seen[km] = math.ceil(u.until)
+            self.put(seen, km, math.ceil(u.until))
             self.contribute(p, u.etype, u.ts, u.weight, 1)
         elif u.kind is Kind.VOTE:
             f = p + SEP + u.key
             if f in st.votes:
                 return False
-            st.votes[f] = (u.ts, u.weight)
+            self.put(st.votes, f, (u.ts, u.weight))
             self.contribute(p, "upvote", u.ts, u.weight, 1)
         elif u.kind is Kind.UNVOTE:
-            vote = st.votes.pop(p + SEP + u.key, None)
+            vote = self.drop(st.votes, p + SEP + u.key)
             if vote is None:
                 return False
             self.contribute(p, "upvote", vote[0], -vote[1], -1)
@@ -242,44 +306,44 @@ class _Apply:
             hw = st.stars.get(p)
             if hw is not None and u.stars <= hw:
                 return False
-            st.stars[p] = u.stars
+            self.put(st.stars, p, u.stars)
             if hw is not None:  # the first snapshot is the baseline: velocity needs a previous one
                 self.contribute(p, "star", u.ts, u.weight * (u.stars - hw), u.stars - hw)
         return True
 
     def paper(self, u: ScoreUpdate) -> None:
-        st, z, p = self.st, self.store._z, u.paper_id
+        st, z, put, p = self.st, self.z, self.put, u.paper_id
         stored = st.papers.get(p)
         if stored is None:
             for w, h in self.store.half_lives.items():
                 s0 = 0.0
                 pend = z("p", w)
                 if p in pend:
-                    s0 = pend.pop(p)
+                    s0 = self.drop(pend, p)
                 c = u.weight * 2.0 ** ((u.ts - self.t0[w]) / h)
                 s = s0 + c
-                z("g", w)[p] = s
+                put(z("g", w), p, s)
                 e = z("e", w, "prior")
-                e[p] = e[p] + c if p in e else c
+                put(e, p, e[p] + c if p in e else c)
                 for t in u.topics:
-                    z("t", w, t)[p] = s
+                    put(z("t", w, t), p, s)
             k = "prior" + SEP + p
-            st.counts[k] = st.counts.get(k, 0) + 1
+            put(st.counts, k, st.counts.get(k, 0) + 1)
         elif u.version >= stored[0] and u.topics != stored[1]:
             for w in self.store.half_lives:
                 s = z("g", w)[p]
                 for t in stored[1]:
                     if t not in u.topics:
-                        z("t", w, t).pop(p, None)
+                        self.drop(z("t", w, t), p)
                 for t in u.topics:
                     if t not in stored[1]:
-                        z("t", w, t)[p] = s
+                        put(z("t", w, t), p, s)
         else:
             if u.version > stored[0]:
-                st.papers[p] = (u.version, stored[1])
+                put(st.papers, p, (u.version, stored[1]))
             return
-        st.papers[p] = (u.version, u.topics)
-        st.topics.update(u.topics)
+        put(st.papers, p, (u.version, u.topics))
+        self.grow(st.topics, u.topics)
         self.applied += 1
 
     def finish(self, partition_offsets: Mapping[tuple[str, int], int]) -> None:
@@ -290,12 +354,14 @@ class _Apply:
             nxt[tp] = max(nxt.get(tp, 0), off)
         for tp, off in nxt.items():
             if off > self.offs.get(tp, 0):
-                self.offs[tp] = off
+                self.put(self.offs, tp, off)
         for tp in self.touched:
             floor = st.watermark[tp] - self.store.horizon
             seen = st.seen[tp]
             for m in [m for m, s in seen.items() if s < floor]:
-                del seen[m]
+                self.drop(seen, m)
         for w, t in self.t0.items():
-            st.t0.setdefault(w, t)
-            st.half_life.setdefault(w, self.store.half_lives[w])
+            if w not in st.t0:
+                self.put(st.t0, w, t)
+            if w not in st.half_life:
+                self.put(st.half_life, w, self.store.half_lives[w])
