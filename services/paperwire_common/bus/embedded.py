@@ -253,6 +253,7 @@ class EmbeddedConsumer:
         self.batch_lock = asyncio.Lock()
         self.generation = 0
         self.epoch = 0  # bumped whenever positions are reset: a read in flight then drops its result
+        self._rotation = 0
 
     async def start(self) -> None:
         await self.bus.ensure_topics(self.topics, self.bus._default_partitions)
@@ -268,7 +269,12 @@ class EmbeddedConsumer:
     async def _available(self, max_records: int) -> list[Record]:
         wants: list[tuple[str, int, int, int]] = []
         left = max_records
-        for tp in self.assignment:
+        # Each poll starts at the next partition, as Kafka's fetcher rotates: a partition that keeps filling
+        # (a running ingest) must not starve the others.
+        n = len(self.assignment)
+        start = self._rotation % n if n else 0
+        self._rotation += 1
+        for tp in self.assignment[start:] + self.assignment[:start]:
             pos, end = self.positions.get(tp, 0), self.bus.end(tp)
             if pos < end and left > 0:
                 n = min(end - pos, left)

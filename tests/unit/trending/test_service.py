@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import math
 from typing import Any
 
 import pytest
@@ -164,7 +165,10 @@ async def test_a_crash_between_the_store_write_and_the_commit_changes_nothing() 
     restarted = Trending(b, TrendingSettings(batch_size=40), f.clock)  # same backends: same store
     await _drain(restarted.loop())  # the lost batch comes again: skipped by offset
     for w in ("24h", "7d", "30d"):
-        assert await restarted.store.top(w, None, 50, T) == await want.store.top(w, None, 50, T)
+        got, exp = await restarted.store.top(w, None, 50, T), await want.store.top(w, None, 50, T)
+        assert [p for p, _ in got] == [p for p, _ in exp]
+        # other batch boundaries after the crash (the bus rotates partitions): the same sums to a few ulps
+        assert all(math.isclose(a, b, rel_tol=1e-12) for (_, a), (_, b) in zip(got, exp, strict=True))
 
 
 async def test_a_store_that_lost_writes_is_rolled_forward_from_its_own_offsets() -> None:
@@ -193,5 +197,8 @@ async def test_a_store_that_lost_writes_is_rolled_forward_from_its_own_offsets()
         await asyncio.sleep(0.01)
     stop.set()
     await task
-    assert {w: await older.top(w, None, 50, T) for w in ("24h", "7d", "30d")} == want
+    for w, exp in want.items():
+        got = await older.top(w, None, 50, T)
+        assert [p for p, _ in got] == [p for p, _ in exp]
+        assert all(math.isclose(a, b, rel_tol=1e-12) for (_, a), (_, b) in zip(got, exp, strict=True))
     assert await older.offsets(restarted.group) == await svc.store.offsets(svc.group)
