@@ -21,8 +21,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .runner import SAMPLE, SERVICES, run_all, run_one
 
     if args.service == "all":
+        from paperwire_common.bus.sqlite_log import LogInUse
+
         ingest = args.ingest if args.ingest is not None else ([str(SAMPLE)] if not args.no_sample else [])
-        return asyncio.run(run_all(ingest))
+        try:
+            return asyncio.run(run_all(ingest))
+        except LogInUse as e:
+            print(f"paperwire: {e}", file=sys.stderr)
+            return 1
     if args.service not in SERVICES or args.service == "ingestor":
         print(f"paperwire: cannot run {args.service!r} alone; use `paperwire ingest`", file=sys.stderr)
         return 2

@@ -130,7 +130,16 @@ class Trending:
         empty. Replaying from the store's offsets then restores exactly the scores that were lost; records the
         store already has are skipped by offset, so moving back too far costs time, never correctness."""
         stored = await self.store.offsets(self.group)
-        tps = [(t, p) for t in consumer.topics for p in await self.b.bus.end_offsets(t)]
+        ends = {(t, p): end for t in consumer.topics for p, end in (await self.b.bus.end_offsets(t)).items()}
+        tps = list(ends)
+        ahead = {tp: off for tp, off in stored.items() if tp in ends and off > ends[tp]}
+        if ahead:  # its records would be skipped as replays: the store belongs to another log
+            log.error(
+                "trending.store_ahead_of_the_log",
+                group=self.group,
+                partitions={f"{t}:{p}": off for (t, p), off in ahead.items()},
+                fix="rebuild the store (embedded: delete trends.sqlite)",
+            )
         committed = await consumer.committed_offsets(tps)
         back = {tp: stored.get(tp, 0) for tp in tps if stored.get(tp, 0) < committed[tp]}
         if back:
