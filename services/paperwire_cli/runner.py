@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -136,7 +137,8 @@ async def run_all(ingest: list[str], on_ready: Callable[[], Awaitable[None]] | N
             s = await ing.ingest_path(path)
             log.info("ingest.summary", source=path, summary=s.line())
         state["ingest"] = True
-        await wait_drained(loops, b.bus, progress=lambda done: at_end.update(zip(WORKERS, done, strict=True)))
+        # No deadline: a big start-up ingest takes as long as it takes; /readyz says meanwhile which part is behind.
+        await wait_drained(loops, b.bus, math.inf, progress=lambda done: at_end.update(zip(WORKERS, done, strict=True)))
         state["caught_up"] = True
         log.info(
             "paperwire.ready",
