@@ -1,7 +1,12 @@
-"""Build the adapters a service needs from CommonSettings (the one place that knows both backends)."""
+"""Build every store a service needs from the settings (the one place that knows both backends).
+
+`make_backends` builds them all at once — bus, index, registry, trend store, topic store — so every service
+of a process shares the same instances: in embedded mode the gateway reads the very stores the workers write.
+"""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,7 +17,10 @@ from .search.embedded import EmbeddedIndex
 from .search.port import SearchIndex
 from .settings import CommonSettings
 from .streams import ALL_STREAMS
-from .trends.port import TrendStore
+from .topics import TopicStore, make_topic_store
+from .topics.settings import TopicStoreSettings
+from .trends import TrendStore, make_trend_store
+from .trends.settings import TrendSettings
 
 
 @dataclass
@@ -23,12 +31,9 @@ class Backends:
     bus: EventBus
     index: SearchIndex
     registry: PaperRegistry
+    trends: TrendStore
+    topics: TopicStore
     redis: Any = None
-    # Built on first use by paperwire_trending.service.default_store (it owns the half-life settings); one
-    # per process, so in embedded mode the gateway reads the very store the trending worker writes.
-    trends: TrendStore | None = None
-    # The topic store (paperwire_trending.topic_store.default_topic_store), shared the same way.
-    topics: Any = None
     _started: bool = field(default=False, repr=False)
 
     async def start(self) -> None:
@@ -44,8 +49,8 @@ class Backends:
     async def stop(self) -> None:
         if not self._started:
             return
-        if self.trends is not None:  # first: its last writes may still be in flight
-            await self.trends.close()
+        await self.trends.close()  # first: their last writes (the trend snapshot) may still be in flight
+        await self.topics.close()
         await self.bus.stop()
         await self.index.stop()
         if self.redis is not None:
@@ -53,28 +58,54 @@ class Backends:
         self._started = False
 
 
-def make_backends(settings: CommonSettings, *, client_id: str = "paperwire") -> Backends:
+def make_backends(
+    settings: CommonSettings,
+    *,
+    client_id: str = "paperwire",
+    trends: TrendSettings | None = None,
+    topics: TopicStoreSettings | None = None,
+) -> Backends:
+    """Every adapter of `settings.backend`. The trend and topic stores take their settings (half-lives, dedupe
+    horizon, retention) from `trends` / `topics`, by default from the environment (PAPERWIRE_TRENDING_*)."""
+    ts = trends or TrendSettings()
+    retention = (topics or TopicStoreSettings()).topics_emitted_retention_s
+    redis: Any = None
+    bus: EventBus
+    index: SearchIndex
+    registry: PaperRegistry
+    data = settings.embedded_data_dir if settings.backend == "embedded" else None
     if settings.backend == "embedded":
-        import os
+        if data:
+            os.makedirs(data, exist_ok=True)
+            bus = EmbeddedBus(path=os.path.join(data, "bus.sqlite"))  # first: it locks the data dir
+            index = EmbeddedIndex(os.path.join(data, "index.sqlite"))
+            registry = SqliteRegistry(os.path.join(data, "registry.sqlite"))
+        else:
+            bus, index, registry = EmbeddedBus(), EmbeddedIndex(), MemoryRegistry()
+    else:
+        from redis.asyncio import Redis
 
-        if not settings.embedded_data_dir:
-            return Backends(settings, EmbeddedBus(), EmbeddedIndex(), MemoryRegistry())
-        data = settings.embedded_data_dir
-        os.makedirs(data, exist_ok=True)
-        bus = EmbeddedBus(path=os.path.join(data, "bus.sqlite"))  # first: it locks the data dir
-        index = EmbeddedIndex(os.path.join(data, "index.sqlite"))
-        registry = SqliteRegistry(os.path.join(data, "registry.sqlite"))
-        return Backends(settings, bus, index, registry)
-    from redis.asyncio import Redis
+        from .bus.kafka import KafkaBus
+        from .search.elastic import ElasticIndex
 
-    from .bus.kafka import KafkaBus
-    from .search.elastic import ElasticIndex
-
-    redis = Redis.from_url(settings.redis_url)
-    return Backends(
-        settings,
-        KafkaBus(settings.kafka_bootstrap, client_id=client_id, namespace=settings.namespace),
-        ElasticIndex(settings.elasticsearch_url, settings.namespace + settings.index_alias),
-        RedisRegistry(redis, prefix=settings.namespace),
+        redis = Redis.from_url(settings.redis_url)
+        bus = KafkaBus(settings.kafka_bootstrap, client_id=client_id, namespace=settings.namespace)
+        index = ElasticIndex(settings.elasticsearch_url, settings.namespace + settings.index_alias)
+        registry = RedisRegistry(redis, prefix=settings.namespace)
+    # With a data dir the embedded stores persist beside the log: the trend store as a snapshot rolled forward
+    # from the log at start (trends/snapshot.py), the topics as they are (topics/sqlite.py).
+    trend_store = make_trend_store(
         redis,
+        ts.half_lives(),
+        horizon_s=ts.dedupe_horizon_s,
+        prefix=settings.namespace + "paperwire:trend:{pw}",
+        snapshot_path=os.path.join(data, "trends.sqlite") if data else None,
+        snapshot_interval_s=ts.snapshot_interval_s,
     )
+    topic_store = make_topic_store(
+        redis,
+        settings.namespace,
+        emitted_retention_s=retention,
+        path=os.path.join(data, "topics.sqlite") if data else None,
+    )
+    return Backends(settings, bus, index, registry, trend_store, topic_store, redis)

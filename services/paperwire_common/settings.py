@@ -10,6 +10,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .workers import health_ports_text
+
 
 class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PAPERWIRE_", extra="ignore")
@@ -51,5 +53,5 @@ class ConsumerSettings(BaseSettings):
         ge=0,
         le=65535,
         description="port of /healthz, /readyz, /metrics when run alone (0 = the service's default: "
-        "enricher 9101, indexer 9102, trending 9103, notifier 9104)",
+        f"{health_ports_text()})",
     )

@@ -16,7 +16,6 @@ dead-lettering would lose data.
 from __future__ import annotations
 
 import asyncio
-import os
 
 from prometheus_client import Counter
 from pydantic import BaseModel
@@ -28,12 +27,11 @@ from paperwire_common.consumer import ConsumerLoop
 from paperwire_common.envelope import Decoded
 from paperwire_common.logging import get_logger
 from paperwire_common.streams import ENGAGEMENT, PAPERS_ENRICHED
-from paperwire_common.trends import TrendStore, make_trend_store
+from paperwire_common.trends import TrendStore
 
 from .handlers import plan_batch
 from .settings import TrendingSettings
 from .topic_job import run_periodically
-from .topic_store import default_topic_store
 
 NAME = "trending"
 log = get_logger(__name__)
@@ -43,28 +41,6 @@ UPDATES = Counter(
     "Score updates by outcome (applied; skipped: replayed, duplicate or no-op; refused: dead-lettered)",
     ["outcome"],
 )
-
-
-def default_store(backends: Backends, settings: TrendingSettings) -> TrendStore:
-    """The store of these backends: Redis when the kafka backend has a client, else in memory (with a snapshot in
-    the data dir when the embedded backend persists).
-
-    Embedded mode needs one store per process (the gateway must read what trending writes): it is kept on
-    the Backends instance.
-    """
-    if backends.trends is not None:
-        return backends.trends
-    data = backends.settings.embedded_data_dir if backends.redis is None else None
-    store = make_trend_store(
-        backends.redis,
-        settings.half_lives(),
-        horizon_s=settings.dedupe_horizon_s,
-        prefix=backends.settings.namespace + "paperwire:trend:{pw}",
-        snapshot_path=os.path.join(data, "trends.sqlite") if data else None,
-        snapshot_interval_s=settings.snapshot_interval_s,
-    )
-    backends.trends = store
-    return store
 
 
 class Trending:
@@ -78,7 +54,8 @@ class Trending:
         self.b = backends
         self.settings = settings or TrendingSettings()
         self.clock = clock or SystemClock()
-        self.store = store or default_store(backends, self.settings)
+        # The store of these backends (make_backends built it): in embedded mode the gateway reads this one.
+        self.store = store or backends.trends
         # The group names both the Kafka commits and the offsets the store keeps atomically with the scores.
         self.group = self.settings.group or f"paperwire-{NAME}"
 
@@ -110,10 +87,9 @@ class Trending:
         if not self.settings.topics_enabled:
             await stop.wait()
             return
-        store = default_topic_store(self.b, emitted_retention_s=self.settings.topics_emitted_retention_s)
         await run_periodically(
             self.b,
-            store,
+            self.b.topics,
             self.clock,
             self.settings.topics_interval_s,
             stop,

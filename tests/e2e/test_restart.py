@@ -87,7 +87,9 @@ def test_ctrl_c_then_restart_serves_the_same_trending_and_topics(tmp_path: Path)
     finally:
         if first.proc.poll() is None:
             first.kill_9()
-    assert {"bus.sqlite", "index.sqlite", "registry.sqlite", "trends.sqlite"} <= {p.name for p in data.iterdir()}
+    assert {"bus.sqlite", "index.sqlite", "registry.sqlite", "trends.sqlite", "topics.sqlite"} <= {
+        p.name for p in data.iterdir()
+    }
 
     second = RunAll(data, PAPERWIRE_TRENDING_TOPICS_INITIAL_DELAY_S="3600")
     try:

@@ -113,9 +113,9 @@ def test_kill_9_mid_ingest_then_restart_loses_nothing(tmp_path: Path) -> None:
 
 async def _same_scores_as_a_clean_replay(data: Path) -> None:
     settings = TrendingSettings()
-    live = SnapshotTrendStore(settings.half_lives(), str(data / "trends.sqlite"), horizon_s=settings.dedupe_horizon_s)
-    assert live.loaded_from is not None
     b = make_backends(CommonSettings(backend="embedded", embedded_data_dir=str(data), embeddings=False))
+    live = b.trends  # the data dir's trend store: its snapshot, written at the Ctrl-C
+    assert isinstance(live, SnapshotTrendStore) and live.loaded_from is not None
     await b.start()
     try:
         clean = EmbeddedTrendStore(settings.half_lives(), horizon_s=settings.dedupe_horizon_s)
@@ -125,6 +125,4 @@ async def _same_scores_as_a_clean_replay(data: Path) -> None:
         assert all(w["papers"] == PAPERS for w in cmp.windows.values())
         assert await live.offsets("paperwire-trending") == await clean.offsets("paperwire-trending")
     finally:
-        b.trends = None
         await b.stop()
-        await live.close()

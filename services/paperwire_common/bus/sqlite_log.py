@@ -32,7 +32,7 @@ from collections.abc import Iterator, Mapping, Sequence
 
 import orjson
 
-from .embedded import TP, LogState
+from .log import TP, LogState
 from .port import Message, Record
 
 SHIFT = 40  # offsets per partition < 2^40

@@ -1,5 +1,6 @@
--- TrendStore.apply as one atomic Redis script. embedded.py (_Apply) states the same semantics per event; this
--- script does the same float operations in the same order, on values it bulk-reads first, keeps in Lua tables
+-- TrendStore.apply as one atomic Redis script. walk.py (Apply, the embedded store's walk) states the same
+-- semantics per event; this script does the same float operations in the same order, on values it bulk-reads
+-- first, keeps in Lua tables
 -- while it walks the batch and bulk-writes at the end: a few dozen commands per batch, not a dozen per event.
 -- Keep the two in step.
 --
