@@ -4,7 +4,7 @@ Layout:
   partitions (id, topic, part)          one row per topic partition
   records    (id, ts, key, headers, codec, value)
              id = partition id << 40 | offset, so one partition is one contiguous rowid range: a poll is a range
-             scan of the table's own B-tree, and the end offset is its MAX(id). Values of 1 KiB or more are
+             scan of the table's own B-tree, and the end offset is its MAX(id). Values of 4 KiB or more are
              zlib-compressed (codec 1) when that saves a tenth: the enriched papers carry 384-float embeddings
              as JSON, which compress to less than half.
   commits    (grp, partition, off)      a consumer group's next offset to read
@@ -36,7 +36,7 @@ from .log import TP, LogState
 from .port import Message, Record
 
 SHIFT = 40  # offsets per partition < 2^40
-COMPRESS_MIN = 1024
+COMPRESS_MIN = 4096
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS partitions (
     id INTEGER PRIMARY KEY, topic TEXT NOT NULL, part INTEGER NOT NULL, UNIQUE (topic, part));
