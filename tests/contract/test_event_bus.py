@@ -273,3 +273,21 @@ async def test_a_publish_that_returned_survives_kill_9(
         assert sorted(int(r.value) for r in got) == sorted(list(range(40)) * 5)
     finally:
         await b.stop()
+
+
+async def test_seek_before_the_first_poll_applies_once_partitions_are_assigned(bus: EventBus) -> None:
+    """How trending resumes at start: the seek comes before Kafka has assigned anything to the new member."""
+    await bus.publish(msgs(10, keys=1))
+    c = bus.consumer("g-seek-early", [TOPIC])
+    await c.start()
+    first = await drain(c, 10)
+    await c.commit(offsets_after(first))
+    await c.stop()
+    part = first[0].partition
+    again = bus.consumer("g-seek-early", [TOPIC])
+    await again.start()
+    await again.seek({(TOPIC, part): 3})
+    got = await drain(again, 7)
+    assert [int(r.value) for r in got] == list(range(3, 10))
+    assert (await again.committed_offsets([(TOPIC, part)]))[(TOPIC, part)] == 3
+    await again.stop()

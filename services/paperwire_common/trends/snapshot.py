@@ -23,7 +23,6 @@ import pickle
 import sqlite3
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from ..logging import get_logger
 from .embedded import EmbeddedTrendStore, _State
@@ -141,6 +140,3 @@ class SnapshotTrendStore(EmbeddedTrendStore):
         elif self._writing is not None:
             await asyncio.gather(self._writing, return_exceptions=True)
         self.db.close()
-
-    def stats(self) -> dict[str, Any]:
-        return {"papers": len(self._s.papers), "loaded_from": self.loaded_from}
