@@ -26,6 +26,7 @@ from . import (
     problems,
     routes_compat,
     routes_events,
+    routes_feeds,
     routes_ops,
     routes_papers,
     routes_search,
@@ -38,8 +39,23 @@ from .deps import GatewayContext, Readiness
 from .settings import GatewaySettings
 
 log = get_logger(__name__)
-ROUTERS = (routes_search, routes_papers, routes_events, routes_trending, routes_compat, routes_topics, routes_ops)
+ROUTERS = (
+    routes_search,
+    routes_papers,
+    routes_events,
+    routes_trending,
+    routes_feeds,
+    routes_compat,
+    routes_topics,
+    routes_ops,
+)
 DOCS_ASSETS = "/docs-assets"
+
+
+def own_url(settings: GatewaySettings) -> str:
+    """The gateway's own address: the default of PAPERWIRE_PUBLIC_URL."""
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    return f"http://{host}:{settings.port}"
 
 
 def create_app(
@@ -81,6 +97,7 @@ def create_app(
         search=search,
         trends=TrendReadService(backends.trends, backends.index, trend_settings or TrendSettings(), clock),
         topics=TopicReadService(backends.topics, backends.index),
+        public_url=backends.settings.public_url or own_url(settings),
         readiness=readiness,
     )
     problems.install(app)

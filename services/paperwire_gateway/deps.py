@@ -11,7 +11,7 @@ request that would cost more than the dependency does.
 # No `from __future__ import annotations`: FastAPI reads the Annotated dependencies at runtime.
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
@@ -24,6 +24,7 @@ from paperwire_common.search.service import SearchService
 from paperwire_common.topics.service import TopicReadService
 from paperwire_common.trends.service import TrendReadService
 
+from .revalidation import FeedVersions
 from .settings import GatewaySettings
 
 Readiness = Callable[[], dict[str, bool]]
@@ -42,6 +43,8 @@ class GatewayContext:
     search: SearchService
     trends: TrendReadService
     topics: TopicReadService
+    public_url: str = "http://127.0.0.1:8000"  # base of links to the site (PAPERWIRE_PUBLIC_URL), no trailing /
+    feed_versions: FeedVersions = field(default_factory=FeedVersions)
     readiness: Readiness | None = None  # in-process services' readiness (run all), besides the index
 
 
@@ -80,6 +83,14 @@ async def get_topic_service(request: Request) -> TopicReadService:
     return context(request).topics
 
 
+async def get_public_url(request: Request) -> str:
+    return context(request).public_url
+
+
+async def get_feed_versions(request: Request) -> FeedVersions:
+    return context(request).feed_versions
+
+
 async def get_readiness(request: Request) -> Readiness | None:
     return context(request).readiness
 
@@ -92,6 +103,8 @@ SearchServiceDep = Annotated[SearchService, Depends(get_search_service)]
 TrendServiceDep = Annotated[TrendReadService, Depends(get_trend_service)]
 TopicServiceDep = Annotated[TopicReadService, Depends(get_topic_service)]
 ReadinessDep = Annotated[Readiness | None, Depends(get_readiness)]
+PublicUrlDep = Annotated[str, Depends(get_public_url)]
+FeedVersionsDep = Annotated[FeedVersions, Depends(get_feed_versions)]
 
 
 def check_page_size(size: int, settings: GatewaySettings) -> int:

@@ -111,15 +111,43 @@ class SimilarPapers(BaseModel):
     items: list[SearchItem]
 
 
+PaperId = Annotated[str, Field(min_length=1, max_length=200)]
+
+
 class RecommendationsRequest(BaseModel):
-    positive_ids: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(min_length=1, max_length=100)
-    negative_ids: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
-        default_factory=list, max_length=100
-    )
+    """Semantic Scholar's request: liked and disliked papers (its `ArXiv:`/`DOI:`/`URL:` ids or Paperwire's)."""
+
+    model_config = ConfigDict(extra="forbid")
+    positivePaperIds: list[PaperId] = Field(min_length=1, max_length=100)
+    negativePaperIds: list[PaperId] = Field(default_factory=list, max_length=100)
+
+
+class RecommendedAuthor(BaseModel):
+    authorId: str | None = Field(description="always null: Paperwire has no author ids")
+    name: str
+
+
+class OpenAccessPdf(BaseModel):
+    url: str
+    status: str
+
+
+class RecommendedPaper(BaseModel):
+    """A paper in Semantic Scholar's field names; only the fields asked for (`fields=`) are present."""
+
+    paperId: str
+    externalIds: dict[str, str] | None = Field(None, description="ArXiv and DOI, when known")
+    url: str | None = Field(None, description="the paper's page on this site")
+    title: str | None = None
+    abstract: str | None = None
+    year: int | None = None
+    publicationDate: str | None = Field(None, description="YYYY-MM-DD")
+    authors: list[RecommendedAuthor] | None = None
+    openAccessPdf: OpenAccessPdf | None = Field(None, description="the arXiv PDF of an arXiv paper")
 
 
 class Recommendations(BaseModel):
-    recommended_papers: list[SearchItem]
+    recommendedPapers: list[RecommendedPaper]
 
 
 class Suggestion(BaseModel):
@@ -152,6 +180,10 @@ class FeedItem(BaseModel):
     arxiv_id: str | None = None
     source: str | None = None
     upvotes: int | None = None
+    project_urls: list[str] | None = None
+    summary: str | None = Field(None, description="extractive summary, when the enricher made one")
+    doi: str | None = None
+    ingested_at: float | None = Field(None, description="epoch seconds when its current version arrived")
 
 
 class TrendingItem(FeedItem):
@@ -193,26 +225,34 @@ class TrendExplain(BaseModel):
 
 class DailyPaperAuthor(BaseModel):
     name: str
+    hidden: bool
 
 
 class DailyPaperPaper(BaseModel):
     id: str = Field(description="the arXiv id when the paper has one, else Paperwire's id")
     title: str
-    summary: str
+    summary: str = Field(description="the abstract")
     authors: list[DailyPaperAuthor]
-    publishedAt: str | None
-    upvotes: int
+    publishedAt: str | None = Field(description="publication time, YYYY-MM-DDTHH:MM:SS.sssZ; null when unknown")
+    submittedOnDailyAt: str | None = Field(description="when it arrived (ingested_at), the day of the daily list")
+    upvotes: int = Field(description="net upvotes")
     githubRepo: str | None
+    projectPage: str | None
+    ai_summary: str | None = Field(None, description="the extractive summary, when the enricher made one")
+    ai_keywords: list[str] = Field(description="keyphrases")
+    mediaUrls: list[str]
 
 
 class DailyPaper(BaseModel):
     """One entry of Hugging Face's `/api/daily_papers` answer."""
 
     paper: DailyPaperPaper
+    publishedAt: str | None = Field(description="when it was put on the daily list (its arrival)")
+    submittedOnDailyAt: str | None = Field(description="the same: when it arrived")
     title: str
     summary: str
-    publishedAt: str | None
     numComments: int
+    isAuthorParticipating: bool
 
 
 # ------------------------------------------------------------------------------------------------ topics
@@ -294,7 +334,7 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 _WHY = {
-    400: "invalid query syntax, cursor or body",
+    400: "invalid query syntax, cursor, body or fields",
     404: "no such paper or topic",
     413: "request body or batch too large",
     422: "invalid parameters or body",

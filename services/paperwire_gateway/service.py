@@ -43,15 +43,15 @@ class Gateway:
         task = asyncio.create_task(self.server.serve())
         grpc_task = None
         if self.settings.grpc_port:
-            from .grpc_api import serve_grpc
+            from .grpc import serve_grpc
 
             grpc_task = asyncio.create_task(
-                serve_grpc(self.backends, self.app.state.ctx.search, self.settings.host, self.settings.grpc_port, stop)
+                serve_grpc(self.app.state.ctx, self.settings.grpc_host, self.settings.grpc_port, stop)
             )
         log.info(
             "gateway.listening",
             url=f"http://{self.settings.host}:{self.settings.port}",
-            grpc=f"{self.settings.host}:{self.settings.grpc_port}" if grpc_task else "off",
+            grpc=f"{self.settings.grpc_host}:{self.settings.grpc_port}" if grpc_task else "off",
         )
         await stop.wait()
         self.server.should_exit = True

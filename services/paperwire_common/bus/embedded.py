@@ -13,6 +13,7 @@ is cancelled mid-write cannot leave the bus and the log disagreeing about what w
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import zlib
 from collections.abc import Callable, Mapping, Sequence
@@ -136,6 +137,11 @@ class EmbeddedBus:
     def consumer(self, group: str, topics: Sequence[str], *, from_beginning: bool = True) -> EmbeddedConsumer:
         return EmbeddedConsumer(self, group, list(topics), from_beginning)
 
+    def reader(self, topic: str, partition: int, offset: int | None = None) -> EmbeddedReader:
+        return EmbeddedReader(self, topic, partition, offset)
+
+    # -- group membership: partitions are split round-robin among a group's live members
+
     async def _commit(self, group: str, offsets: Mapping[TP, int], *, exact: bool = False) -> None:
         """Kafka keeps the last commit; here a commit only moves forward unless `exact` (a seek)."""
         g = self.committed.get(group, {})
@@ -145,7 +151,6 @@ class EmbeddedBus:
                 self.log.commit, group, new, then=lambda _: self.committed.setdefault(group, {}).update(new)
             )
 
-    # group membership: partitions are split round-robin among a group's live members
     def _join(self, c: EmbeddedConsumer) -> None:
         self._members.setdefault(c.group, []).append(c)
         self._rebalance(c.group)
@@ -256,3 +261,30 @@ class EmbeddedConsumer:
     async def lag(self) -> int:
         g = self.bus.committed.get(self.group, {})
         return sum(max(0, self.bus.end(tp) - g.get(tp, 0)) for tp in self.assignment)
+
+
+class EmbeddedReader:
+    """One partition from any offset, no group (no commits, no rebalances): a gRPC stream's follower."""
+
+    def __init__(self, bus: EmbeddedBus, topic: str, partition: int, offset: int | None) -> None:
+        self.bus, self.topic, self.partition, self._asked = bus, topic, partition, offset
+        self.position = 0
+
+    async def start(self) -> None:
+        end = self.bus.end((self.topic, self.partition))  # the log keeps everything: the oldest offset is 0
+        self.position = end if self._asked is None else min(max(self._asked, 0), end)
+
+    async def stop(self) -> None:
+        return None
+
+    async def poll(self, max_records: int, timeout_s: float) -> list[Record]:
+        tp = (self.topic, self.partition)
+        if self.bus.end(tp) <= self.position and timeout_s > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.bus.changed(self.topic).wait(), timeout_s)
+        n = min(max_records, self.bus.end(tp) - self.position)
+        if n <= 0:
+            return []
+        out = await self.bus._read([(self.topic, self.partition, self.position, n)])
+        self.position += len(out)
+        return out
