@@ -28,6 +28,11 @@ class GatewaySettings(BaseSettings):
     max_events_per_request: int = Field(1000, ge=1, le=100_000, description="events in one POST /v1/events")
     max_event_future_s: float = Field(300.0, ge=0, description="reject events stamped further ahead of now")
     rrf_k: int = Field(60, ge=1, le=1000, description="reciprocal rank fusion constant of hybrid search")
+    operator_token: str = Field(
+        "",
+        description="bearer token of operator routes (POST /v1/digests/send) until API keys exist; unset = those "
+        "routes answer 403",
+    )
     hybrid_candidates: int = Field(
         100, ge=10, le=1000, description="keyword and vector candidates fused per hybrid query"
     )

@@ -85,7 +85,11 @@ class EmbeddedBus:
         return await asyncio.get_running_loop().run_in_executor(self._reader, self.log.read, wants)
 
     # -- topics
-    async def ensure_topics(self, names: Sequence[str], partitions: int = 3) -> None:
+    async def ensure_topics(
+        self, names: Sequence[str], partitions: int = 3, configs: Mapping[str, str] | None = None
+    ) -> None:
+        # configs (compaction) are not applied: the log keeps every record, a superset of what a compacted topic
+        # keeps, and the readers of compacted streams take the last record per key.
         missing = {n: partitions for n in dict.fromkeys(names) if n not in self._partitions}
         if missing:
             await self._write(self.log.create, missing, then=lambda _: self._created(missing))

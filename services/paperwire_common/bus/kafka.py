@@ -65,14 +65,18 @@ class KafkaBus:
             await self._producer.stop()
             self._producer = None
 
-    async def ensure_topics(self, names: Sequence[str], partitions: int = 3) -> None:
+    async def ensure_topics(
+        self, names: Sequence[str], partitions: int = 3, configs: Mapping[str, str] | None = None
+    ) -> None:
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, client_id=f"{self.client_id}-admin")
         await admin.start()
         try:
             existing = set(await admin.list_topics())
             wanted = [self.ns + n for n in names]
             missing = [
-                NewTopic(n, num_partitions=partitions, replication_factor=1) for n in wanted if n not in existing
+                NewTopic(n, num_partitions=partitions, replication_factor=1, topic_configs=dict(configs or {}))
+                for n in wanted
+                if n not in existing
             ]
             if missing:
                 await admin.create_topics(missing)

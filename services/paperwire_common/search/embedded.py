@@ -41,7 +41,7 @@ from .query import Clause, Node, QuerySyntaxError, check_date, parse
 try:  # optional: a C implementation of the same distance
     from rapidfuzz.distance import OSA as _OSA
 except ImportError:  # pragma: no cover - depends on the environment
-    _OSA = None
+    _OSA = None  # type: ignore[assignment]
 
 SCHEMA_VERSION = 3
 _TOKENIZER = "tokenize = 'porter unicode61 remove_diacritics 2'"
