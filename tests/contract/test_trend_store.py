@@ -7,9 +7,13 @@ semantics that keeps every term and sums Σ w·2^(−(t − ts)/H) directly (no 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import fcntl
 import math
 import os
 import random
+import tempfile
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +47,22 @@ async def connect_redis() -> Any:
     return Redis.from_url(REDIS_URL)
 
 
+@contextlib.asynccontextmanager
+async def locked_test_db() -> AsyncIterator[Any]:
+    """The test db, flushed before and after, held under a machine-wide file lock: several checkouts running the
+    suite against one Redis would otherwise flush each other's data in the middle of a test."""
+    with open(os.path.join(tempfile.gettempdir(), "paperwire-redis-test-db.lock"), "w") as lock:
+        await asyncio.to_thread(fcntl.flock, lock, fcntl.LOCK_EX)
+        client = await connect_redis()
+        try:
+            await client.flushdb()
+            yield client
+        finally:
+            await client.flushdb()
+            await client.aclose()
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 @pytest.fixture(params=["embedded", pytest.param("redis", marks=pytest.mark.redis)])
 async def open_store(request: pytest.FixtureRequest) -> AsyncIterator[StoreFactory]:
     """open_store(**kw) -> a store; a second call opens another adapter over the same data (a restart)."""
@@ -60,17 +80,12 @@ async def open_store(request: pytest.FixtureRequest) -> AsyncIterator[StoreFacto
         return
     from paperwire_common.trends.redis import RedisTrendStore
 
-    r = await connect_redis()
-    await r.flushdb()
+    async with locked_test_db() as r:
 
-    def open_redis(**kw: Any) -> TrendStore:
-        return RedisTrendStore(r, HL, horizon_s=kw.pop("horizon_s", HORIZON), **kw)
+        def open_redis(**kw: Any) -> TrendStore:
+            return RedisTrendStore(r, HL, horizon_s=kw.pop("horizon_s", HORIZON), **kw)
 
-    try:
         yield open_redis
-    finally:
-        await r.flushdb()
-        await r.aclose()
 
 
 # ------------------------------------------------------------------------------------------- update builders
