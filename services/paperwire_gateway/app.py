@@ -1,6 +1,8 @@
 """Gateway REST API (FastAPI): builds the app from its routers, dependencies context and middleware.
 
 Routes live in routes_*.py (module-level routers), their dependencies in deps.py, their models in schemas.py.
+The site (routes_site.py, routes_subscribe.py) renders pages from the same read services, templates and
+stylesheet in site/.
 `/docs` (Swagger UI) and `/redoc` are served from the assets of the fastapi-offline package, so they work
 without network access.
 """
@@ -30,15 +32,18 @@ from . import (
     routes_papers,
     routes_search,
     routes_site,
+    routes_subscribe,
     routes_topics,
     routes_trending,
 )
 from . import metrics as http_metrics
 from .deps import GatewayContext, Readiness
 from .settings import GatewaySettings
+from .site.signup import EmailSignup
 
 log = get_logger(__name__)
 ROUTERS = (routes_search, routes_papers, routes_events, routes_trending, routes_compat, routes_topics, routes_ops)
+SITE_ROUTERS = (routes_site, routes_subscribe)  # the pages: HTML, outside the OpenAPI document
 DOCS_ASSETS = "/docs-assets"
 
 
@@ -50,6 +55,7 @@ def create_app(
     clock: Clock | None = None,
     encoder_reason: str = "the embedding model is not loaded (PAPERWIRE_EMBEDDINGS=false or no model stack)",
     trend_settings: TrendSettings | None = None,
+    signup: EmailSignup | None = None,
 ) -> FastAPI:
     settings = settings or GatewaySettings()
     clock = clock or SystemClock()
@@ -82,12 +88,14 @@ def create_app(
         trends=TrendReadService(backends.trends, backends.index, trend_settings or TrendSettings(), clock),
         topics=TopicReadService(backends.topics, backends.index),
         readiness=readiness,
+        signup=signup,
     )
     problems.install(app)
     http_metrics.install(app)
     limits.install(app, settings.max_body_bytes)
     for module in ROUTERS:
         app.include_router(module.router)
-    app.include_router(routes_site.router)
+    for module in SITE_ROUTERS:
+        app.include_router(module.router)
     openapi.install(app, settings)
     return app

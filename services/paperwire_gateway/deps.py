@@ -11,7 +11,7 @@ request that would cost more than the dependency does.
 # No `from __future__ import annotations`: FastAPI reads the Annotated dependencies at runtime.
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
@@ -25,6 +25,8 @@ from paperwire_common.topics.service import TopicReadService
 from paperwire_common.trends.service import TrendReadService
 
 from .settings import GatewaySettings
+from .site.labels import TopicLabels
+from .site.signup import EmailSignup
 
 Readiness = Callable[[], dict[str, bool]]
 # Marks the `size` parameters bounded by GatewaySettings.max_page_size: openapi.py writes the bound in.
@@ -43,6 +45,8 @@ class GatewayContext:
     trends: TrendReadService
     topics: TopicReadService
     readiness: Readiness | None = None  # in-process services' readiness (run all), besides the index
+    signup: EmailSignup | None = None  # the notifier's public e-mail sign-up (the /subscribe form)
+    topic_labels: TopicLabels = field(default_factory=TopicLabels)  # the site's cache of topic labels
 
 
 def context(request: Request) -> GatewayContext:
@@ -84,6 +88,15 @@ async def get_readiness(request: Request) -> Readiness | None:
     return context(request).readiness
 
 
+async def get_signup(request: Request) -> EmailSignup | None:
+    return context(request).signup
+
+
+async def get_topic_labels(request: Request) -> TopicLabels:
+    ctx = context(request)
+    return await ctx.topic_labels.current(ctx.topics)
+
+
 SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 IndexDep = Annotated[SearchIndex, Depends(get_index)]
@@ -92,6 +105,8 @@ SearchServiceDep = Annotated[SearchService, Depends(get_search_service)]
 TrendServiceDep = Annotated[TrendReadService, Depends(get_trend_service)]
 TopicServiceDep = Annotated[TopicReadService, Depends(get_topic_service)]
 ReadinessDep = Annotated[Readiness | None, Depends(get_readiness)]
+SignupDep = Annotated[EmailSignup | None, Depends(get_signup)]
+TopicLabelsDep = Annotated[TopicLabels, Depends(get_topic_labels)]
 
 
 def check_page_size(size: int, settings: GatewaySettings) -> int:

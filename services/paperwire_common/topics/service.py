@@ -20,8 +20,15 @@ TOPIC_SORTS: tuple[TopicSort, ...] = ("size", "trending", "recent", "label")
 def _trend(r: TopicRecord) -> dict[str, Any]:
     t = r.trend
     if t is None:
-        return {"recent": 0, "baseline": 0.0, "z": 0.0, "lift": None, "bursting": False}
-    return {"recent": t.recent, "baseline": t.baseline, "z": t.z, "lift": t.lift, "bursting": t.bursting}
+        return {"recent": 0, "baseline": 0.0, "z": 0.0, "lift": None, "bursting": False, "arrivals": []}
+    return {
+        "recent": t.recent,
+        "baseline": t.baseline,
+        "z": t.z,
+        "lift": t.lift,
+        "bursting": t.bursting,
+        "arrivals": list(t.arrivals),
+    }
 
 
 def summary(r: TopicRecord) -> dict[str, Any]:

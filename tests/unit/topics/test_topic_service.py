@@ -53,7 +53,14 @@ async def test_list_and_get_topic() -> None:
     assert [t["id"] for t in await svc.list_topics(sort="recent")] == ["c", "a", "b"]
     assert [t["id"] for t in await svc.list_topics(sort="label")] == ["a", "b", "c"]
     first = (await svc.list_topics(size=1))[0]
-    assert first["trend"] == {"recent": 2, "baseline": 1.0, "z": 3.0, "lift": None, "bursting": False}
+    assert first["trend"] == {
+        "recent": 2,
+        "baseline": 1.0,
+        "z": 3.0,
+        "lift": None,
+        "bursting": False,
+        "arrivals": [1, 1, 1, 2],
+    }
     assert {"id", "label", "keyphrases", "size", "trend"} <= set(first)
 
     got = await svc.get_topic("a")
