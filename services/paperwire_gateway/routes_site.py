@@ -127,16 +127,16 @@ async def topic_page(
     if len(topic_id) > 64:
         return render.error(404, "No such topic", "Topic ids are at most 64 characters long.", nav="topics")
     now = trends.clock.now()
-    detail, ranked = await asyncio.gather(
-        topics.get_topic(topic_id, MAX_TOPIC_PAPERS), trends.ranked(window, topic_id, ROWS, now)
-    )
+    detail, ranked = await asyncio.gather(topics.get_topic(topic_id, 0), trends.ranked(window, topic_id, ROWS, now))
     if detail is None:
         return render.error(
             404, "No such topic", f"There is no topic {topic_id!r} (topics change as papers arrive).", nav="topics"
         )
-    if not ranked and detail["papers"]:
+    if not ranked and detail["size"]:
         # Papers that do not carry their topics yet have no per-topic ranking: rank the members themselves.
-        ranked = await trends.rank_papers([p["id"] for p in detail["papers"]], window, ROWS, now)
+        members = await topics.get_topic(topic_id, MAX_TOPIC_PAPERS)
+        ids = [p["id"] for p in (members or {}).get("papers", [])]
+        ranked = await trends.rank_papers(ids, window, ROWS, now)
     return render.page(
         "topic.html.j2",
         nav="topics",
@@ -158,7 +158,7 @@ async def _similar(svc: SearchServiceDep, paper_id: str) -> list[dict[str, Any]]
     return items
 
 
-@router.get("/papers/{paper_id}", response_class=HTMLResponse)
+@router.get("/papers/{paper_id:path}", response_class=HTMLResponse)  # DOIs and old arXiv ids hold "/"
 async def paper_page(
     request: Request,
     paper_id: str,

@@ -55,8 +55,7 @@ class TrendReadService:
         self.store, self.index, self.settings, self.clock = store, index, settings, clock
 
     async def _docs(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        got = await asyncio.gather(*(self.index.get(i) for i in ids))
-        return {i: d for i, d in zip(ids, got, strict=True) if d is not None}
+        return await self.index.get_many(list(ids), FEED_FIELDS) if ids else {}
 
     async def ranked(
         self, window: str, topic: str | None, size: int, now: float, *, parts: bool = False

@@ -13,7 +13,7 @@ from paperwire_common.logging import get_logger
 from paperwire_common.topics.service import TopicReadService
 
 log = get_logger(__name__)
-FILTER_TOPICS = 200  # topics offered by the trending page's filter (the largest)
+FILTER_TOPICS = 50  # topics offered by the trending page's filter and the sign-up form (the largest)
 
 
 @dataclass

@@ -34,7 +34,7 @@ def _text(v: Any) -> str:
 
 
 def paper_url(paper_id: str) -> str:
-    return "/papers/" + quote(paper_id, safe="")
+    return "/papers/" + quote(paper_id, safe=":/")
 
 
 def topic_url(topic_id: str) -> str:

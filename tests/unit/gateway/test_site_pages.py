@@ -81,6 +81,7 @@ async def site() -> AsyncIterator[tuple[httpx.AsyncClient, RecordingSignup]]:
             project_urls=["https://example.org/p?a=1&b=<x>"],
         )
     )
+    docs.append(_doc(98, id="doi:10.1000/xyz-7", title="A paper known by its DOI"))
     assert await b.index.upsert(docs) == []
     await b.index.refresh()
     topic = TopicRecord(
@@ -120,6 +121,14 @@ async def test_every_page_has_a_title_a_heading_and_the_security_headers(site: A
     assert not re.search(r'(?:src|href)="https?://[^"]+\.(?:css|js)"', r.text), "an asset from another host"
 
 
+async def test_a_paper_id_with_slashes_has_a_page(site: Any) -> None:
+    c, _ = site
+    found = (await c.get("/search", params={"q": "known DOI", "mode": "keyword"})).text
+    assert 'href="/papers/doi:10.1000/xyz-7"' in found
+    page = await c.get("/papers/doi:10.1000/xyz-7")
+    assert page.status_code == 200 and "A paper known by its DOI" in page.text
+
+
 async def test_the_json_api_keeps_its_own_headers(site: Any) -> None:
     c, _ = site
     r = await c.get("/v1/feeds/latest")
@@ -151,7 +160,7 @@ async def test_a_search_pages_through_every_result(site: Any) -> None:
         nxt = re.search(r'<a href="([^"]+)" rel="next">', r.text)
         href = nxt.group(1) if nxt else None
         pages += 1
-    assert pages == 3 and len(seen) == len(set(seen)) == 46
+    assert pages == 3 and len(seen) == len(set(seen)) == 47  # 45, the hostile one and the DOI one
     assert "That is every result." in r.text
 
 

@@ -3,6 +3,7 @@ papers (a topic's members) ranked by score."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, cast
 
 from paperwire_common.clock import FixedClock
@@ -19,6 +20,10 @@ class _Index:
 
     async def get(self, paper_id: str) -> dict[str, Any] | None:
         return self.docs.get(paper_id)
+
+    async def get_many(self, paper_ids: Sequence[str], fields: tuple[str, ...] | None = None) -> dict[str, Any]:
+        keys = fields or ("id", "title")
+        return {p: {k: self.docs[p][k] for k in keys if k in self.docs[p]} for p in paper_ids if p in self.docs}
 
 
 async def _service() -> tuple[Feed, TrendReadService]:
