@@ -71,14 +71,24 @@ async def subscribe_page(request: Request, signup: SignupDep, labels: TopicLabel
 async def subscribe_post(request: Request, signup: SignupDep, labels: TopicLabelsDep) -> Response:
     if request.headers.get("sec-fetch-site") == "cross-site":
         return render.error(403, "Sign up from this site", "The form was posted from another site.", nav="subscribe")
-    form = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=100)
+    try:
+        form = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=100)
+    except ValueError:  # more fields than any form of ours sends
+        return _form(request, labels, status=422, error="The form has too many fields.", available=signup is not None)
     email = (form.get("email") or [""])[0].strip()
     query = (form.get("query") or [""])[0].strip()
     chosen = tuple(dict.fromkeys(t.strip() for t in form.get("topic", []) if t.strip()))
 
     def again(status: int, error: str) -> HTMLResponse:
         return _form(
-            request, labels, status=status, error=error, email=email, chosen=chosen, query=query, available=bool(signup)
+            request,
+            labels,
+            status=status,
+            error=error,
+            email=email,
+            chosen=chosen,
+            query=query,
+            available=signup is not None,
         )
 
     if signup is None:

@@ -252,3 +252,47 @@ async def test_without_a_signup_the_page_offers_the_feeds_only() -> None:
         r = await c.post("/subscribe", content="email=a%40b.org")
         assert r.status_code == 503
         assert (await c.get("/subscribe/confirm", params={"id": "a", "token": "b"})).status_code == 503
+
+
+HOSTILE = [
+    "",
+    " ",
+    "x" * 5000,
+    "\x00",
+    "%00",
+    "<script>alert(1)</script>",
+    '"',
+    "((((",
+    "-1",
+    "99999999999",
+    "🙂" * 300,
+]
+PARAMS = {
+    "/": ["window", "topic"],
+    "/latest": ["size"],
+    "/topics": ["sort", "page"],
+    "/topics/tp-1": ["window"],
+    "/search": ["q", "mode", "topic", "has_code", "source", "from", "to", "cursor", "page"],
+    "/subscribe": ["topic"],
+    "/subscribe/confirm": ["id", "token"],
+}
+
+
+@pytest.mark.parametrize("path", list(PARAMS))
+async def test_hostile_parameters_never_make_a_server_error(site: Any, path: str) -> None:
+    c, _ = site
+    for name in PARAMS[path]:
+        for value in HOSTILE:
+            r = await c.get(path, params={name: value, **({"q": "series"} if name != "q" else {})})
+            assert r.status_code < 500, (path, name, value[:20], r.status_code)
+            assert r.headers["content-type"].startswith("text/html"), (path, name)
+            assert "<script>alert" not in r.text
+
+
+async def test_hostile_paths_and_forms_never_make_a_server_error(site: Any) -> None:
+    c, _ = site
+    for odd in ("/papers/" + "x" * 3000, "/papers/%00", "/papers/..%2F..%2Fetc", "/topics/" + "y" * 100):
+        assert (await c.get(odd)).status_code == 404, odd
+    junk = {"content-type": "application/x-www-form-urlencoded"}
+    for body in (b"\xff\xfe", b"email=" + b"a" * 100_000, b"&&&==&", b"topic=" + b"&topic=".join([b"t"] * 500)):
+        assert (await c.post("/subscribe", content=body, headers=junk)).status_code in (413, 422)
