@@ -1,7 +1,7 @@
 """The browser tests' rig: `paperwire run all` (embedded backends, the sample corpus plus a hostile paper) on a
 free port, some engagement so that the trending page has something to rank, and Debian's Chromium driven by
-Playwright (pytest-playwright's `browser`, launched from our executable: Playwright's own browser download cannot
-work here). Each launch gets a fresh temporary profile from Playwright.
+Playwright for Python (launched from that executable: Playwright's own browser download cannot work here). The
+launch gets a fresh temporary profile from Playwright, and every test a fresh browser context.
 
 Screenshots go to tests/web/screenshots/ (git-ignored): <page>-desktop.png and <page>-phone.png, as a visitor
 sees the page above the fold.
@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
 from tests.conftest import ROOT, SAMPLE, free_port
 from tests.tools import need_tool
@@ -57,9 +58,15 @@ class Site:
     feeds: frozenset[str]  # Atom feed routes the gateway serves (from its OpenAPI document)
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    return {**browser_type_launch_args, "executable_path": need_tool("chromium"), "args": CHROMIUM_ARGS}
+@pytest.fixture(scope="package")
+def browser() -> Iterator[Browser]:
+    """Chromium for the tests of this package, closed with them: Playwright's sync API runs its own event loop,
+    which must be gone before any other test's loop starts."""
+    executable = need_tool("chromium")
+    with sync_playwright() as pw:
+        launched = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
 
 
 @pytest.fixture(scope="session")
