@@ -173,8 +173,12 @@ async def run_one(name: str) -> int:
         svc, lp = build_worker(name, b, common)
         port = lp.settings.health_port or REGISTRY[name].health_port
 
+        method = REGISTRY[name].ready
+        own = getattr(svc, method) if method else None
+
         async def ready() -> dict[str, bool]:
-            return {"consumer": lp.started and lp.halted is None, "index": await b.index.ready()}
+            checks = {"consumer": lp.started and lp.halted is None, "index": await b.index.ready()}
+            return checks | (await own() if own else {})
 
         tasks[name] = asyncio.create_task(lp.run(stop))
         tasks.update(worker_tasks(name, svc, stop))

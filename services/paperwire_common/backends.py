@@ -1,7 +1,8 @@
 """Build every store a service needs from the settings (the one place that knows both backends).
 
-`make_backends` builds them all at once — bus, index, registry, trend store, topic store — so every service
-of a process shares the same instances: in embedded mode the gateway reads the very stores the workers write.
+`make_backends` builds them all at once — bus, index, registry, trend store, topic store, subscription store and
+delivery outbox — so every service of a process shares the same instances: in embedded mode the gateway reads the
+very stores the workers write.
 """
 
 from __future__ import annotations
@@ -11,11 +12,14 @@ from typing import Any
 
 from .bus.embedded import EmbeddedBus
 from .bus.port import EventBus
+from .deliveries import DeliveryStore, make_delivery_store
 from .registry import MemoryRegistry, PaperRegistry, RedisRegistry, SqliteRegistry
 from .search.embedded import EmbeddedIndex
 from .search.port import SearchIndex
 from .settings import CommonSettings
-from .streams import ALL_STREAMS
+from .streams import ensure_streams
+from .subscriptions import SubscriptionStore, make_subscription_store, notify_db
+from .subscriptions.settings import NotifySettings
 from .topics import TopicStore, make_topic_store
 from .topics.settings import TopicStoreSettings
 from .trends import TrendStore, make_trend_store
@@ -32,6 +36,8 @@ class Backends:
     registry: PaperRegistry
     trends: TrendStore
     topics: TopicStore
+    subscriptions: SubscriptionStore
+    deliveries: DeliveryStore
     redis: Any = None
     _started: bool = field(default=False, repr=False)
 
@@ -39,15 +45,17 @@ class Backends:
         if self._started:
             return
         await self.bus.start()
-        for spec in ALL_STREAMS:
-            await self.bus.ensure_topics([spec.name, spec.dlq], partitions=spec.partitions)
+        await ensure_streams(self.bus)
         await self.index.start()
         await self.index.ensure_index()
+        # On Kafka: returns once this process's view of subscriptions.v1 has caught up.
+        await self.subscriptions.start()
         self._started = True
 
     async def stop(self) -> None:
         if not self._started:
             return
+        await self.subscriptions.stop()
         await self.bus.stop()
         await self.index.stop()
         if self.redis is not None:
@@ -61,15 +69,19 @@ def make_backends(
     client_id: str = "paperwire",
     trends: TrendSettings | None = None,
     topics: TopicStoreSettings | None = None,
+    notify: NotifySettings | None = None,
 ) -> Backends:
     """Every adapter of `settings.backend`. The trend and topic stores take their settings (half-lives, dedupe
-    horizon, retention) from `trends` / `topics`, by default from the environment (PAPERWIRE_TRENDING_*)."""
+    horizon, retention) from `trends` / `topics`, the outbox its retention from `notify`, by default from the
+    environment (PAPERWIRE_TRENDING_*, PAPERWIRE_NOTIFIER_*)."""
     ts = trends or TrendSettings()
     retention = (topics or TopicStoreSettings()).topics_emitted_retention_s
+    outbox_retention = (notify or NotifySettings()).retention_s
     redis: Any = None
     bus: EventBus
     index: SearchIndex
     registry: PaperRegistry
+    db: Any = None
     if settings.backend == "embedded":
         import os
 
@@ -80,6 +92,7 @@ def make_backends(
             registry = SqliteRegistry(os.path.join(settings.embedded_data_dir, "registry.sqlite"))
         else:
             index, registry = EmbeddedIndex(), MemoryRegistry()
+        db = notify_db(settings.embedded_data_dir)  # subscriptions and deliveries: one SQLite file
     else:
         from redis.asyncio import Redis
 
@@ -94,4 +107,6 @@ def make_backends(
         redis, ts.half_lives(), horizon_s=ts.dedupe_horizon_s, prefix=settings.namespace + "paperwire:trend:{pw}"
     )
     topic_store = make_topic_store(redis, settings.namespace, emitted_retention_s=retention)
-    return Backends(settings, bus, index, registry, trend_store, topic_store, redis)
+    subscriptions = make_subscription_store(db, bus, settings, redis)
+    deliveries = make_delivery_store(db, redis, settings.namespace, retention_s=outbox_retention)
+    return Backends(settings, bus, index, registry, trend_store, topic_store, subscriptions, deliveries, redis)

@@ -12,6 +12,12 @@ class GatewaySettings(BaseSettings):
     host: str = Field("127.0.0.1", description="HTTP bind address")
     port: int = Field(8000, ge=1, le=65535, description="HTTP port (REST, the site, /metrics)")
     grpc_port: int = Field(50051, ge=0, le=65535, description="gRPC port (0 = off)")
+    grpc_host: str = Field(
+        "127.0.0.1", description="gRPC bind address (plaintext: keep it on loopback or a private net)"
+    )
+    grpc_max_watchers: int = Field(
+        100, ge=1, le=100_000, description="open WatchTopicEvents streams per gateway (RESOURCE_EXHAUSTED above)"
+    )
     max_page_size: int = Field(100, ge=1, le=1000, description="largest `size` a search may ask for")
     cursor_secret: str = Field(
         "",
@@ -22,6 +28,11 @@ class GatewaySettings(BaseSettings):
     max_events_per_request: int = Field(1000, ge=1, le=100_000, description="events in one POST /v1/events")
     max_event_future_s: float = Field(300.0, ge=0, description="reject events stamped further ahead of now")
     rrf_k: int = Field(60, ge=1, le=1000, description="reciprocal rank fusion constant of hybrid search")
+    operator_token: str = Field(
+        "",
+        description="bearer token of operator routes (POST /v1/digests/send) until API keys exist; unset = those "
+        "routes answer 403",
+    )
     hybrid_candidates: int = Field(
         100, ge=10, le=1000, description="keyword and vector candidates fused per hybrid query"
     )

@@ -58,6 +58,7 @@ MAPPINGS: dict[str, Any] = {
         "project_urls": {"type": "keyword"},
         "has_code": {"type": "boolean"},
         "ingested_at": {"type": "double"},
+        "summary": {"type": "text", "index": False},  # stored, shown (digest, feeds, site), never searched
         "embedding": {"type": "dense_vector", "dims": EMBEDDING_DIMS, "index": True, "similarity": "cosine"},
         # Title suggestions (document.suggest_suffixes): the folded title, and its text from every word on, as
         # plain keywords for `prefix` queries, and its length to rank by. A completion field holding the same

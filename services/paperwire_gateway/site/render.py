@@ -9,6 +9,7 @@ key or a secret: they are rendered from the same read services as the public JSO
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,10 +88,11 @@ env.filters.update(
 )
 
 
-def page(template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    """A rendered page with the security headers."""
+def page(template: str, status: int = 200, *, headers: Mapping[str, str] | None = None, **context: Any) -> HTMLResponse:
+    """A rendered page with the security headers (and `headers` over them)."""
     html = env.get_template(template).render(**context)
-    return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
+    extra = {k.lower(): v for k, v in (headers or {}).items()}
+    return HTMLResponse(html, status_code=status, headers={**PAGE_HEADERS, **extra})
 
 
 def error(status: int, title: str, detail: str, **context: Any) -> HTMLResponse:

@@ -1,11 +1,10 @@
 """The site's pages through the ASGI app on the embedded backends: headers, escaping, parameters a reader can get
-wrong, search paging and facets, and the subscription pages with a recording e-mail sign-up."""
+wrong, search paging and facets, and the sign-up form and the e-mailed links' pages."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -13,35 +12,12 @@ import pytest
 
 from paperwire_common.backends import make_backends
 from paperwire_common.settings import CommonSettings
+from paperwire_common.subscriptions.service import ANONYMOUS
 from paperwire_common.topics import TopicRecord
 from paperwire_gateway.app import create_app
-from paperwire_gateway.site.signup import SignupLimited, SignupLinkInvalid, SignupRejected
 
 XSS = "<img src=x onerror=alert(1)>"
 PAGES = ["/", "/latest", "/topics", "/topics/tp-1", "/papers/p0", "/search?q=series", "/subscribe"]
-
-
-@dataclass
-class RecordingSignup:
-    calls: list[tuple[str, Any]] = field(default_factory=list)
-    fail: Exception | None = None
-
-    async def sign_up(self, email: str, *, topics: Sequence[str], query: str | None, client: str) -> None:
-        if self.fail:
-            raise self.fail
-        self.calls.append(("sign_up", (email, tuple(topics), query)))
-
-    async def confirm(self, subscription_id: str, token: str) -> str:
-        if token != "good":
-            raise SignupLinkInvalid(subscription_id)
-        self.calls.append(("confirm", subscription_id))
-        return "active"
-
-    async def unsubscribe(self, subscription_id: str, token: str) -> str:
-        if token != "good":
-            raise SignupLinkInvalid(subscription_id)
-        self.calls.append(("unsubscribe", subscription_id))
-        return "unsubscribed"
 
 
 def _doc(i: int, **over: Any) -> dict[str, Any]:
@@ -66,7 +42,7 @@ def _doc(i: int, **over: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def site() -> AsyncIterator[tuple[httpx.AsyncClient, RecordingSignup]]:
+async def site() -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
     b = make_backends(CommonSettings(backend="embedded", embeddings=False))
     await b.start()
     docs = [_doc(i) for i in range(45)]
@@ -95,10 +71,9 @@ async def site() -> AsyncIterator[tuple[httpx.AsyncClient, RecordingSignup]]:
         updated_at=0.0,
     )
     await b.topics.save([topic], {}, 0.0)
-    signup = RecordingSignup()
-    app = create_app(b, signup=signup)
+    app = create_app(b)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
-        yield c, signup
+        yield c, b
     await b.stop()
 
 
@@ -212,46 +187,54 @@ async def test_topic_page_ranks_its_members_and_links_its_searches(site: Any) ->
     assert 'href="/search?q=%22quoted%22"' in r.text, "keyphrases link to a phrase search, quotes dropped"
 
 
-async def test_subscribe_form_signs_up_through_the_notifier(site: Any) -> None:
-    c, signup = site
+async def test_subscribe_form_signs_up_through_the_subscription_service(site: Any) -> None:
+    c, b = site
     form = {"content-type": "application/x-www-form-urlencoded"}
     page = (await c.get("/subscribe", params={"topic": "tp-1"})).text
     assert 'name="email"' in page and 'value="tp-1" checked' in page
     r = await c.post("/subscribe", content="email=ada%40example.org&topic=tp-1&query=time+series", headers=form)
     assert r.status_code == 303 and r.headers["location"] == "/subscribe/sent"
-    assert signup.calls == [("sign_up", ("ada@example.org", ("tp-1",), "time series"))]
+    (sub,) = await b.subscriptions.list(ANONYMOUS)
+    assert (sub.email, sub.status, sub.topics, sub.query) == (
+        "ada@example.org",
+        "pending_confirmation",
+        ["tp-1"],
+        "time series",
+    )
     assert "Check your inbox" in (await c.get("/subscribe/sent")).text
+    again = await c.post("/subscribe", content="email=ada%40example.org", headers=form)
+    assert again.status_code == 303 and len(await b.subscriptions.list(ANONYMOUS)) == 1, "the same answer, no new one"
 
     bad = await c.post("/subscribe", content="email=not-an-address", headers=form)
     assert bad.status_code == 422 and "is not an e-mail address" in bad.text and 'value="not-an-address"' in bad.text
     cross = await c.post("/subscribe", content="email=a%40b.org", headers={**form, "sec-fetch-site": "cross-site"})
-    assert cross.status_code == 403 and len(signup.calls) == 1
-    signup.fail = SignupLimited("too many sign-ups from here; try again in an hour")
-    assert (await c.post("/subscribe", content="email=a%40b.org", headers=form)).status_code == 429
-    signup.fail = SignupRejected("query: unbalanced quote")
-    rejected = await c.post("/subscribe", content="email=a%40b.org", headers=form)
-    assert rejected.status_code == 422 and "unbalanced quote" in rejected.text
+    assert cross.status_code == 403
+    query = await c.post("/subscribe", content="email=b%40b.org&query=%22open", headers=form)
+    assert query.status_code == 422 and "The saved search is not valid" in query.text and "quote" in query.text
+    assert len(await b.subscriptions.list(ANONYMOUS)) == 1
 
 
-async def test_the_email_links_show_their_outcome(site: Any) -> None:
-    c, signup = site
-    ok = await c.get("/subscribe/confirm", params={"id": "sub_1", "token": "good"})
-    assert ok.status_code == 200 and "You are subscribed" in ok.text
-    gone = await c.get("/subscribe/unsubscribe", params={"id": "sub_1", "token": "good"})
-    assert gone.status_code == 200 and "You are unsubscribed" in gone.text
-    assert signup.calls == [("confirm", "sub_1"), ("unsubscribe", "sub_1")]
-    assert (await c.get("/subscribe/confirm", params={"id": "sub_1", "token": "bad"})).status_code == 404
-    assert (await c.get("/subscribe/unsubscribe", params={"id": "sub_1"})).status_code == 404
-
-
-async def test_without_a_signup_the_page_offers_the_feeds_only() -> None:
-    app = create_app(make_backends(CommonSettings(backend="embedded", embeddings=False)))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
-        page = await c.get("/subscribe")
-        assert page.status_code == 200 and "not enabled on this server" in page.text and 'name="email"' not in page.text
-        r = await c.post("/subscribe", content="email=a%40b.org")
-        assert r.status_code == 503
-        assert (await c.get("/subscribe/confirm", params={"id": "a", "token": "b"})).status_code == 503
+async def test_the_emailed_links_open_pages_of_the_site(site: Any) -> None:
+    c, b = site
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    await c.post("/subscribe", content="email=grace%40example.org", headers=form)
+    (sub,) = await b.subscriptions.list(ANONYMOUS)
+    ok = await c.get(f"/v1/subscriptions/{sub.id}/confirm", params={"token": sub.confirm_token})
+    assert ok.status_code == 200 and "<h1>Subscription confirmed</h1>" in ok.text
+    assert ok.headers["referrer-policy"] == "no-referrer" and ok.headers["cache-control"] == "no-store"
+    assert "unsafe-inline" not in ok.headers["content-security-policy"] and "style=" not in ok.text
+    assert 'rel="stylesheet" href="/assets/site.' in ok.text
+    ask = await c.get(f"/v1/subscriptions/{sub.id}/unsubscribe", params={"token": sub.unsubscribe_token})
+    assert ask.status_code == 200 and 'name="List-Unsubscribe" value="One-Click"' in ask.text
+    assert (await b.subscriptions.get(sub.id)).status == "active", "a GET unsubscribes nobody"
+    done = await c.post(
+        f"/v1/subscriptions/{sub.id}/unsubscribe",
+        params={"token": sub.unsubscribe_token},
+        content="List-Unsubscribe=One-Click",
+        headers=form,
+    )
+    assert done.status_code == 200 and "<h1>Unsubscribed</h1>" in done.text
+    assert (await b.subscriptions.get(sub.id)).status == "unsubscribed"
 
 
 HOSTILE = [
@@ -274,7 +257,6 @@ PARAMS = {
     "/topics/tp-1": ["window"],
     "/search": ["q", "mode", "topic", "has_code", "source", "from", "to", "cursor", "page"],
     "/subscribe": ["topic"],
-    "/subscribe/confirm": ["id", "token"],
 }
 
 
