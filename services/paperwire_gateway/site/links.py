@@ -48,11 +48,12 @@ class Feed:
 
 
 def served_routes(request: Request) -> frozenset[str]:
-    """Every route path of the app, parameters as {} (cached on the app: routes are fixed once it is built)."""
+    """Every path of the app's API, parameters as {}: from its OpenAPI document (FastAPI keeps included routers
+    nested), read once per app, as routes are fixed once it is built."""
     state = request.app.state
     got: frozenset[str] | None = getattr(state, "site_route_paths", None)
     if got is None:
-        got = frozenset(_PARAM.sub("{}", getattr(r, "path", "")) for r in request.app.routes)
+        got = frozenset(_PARAM.sub("{}", p) for p in request.app.openapi().get("paths", {}))
         state.site_route_paths = got
     return got
 

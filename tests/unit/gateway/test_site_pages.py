@@ -104,6 +104,24 @@ async def test_a_paper_id_with_slashes_has_a_page(site: Any) -> None:
     assert page.status_code == 200 and "A paper known by its DOI" in page.text
 
 
+@pytest.mark.parametrize(
+    ("path", "feed"),
+    [
+        ("/?window=7d", "/v1/feeds/trending.atom?window=7d"),
+        ("/latest", "/v1/feeds/latest.atom"),
+        ("/topics/tp-1", "/v1/topics/tp-1/feed.atom"),
+        ("/search?q=series", "/v1/feeds/search.atom?q=series"),
+    ],
+)
+async def test_pages_link_their_atom_feed(site: Any, path: str, feed: str) -> None:
+    c, _ = site
+    page = (await c.get(path)).text
+    links = re.findall(r'<link rel="alternate" type="application/atom\+xml" title="[^"]+" href="([^"]+)">', page)
+    assert [h.replace("&amp;", "&") for h in links] == [feed]
+    atom = await c.get(feed)
+    assert atom.status_code == 200 and "atom" in atom.headers["content-type"]
+
+
 async def test_the_json_api_keeps_its_own_headers(site: Any) -> None:
     c, _ = site
     r = await c.get("/v1/feeds/latest")
