@@ -192,7 +192,7 @@ async def search_page(request: Request, svc: SearchServiceDep, labels: TopicLabe
         p = SearchParams.read(request.query_params)
     except BadParams as e:
         return render.page("search.html.j2", 422, **base, p=SearchParams(), error=str(e), result=None)
-    base |= {"p": p, "feeds": _feeds(feed(request, SEARCH_FEED, f"Search: {p.q}", q=p.q) if p.q else None)}
+    base["p"] = p
     if not p.q and p.filters.empty:
         return render.page("search.html.j2", **base, error=None, result=None)
     try:
@@ -206,6 +206,8 @@ async def search_page(request: Request, svc: SearchServiceDep, labels: TopicLabe
         why = f"Semantic search is not available on this server ({e}). Keyword search works."
         return render.page("search.html.j2", 503, **base, error=why, restart=p.link(mode="keyword"), result=None)
     first = (p.page - 1) * PAGE_SIZE + 1
+    # The feed of a query that parsed (a bad query's feed would be the same 400).
+    base["feeds"] = _feeds(feed(request, SEARCH_FEED, f"Search: {p.q}", q=p.q) if p.q else None)
     return render.page(
         "search.html.j2",
         **base,

@@ -185,6 +185,7 @@ async def test_search_says_what_is_wrong(site: Any, query: dict[str, str], statu
     c, _ = site
     r = await c.get("/search", params=query)
     assert r.status_code == status and words in r.text
+    assert ("application/atom+xml" in r.text) == (status == 200), "only a query that parsed links its feed"
     assert r.headers["content-type"].startswith("text/html")
 
 
