@@ -7,6 +7,7 @@ very stores the workers write.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +56,8 @@ class Backends:
     async def stop(self) -> None:
         if not self._started:
             return
+        await self.trends.close()  # first: their last writes (the trend snapshot) may still be in flight
+        await self.topics.close()
         await self.subscriptions.stop()
         await self.bus.stop()
         await self.index.stop()
@@ -81,17 +84,16 @@ def make_backends(
     bus: EventBus
     index: SearchIndex
     registry: PaperRegistry
+    data = settings.embedded_data_dir if settings.backend == "embedded" else None
     db: Any = None
     if settings.backend == "embedded":
-        import os
-
-        bus = EmbeddedBus()
-        if settings.embedded_data_dir:
-            os.makedirs(settings.embedded_data_dir, exist_ok=True)
-            index = EmbeddedIndex(os.path.join(settings.embedded_data_dir, "index.sqlite"))
-            registry = SqliteRegistry(os.path.join(settings.embedded_data_dir, "registry.sqlite"))
+        if data:
+            os.makedirs(data, exist_ok=True)
+            bus = EmbeddedBus(path=os.path.join(data, "bus.sqlite"))  # first: it locks the data dir
+            index = EmbeddedIndex(os.path.join(data, "index.sqlite"))
+            registry = SqliteRegistry(os.path.join(data, "registry.sqlite"))
         else:
-            index, registry = EmbeddedIndex(), MemoryRegistry()
+            bus, index, registry = EmbeddedBus(), EmbeddedIndex(), MemoryRegistry()
         db = notify_db(settings.embedded_data_dir)  # subscriptions and deliveries: one SQLite file
     else:
         from redis.asyncio import Redis
@@ -103,10 +105,22 @@ def make_backends(
         bus = KafkaBus(settings.kafka_bootstrap, client_id=client_id, namespace=settings.namespace)
         index = ElasticIndex(settings.elasticsearch_url, settings.namespace + settings.index_alias)
         registry = RedisRegistry(redis, prefix=settings.namespace)
+    # With a data dir the embedded stores persist beside the log: the trend store as a snapshot rolled forward
+    # from the log at start (trends/snapshot.py), the topics as they are (topics/sqlite.py).
     trend_store = make_trend_store(
-        redis, ts.half_lives(), horizon_s=ts.dedupe_horizon_s, prefix=settings.namespace + "paperwire:trend:{pw}"
+        redis,
+        ts.half_lives(),
+        horizon_s=ts.dedupe_horizon_s,
+        prefix=settings.namespace + "paperwire:trend:{pw}",
+        snapshot_path=os.path.join(data, "trends.sqlite") if data else None,
+        snapshot_interval_s=ts.snapshot_interval_s,
     )
-    topic_store = make_topic_store(redis, settings.namespace, emitted_retention_s=retention)
+    topic_store = make_topic_store(
+        redis,
+        settings.namespace,
+        emitted_retention_s=retention,
+        path=os.path.join(data, "topics.sqlite") if data else None,
+    )
     subscriptions = make_subscription_store(db, bus, settings, redis)
     deliveries = make_delivery_store(db, redis, settings.namespace, retention_s=outbox_retention)
     return Backends(settings, bus, index, registry, trend_store, topic_store, subscriptions, deliveries, redis)

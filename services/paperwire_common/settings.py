@@ -33,7 +33,9 @@ class CommonSettings(BaseSettings):
         "https://papers.example.org; unset = the gateway's own address (http://<gateway host>:<gateway port>)",
     )
     embedded_data_dir: str | None = Field(
-        None, description="where the embedded index persists (SQLite); unset = in memory"
+        None,
+        description="where the embedded backend persists (SQLite: bus log, index, registry, trend snapshot, "
+        "topics, notifications); unset = all in memory (`make run`: .paperwire/data)",
     )
     embeddings: bool = Field(True, description="compute sentence embeddings (needs the ONNX model stack)")
     health_host: str = Field("127.0.0.1", description="bind address of a lone service's health/metrics port")

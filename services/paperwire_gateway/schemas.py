@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from paperwire_common.events import EngagementType
 from paperwire_common.subscriptions.validation import EMAIL_PATTERN
+from paperwire_common.trends.port import MAX_STARS, MAX_TS
 
 # ------------------------------------------------------------------------------------------------ errors
 
@@ -299,8 +300,11 @@ class EngagementIn(BaseModel):
     paper_id: Annotated[str, Field(min_length=1, max_length=200)]
     type: EngagementType
     actor_id: Annotated[str, Field(min_length=1, max_length=200)]
-    ts: Annotated[float | None, Field(ge=0, description="epoch seconds; default: now")] = None
-    stars: Annotated[int | None, Field(ge=0, description="GitHub star count snapshot (type=star)")] = None
+    # Bounds of the trend store (trends.port): a value it could not score is a 422 here, not a dead letter later.
+    ts: Annotated[
+        float | None, Field(ge=0, le=MAX_TS, allow_inf_nan=False, description="epoch seconds; default: now")
+    ] = None
+    stars: Annotated[int | None, Field(ge=0, le=MAX_STARS, description="GitHub star count snapshot (type=star)")] = None
 
     @model_validator(mode="after")
     def _stars_only_for_star(self) -> "EngagementIn":
