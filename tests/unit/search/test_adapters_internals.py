@@ -11,8 +11,12 @@ from typing import Any
 import pytest
 
 from paperwire_common.search.document import suggest_prefix, suggest_rank, suggest_suffixes
-from paperwire_common.search.elastic import _node, _typo_candidates, _word_prefix_regex, stored_body
-from paperwire_common.search.embedded import EmbeddedIndex, _osa_within
+from paperwire_common.search.elastic import stored_body
+from paperwire_common.search.elastic.queries import node as _node
+from paperwire_common.search.elastic.queries import typo_candidates as _typo_candidates
+from paperwire_common.search.elastic.suggest import word_prefix_regex as _word_prefix_regex
+from paperwire_common.search.embedded import EmbeddedIndex
+from paperwire_common.search.embedded.vocabulary import osa_within as _osa_within
 from paperwire_common.search.port import SearchRequest
 from paperwire_common.search.query import parse
 
@@ -47,12 +51,12 @@ def test_bounded_edit_distance_agrees_with_the_dp() -> None:
 
 def test_fts_expression_keeps_optional_clauses_scoring_and_has_a_unary_not() -> None:
     ix = EmbeddedIndex()
-    assert ix._fts(parse("a")) == '({title abstract} : "a")'
-    assert ix._fts(parse("+a b")) == '({title abstract} : "a") AND (({title abstract} : "b") OR every : "x")'
-    assert ix._fts(parse("-a")) == '(every : "x") NOT (({title abstract} : "a"))'
-    kw = ix._fts(parse("topic:NLP"))
+    assert ix.keyword.fts(parse("a")) == '({title abstract} : "a")'
+    assert ix.keyword.fts(parse("+a b")) == '({title abstract} : "a") AND (({title abstract} : "b") OR every : "x")'
+    assert ix.keyword.fts(parse("-a")) == '(every : "x") NOT (({title abstract} : "a"))'
+    kw = ix.keyword.fts(parse("topic:NLP"))
     assert kw.startswith('(topics : "') and kw[len('(topics : "') : -2].isdigit()
-    assert kw == ix._fts(parse("topic:nlp"))  # keyword clauses are case-insensitive
+    assert kw == ix.keyword.fts(parse("topic:nlp"))  # keyword clauses are case-insensitive
 
 
 async def test_embedded_upgrades_a_v1_database(tmp_path: Path) -> None:
@@ -154,13 +158,13 @@ async def test_concurrent_searches_probe_a_new_word_once() -> None:
             return {"responses": [{"hits": {"total": {"value": int(w == "graph")}}} for w in words]}
 
     ix = ElasticIndex("http://127.0.0.1:1")
-    real, ix.es = ix.es, FakeES()  # type: ignore[assignment]
+    real, ix.known_words.es = ix.es, FakeES()  # type: ignore[assignment]
     try:
-        a, b = await asyncio.gather(ix._known_words({"graph", "trasformer"}), ix._known_words({"graph", "trasformer"}))
+        a, b = await asyncio.gather(ix.known_words({"graph", "trasformer"}), ix.known_words({"graph", "trasformer"}))
         assert a == b == frozenset({"graph"})
         assert calls == [["graph", "trasformer"]]
-        assert await ix._known_words({"graph"}) == {"graph"} and len(calls) == 1  # known words are cached
-        await ix._known_words({"trasformer"})  # an unknown word is asked again later (it may have arrived)
+        assert await ix.known_words({"graph"}) == {"graph"} and len(calls) == 1  # known words are cached
+        await ix.known_words({"trasformer"})  # an unknown word is asked again later (it may have arrived)
         assert calls[1:] == [["trasformer"]]
     finally:
         await real.close()
