@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from paperwire_common.backends import Backends
 from paperwire_common.clock import Clock, SystemClock
 from paperwire_common.logging import get_logger
-from paperwire_common.search.service import SearchService
+from paperwire_common.search.service import Fusion, SearchService
 from paperwire_trending.service import default_store
 from paperwire_trending.settings import TrendingSettings
 from paperwire_trending.topic_store import default_topic_store
@@ -45,8 +45,12 @@ def create_app(
         backends.index,
         encoder,
         cursor_secret=secret.encode(),
-        rrf_k=settings.rrf_k,
-        candidates=settings.hybrid_candidates,
+        fusion=Fusion(
+            keyword_weight=settings.hybrid_keyword_weight,
+            floor=settings.semantic_floor,
+            candidates=settings.hybrid_candidates,
+            budget_s=settings.search_budget_ms / 1000,
+        ),
         encoder_unavailable_reason=encoder_reason,
     )
     app = FastAPI(

@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from paperwire_common.search.port import Filters
-from paperwire_common.search.service import SearchService
+from paperwire_common.search.service import SearchService, parse_facets
 
 from .settings import GatewaySettings
 
@@ -48,6 +48,9 @@ def router(settings: GatewaySettings) -> APIRouter:
         cursor: Annotated[str | None, Query(max_length=4000, description="next_cursor of the previous page")] = None,
         fields: Annotated[str | None, Query(max_length=500, description="comma-separated fields to return")] = None,
         explain: bool = False,
+        facets: Annotated[
+            str | None, Query(max_length=200, description="facets to count: topics,year,has_code,source or all")
+        ] = None,
     ) -> dict[str, Any]:
         if from_ and to and from_ > to:
             raise HTTPException(422, "from is after to")
@@ -60,10 +63,18 @@ def router(settings: GatewaySettings) -> APIRouter:
         )
         want = tuple(f.strip() for f in fields.split(",") if f.strip()) if fields else None
         page = await _search(request).search(
-            q, mode=mode, size=size, filters=filters, cursor=cursor, fields=want, explain=explain
+            q,
+            mode=mode,
+            size=size,
+            filters=filters,
+            cursor=cursor,
+            fields=want,
+            explain=explain,
+            facets=parse_facets(facets),
         )
         body: dict[str, Any] = {
             "total": page.total,
+            "total_relation": page.total_relation,
             "items": page.items,
             "facets": page.facets,
             "next_cursor": page.next_cursor,
@@ -71,6 +82,8 @@ def router(settings: GatewaySettings) -> APIRouter:
         }
         if page.degraded:
             body["degraded"] = page.degraded
+        if page.timed_out:
+            body["timed_out"] = True
         return body
 
     @r.get("/v1/papers/{paper_id}", tags=["papers"])

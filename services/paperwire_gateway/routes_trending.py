@@ -76,7 +76,7 @@ def router(settings: GatewaySettings, trending: TrendingSettings, clock: Clock) 
     ) -> dict[str, Any]:
         """The newest papers (by publication date, then by arrival)."""
         res = await request.app.state.backends.index.search(
-            SearchRequest(q="", size=size, fields=FEED_FIELDS, highlight=False)
+            SearchRequest(size=size, fields=FEED_FIELDS, highlight=False)
         )
         return {"items": [{**h.doc, "id": h.id} for h in res.hits]}
 

@@ -21,7 +21,13 @@ class GatewaySettings(BaseSettings):
     max_body_bytes: int = Field(262_144, ge=1024, description="largest request body accepted (413 above)")
     max_events_per_request: int = Field(1000, ge=1, le=100_000, description="events in one POST /v1/events")
     max_event_future_s: float = Field(300.0, ge=0, description="reject events stamped further ahead of now")
-    rrf_k: int = Field(60, ge=1, le=1000, description="reciprocal rank fusion constant of hybrid search")
-    hybrid_candidates: int = Field(
-        100, ge=10, le=1000, description="keyword and vector candidates fused per hybrid query"
+    hybrid_keyword_weight: float = Field(
+        0.5, ge=0.0, le=1.0, description="weight of the normalised keyword score in hybrid search (the rest: vector)"
+    )
+    semantic_floor: float = Field(
+        0.25, ge=-1.0, le=1.0, description="least cosine of a vector-only result (semantic and hybrid search)"
+    )
+    hybrid_candidates: int = Field(100, ge=10, le=1000, description="vector results kept per semantic or hybrid query")
+    search_budget_ms: int = Field(
+        1000, ge=10, le=60_000, description="time budget of one search; past it, the answer is what was found"
     )

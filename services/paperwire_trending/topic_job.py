@@ -63,9 +63,7 @@ async def load_papers(index: SearchIndex, page_size: int = 500) -> list[Paper]:
     docs: dict[str, dict[str, Any]] = {}
     after: tuple[Any, ...] | None = None
     while True:  # browse (empty query) pages: one call per page_size documents
-        res = await index.search(
-            SearchRequest(q="", size=page_size, fields=_FIELDS, search_after=after, highlight=False)
-        )
+        res = await index.search(SearchRequest(size=page_size, fields=_FIELDS, search_after=after, highlight=False))
         for h in res.hits:
             docs[h.id] = h.doc
         if len(res.hits) < page_size or res.hits[-1].sort is None:

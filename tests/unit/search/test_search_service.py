@@ -11,7 +11,7 @@ import pytest
 
 from paperwire_common.search.embedded import EmbeddedIndex
 from paperwire_common.search.port import SearchRequest
-from paperwire_common.search.service import CursorError, SearchService, SemanticUnavailable
+from paperwire_common.search.service import CursorError, Fusion, SearchService, SemanticUnavailable
 
 DOCS = [
     ("a", "Time series forecasting with transformers", "We forecast future values of sequences."),
@@ -49,7 +49,10 @@ async def index() -> EmbeddedIndex:
 
 
 def svc(ix: EmbeddedIndex, encoder: Any = BagOfWords()) -> SearchService:  # noqa: B008
-    return SearchService(ix, encoder, cursor_secret=b"k", candidates=50)
+    return SearchService(ix, encoder, cursor_secret=b"k", fusion=FUSION)
+
+
+FUSION = Fusion(keyword_weight=0.5, floor=0.1, candidates=50)
 
 
 async def test_hybrid_fuses_and_explains(index: EmbeddedIndex) -> None:
@@ -59,14 +62,19 @@ async def test_hybrid_fuses_and_explains(index: EmbeddedIndex) -> None:
     assert top["id"] == "b"
     ex = top["explain"]
     assert ex["keyword_rank"] and ex["vector_rank"]
-    assert ex["fused_score"] == pytest.approx(1 / (60 + ex["keyword_rank"]) + 1 / (60 + ex["vector_rank"]))
+    # A convex combination of the scores normalised by the best one of each list (the floor is the vector's 0).
+    best = await svc(index).search("predicting future values", mode="hybrid", size=50, explain=True)
+    max_k = max(i["explain"]["keyword_score"] or 0 for i in best.items)
+    max_v = max(i["explain"]["vector_score"] or 0 for i in best.items)
+    want = 0.5 * ex["keyword_score"] / max_k + 0.5 * (ex["vector_score"] - 0.1) / (max_v - 0.1)
+    assert ex["fused_score"] == pytest.approx(want)
     assert any("<em>" in f for f in top["highlights"].get("title", []) + top["highlights"].get("abstract", []))
     assert [i["score"] for i in page.items] == sorted((i["score"] for i in page.items), reverse=True)
 
 
 async def test_hybrid_counts_matches_once(index: EmbeddedIndex, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Hybrid sends two keyword searches: the candidates (with facets, whose total is the page's) and the
-    # highlights of the top. Only the first may pay for counting every match.
+    # Hybrid reads the keyword ranking with the vector hits joined in (counted, with the facets asked for), the
+    # keyword scores of the vector hits, and the page's documents with their highlights: one count, one highlight.
     sent: list[SearchRequest] = []
     real = index.search
 
@@ -75,9 +83,16 @@ async def test_hybrid_counts_matches_once(index: EmbeddedIndex, monkeypatch: pyt
         return await real(req)
 
     monkeypatch.setattr(index, "search", spy)
-    page = await svc(index).search("predicting future values", mode="hybrid", size=3)
-    assert page.facets and page.items
-    assert sorted((r.facets, r.count, r.highlight) for r in sent) == [(False, False, True), (True, True, False)]
+    page = await svc(index).search("predicting future values", mode="hybrid", size=3, facets=("year",))
+    assert page.facets == {"year": []} and page.items
+    assert sorted((r.facets, r.count, r.highlight) for r in sent) == [
+        ((), False, False),
+        ((), False, True),
+        (("year",), True, False),
+    ]
+    sent.clear()
+    assert (await svc(index).search("predicting future values", mode="hybrid", size=3)).facets == {}
+    assert all(not r.facets for r in sent)  # no facet is counted unless asked for
 
 
 async def test_cursors_page_without_overlap_and_refuse_forgeries(index: EmbeddedIndex) -> None:
@@ -92,8 +107,14 @@ async def test_cursors_page_without_overlap_and_refuse_forgeries(index: Embedded
             page = await s.search("graphs", mode=mode, size=7, cursor=page.next_cursor)
         assert len(seen) == len(set(seen)), mode
         assert {f"x{i}" for i in range(20)} <= set(seen), mode
+        assert len(seen) == (await s.search("graphs", mode=mode, size=7)).total, mode  # the total is reachable
     first = await s.search("graphs", mode="keyword", size=5)
     assert first.next_cursor
+    for mode in ("keyword", "hybrid", "semantic"):  # a cursor is a bookmark: reused, it gives the same page
+        start = await s.search("graphs", mode=mode, size=5)
+        assert start.next_cursor
+        again = [await s.search("graphs", mode=mode, size=5, cursor=start.next_cursor) for _ in range(2)]
+        assert [i["id"] for i in again[0].items] == [i["id"] for i in again[1].items], mode
     with pytest.raises(CursorError, match="another query"):
         await s.search("proteins", mode="keyword", size=5, cursor=first.next_cursor)
     body, _, sig = first.next_cursor.rpartition(".")

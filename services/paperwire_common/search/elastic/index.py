@@ -20,6 +20,7 @@ from elasticsearch.serializer import NdjsonSerializer, OrjsonSerializer
 from ...logging import get_logger
 from ..mapping import MAPPINGS, SETTINGS, SUGGEST_FIELDS, index_name
 from ..port import Filters, IndexFailure, SearchHit, SearchRequest, SearchResponse, Suggestion
+from ..query import ParsedQuery
 from . import search
 from .queries import KnownWords, source_kw, stored_body
 from .suggest import suggest
@@ -199,8 +200,13 @@ class ElasticIndex:
         filters: Filters = NO_FILTERS,
         fields: tuple[str, ...] | None = None,
         exclude_ids: Sequence[str] = (),
+        query: ParsedQuery | None = None,
+        min_score: float | None = None,
+        budget_s: float | None = None,
     ) -> list[SearchHit]:
-        return await search.knn(self.es, self.alias, vector, k, filters, fields, exclude_ids)
+        return await search.knn(
+            self.es, self.alias, self.known_words, vector, k, filters, fields, exclude_ids, query, min_score, budget_s
+        )
 
     async def more_like_this(self, paper_id: str, size: int, filters: Filters = NO_FILTERS) -> list[SearchHit]:
         return await search.more_like_this(self.es, self.alias, paper_id, size, filters)

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any
 
 from elasticsearch import AsyncElasticsearch
 
 from ..document import DEFAULT_FIELDS, suggest_suffixes
-from ..port import Filters
-from ..query import Clause, Node, check_date
+from ..port import TITLE_TIER, Filters
+from ..query import Clause, Node, ParsedQuery, check_date
 
 KNOWN_WORDS_CACHE = 100_000
+TITLE_PHRASE = "title_phrase"  # the named query of the title tier
 
 
 class KnownWords:
@@ -43,6 +45,12 @@ class KnownWords:
         for w in known:
             cache.move_to_end(w)
         return frozenset(known)
+
+    async def typo(self, pq: ParsedQuery) -> frozenset[str]:
+        """The free words of a query that get typo tolerance: its typo words the index lacks."""
+        if not pq.typo_words:
+            return frozenset()
+        return pq.typo_words - await self(set(pq.typo_words))
 
     async def _probe(self, words: list[str]) -> None:
         """Add to the known-words cache those of `words` that some title or abstract contains."""
@@ -108,39 +116,46 @@ _TEXT_FIELDS = {
 }
 
 
-def node(n: Node, fuzzy: bool = True, known: frozenset[str] = frozenset()) -> dict[str, Any]:
-    """The Elasticsearch query of a parsed query; `known`: free words with an exact match (no typo expansion)."""
+def node(n: Node, typo: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The Elasticsearch query of a parsed query node; free words in `typo` are typo-tolerant."""
     if isinstance(n, Clause):
-        return _leaf(n, fuzzy, known)
+        return _leaf(n, typo)
     b: dict[str, Any] = {}
     if n.must:
-        b["must"] = [node(c, fuzzy, known) for c in n.must]
+        b["must"] = [node(c, typo) for c in n.must]
     if n.should:
-        b["should"] = [node(c, fuzzy, known) for c in n.should]
+        b["should"] = [node(c, typo) for c in n.should]
         b["minimum_should_match"] = n.min_should
     if n.must_not:
-        b["must_not"] = [node(c, fuzzy, known) for c in n.must_not]
+        b["must_not"] = [node(c, typo) for c in n.must_not]
     return {"bool": b}
 
 
+def keyword_query(pq: ParsedQuery, typo: frozenset[str], also: Sequence[str] = ()) -> dict[str, Any]:
+    """The whole keyword query: the parsed root, the title-phrase tier (port.TITLE_TIER, named so hits say they
+    matched it) and the documents of another retriever (`also`, scoring 0)."""
+    q = node(pq.root, typo)
+    extra: list[dict[str, Any]] = []
+    if pq.title_phrase is not None:
+        phrase = {"match_phrase": {"title": {"query": pq.title_phrase, "_name": TITLE_PHRASE}}}
+        extra.append({"constant_score": {"filter": phrase, "boost": TITLE_TIER}})
+    if also:
+        extra.append({"ids": {"values": list(also), "boost": 0.0}})
+    if extra:
+        # A title holding the phrase holds its words, and `also` only adds: the set that matches grows by `also`.
+        q["bool"].setdefault("should", []).extend(extra)
+    return q
+
+
 def _typo_word(c: Clause) -> str | None:
-    """The word of a clause that may get typo tolerance (lower-cased): free single words only, as the embedded
-    index picks them."""
     return c.text.lower() if c.field is None and not c.phrase and c.text.isalnum() else None
-
-
-def typo_candidates(n: Node) -> set[str]:
-    if isinstance(n, Clause):
-        w = _typo_word(n)
-        return {w} if w is not None else set()
-    return set().union(*(typo_candidates(c) for c in (*n.must, *n.should, *n.must_not)))
 
 
 def _keyword(q: dict[str, Any]) -> dict[str, Any]:
     return {"bool": {"filter": [q]}}  # matches without scoring, as a filter
 
 
-def _leaf(c: Clause, fuzzy: bool = True, known: frozenset[str] = frozenset()) -> dict[str, Any]:
+def _leaf(c: Clause, typo: frozenset[str]) -> dict[str, Any]:
     if c.field is None:
         if c.phrase:
             return {"multi_match": {"query": c.text, "fields": ["title^3", "abstract"], "type": "phrase"}}
@@ -150,9 +165,9 @@ def _leaf(c: Clause, fuzzy: bool = True, known: frozenset[str] = frozenset()) ->
             "type": "most_fields",
             "operator": "and",
         }
-        # Typo tolerance on free single words the index does not contain as such (so exact matches always
+        # Typo tolerance (the caller picks the words: free single words the index lacks, so exact matches always
         # outrank would-be typo ones); AUTO:4,8 = exact below 4 characters, 1 edit below 8, else 2.
-        if fuzzy and (w := _typo_word(c)) is not None and w not in known:
+        if (w := _typo_word(c)) is not None and w in typo:
             free |= {"fuzziness": "AUTO:4,8", "prefix_length": 1}
         return {"multi_match": free}
     if c.field in _TEXT_FIELDS:

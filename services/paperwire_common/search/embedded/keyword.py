@@ -1,49 +1,71 @@
 """Keyword search on the embedded index: the parsed query as one FTS5 MATCH expression ranked by bm25, every
-match scored once into a temp table, then the total, the page and the facets as cheap queries over it; filters
-as SQL; text neighbours of a paper (more-like-this)."""
+match scored once into a temp table (in rowid chunks, so a time budget keeps what it found), then the total, the
+page and the facets as cheap queries over it; the FTS5 expression of a query; filters as SQL."""
 
 from __future__ import annotations
 
-import math
-from collections import Counter
+import sqlite3
+import time
+from collections.abc import Collection
 from datetime import timedelta
 from typing import Any
 
-from ...sqlite import select_in
-from ..document import FACET_SIZE, fold_words
-from ..port import FACET_FIELDS, Filters, SearchHit, SearchRequest, SearchResponse
-from ..query import Clause, Node, QuerySyntaxError, check_date, parse
+from ..document import FACET_SIZE
+from ..port import TITLE_TIER, TOTAL_EXACT_UP_TO, Filters, SearchHit, SearchRequest, SearchResponse, TotalRelation
+from ..query import BoolQuery, Clause, Node, QuerySyntaxError, check_date
 from .store import BM25, EVERY, KEYWORD_FIELDS, TEXT, Store, kw, quote
 from .vocabulary import Vocabulary
 
 _BROWSE_CACHE_MAX = 64
-MLT_TERMS = 25  # Elasticsearch's max_query_terms default
+CHUNK_ROWS = 8192  # rowids matched per statement: what a search keeps when its budget runs out mid-way
+_INSERT = "INSERT OR IGNORE INTO temp.hits (rid, score, id, year, source, has_code) "
+_Facets = dict[str, list[tuple[Any, int]]]
 
 
 class KeywordSearch:
     def __init__(self, store: Store, vocabulary: Vocabulary) -> None:
         self.store, self.db, self.vocabulary = store, store.db, vocabulary
-        self._browse_cache: dict[Filters, tuple[int | None, dict[str, list[tuple[Any, int]]] | None]] = {}
+        self._browse_cache: dict[tuple[Filters, tuple[str, ...]], tuple[int, _Facets]] = {}
 
     def written(self) -> None:
         """Documents changed: the cached browse totals and facets are stale."""
         self._browse_cache.clear()
 
     def search(self, req: SearchRequest) -> SearchResponse:
-        pq = parse(req.q)
+        pq = req.query
         where, params = filter_sql(req.filters)
+        if req.only is not None:
+            self.store.fill("only_ids", req.only)
+            where += " AND d.rid IN (SELECT rid FROM temp.only_ids)"
         if pq.empty:
             return self._browse(req, where, params)
-        expr = self.fts(pq)
+        # FTS5 scores the optional clauses of `x AND (y OR every) NOT z` as if y never matched: the root's exclusions
+        # are an anti-join instead, so bm25 sees the positive part alone.
+        root = pq.root
+        expr = self.fts(BoolQuery(should=root.should, must=root.must), pq.typo_words)
+        match_where, match_params = where, params
+        if root.must_not:
+            negative = self.fts(BoolQuery(should=root.must_not), pq.typo_words)
+            match_where += " AND d.rid NOT IN (SELECT rowid FROM docs_fts WHERE docs_fts MATCH ?)"
+            match_params = [*params, negative]
         self.db.execute("DELETE FROM temp.hits")
-        # Every match once, scored in C; the total, the page and the facets are then cheap queries over it.
-        self.db.execute(
-            f"INSERT INTO temp.hits (rid, score, id, year, source, has_code) "
-            f"SELECT d.rid, {BM25}, d.id, d.year, d.source, d.has_code FROM docs_fts "
-            f"JOIN docs d ON d.rid = docs_fts.rowid WHERE docs_fts MATCH ?{where}",
-            (expr, *params),
-        )
-        total = int(self.db.execute("SELECT count(*) FROM temp.hits").fetchone()[0])
+        timed_out = self._match(expr, match_where, match_params, req.budget_s)
+        if req.also:
+            # The other retriever's documents that satisfy the constraints, unscored unless they matched above.
+            self.store.fill("also_ids", req.also)
+            cond, cond_params = self.constraint_sql(pq.constraints)
+            self.db.execute(
+                f"{_INSERT}SELECT d.rid, 0.0, d.id, d.year, d.source, d.has_code FROM docs d "
+                f"WHERE d.rid IN (SELECT rid FROM temp.also_ids){cond}{where}",
+                (*cond_params, *params),
+            )
+        if pq.title_phrase is not None:
+            self.db.execute(
+                "UPDATE temp.hits SET score = score + ? WHERE rid IN (SELECT rowid FROM docs_fts WHERE docs_fts "
+                "MATCH ?)",
+                (TITLE_TIER, f"title : {quote(pq.title_phrase)}"),
+            )
+        count = int(self.db.execute("SELECT count(*) FROM temp.hits").fetchone()[0])
         last = after(req.search_after, (float, int))
         cond, cond_params = "", []
         if last is not None:
@@ -52,12 +74,35 @@ class KeywordSearch:
             f"SELECT rid, score, id FROM temp.hits{cond} ORDER BY score DESC, id LIMIT ?", (*cond_params, req.size)
         ).fetchall()
         docs = self.store.docs([r[0] for r in rows], req.fields)
-        hits = [
-            SearchHit(pid, float(score), docs[rid], self._highlights(expr, rid) if req.highlight else {}, (score, pid))
-            for rid, score, pid in rows
-        ]
-        facets = self.facets("temp.hits d", "", []) if req.facets else {}
-        return SearchResponse(total, hits, facets)
+        hits = []
+        for rid, score, pid in rows:
+            tier = score >= TITLE_TIER
+            hl = self._highlights(expr, rid) if req.highlight else {}
+            hits.append(SearchHit(pid, float(score - TITLE_TIER if tier else score), docs[rid], hl, (score, pid), tier))
+        facets = self.facets("temp.hits d", "", [], req.facets)
+        total, relation = counted(count, timed_out)
+        return SearchResponse(total, hits, facets, relation, timed_out)
+
+    def _match(self, expr: str, where: str, params: list[Any], budget_s: float | None) -> bool:
+        """Every match into temp.hits, chunk by chunk of rowids; True when the budget ran out first (the chunks
+        done are kept, the one running is undone)."""
+        top = self.db.execute("SELECT max(rid) FROM docs").fetchone()[0] or 0
+        deadline = None if budget_s is None else time.monotonic() + budget_s
+        sql = (
+            f"{_INSERT}SELECT d.rid, {BM25}, d.id, d.year, d.source, d.has_code FROM docs_fts "
+            f"JOIN docs d ON d.rid = docs_fts.rowid WHERE docs_fts MATCH ? AND docs_fts.rowid BETWEEN ? AND ?{where}"
+        )
+        with self.store.budget(deadline):
+            for lo in range(0, top + 1, CHUNK_ROWS):
+                try:
+                    self.db.execute(sql, (expr, lo, lo + CHUNK_ROWS - 1, *params))
+                except sqlite3.OperationalError as e:
+                    if deadline is None or "interrupt" not in str(e):
+                        raise
+                    return True
+                if deadline is not None and time.monotonic() > deadline and lo + CHUNK_ROWS <= top:
+                    return True
+        return False
 
     def _browse(self, req: SearchRequest, where: str, params: list[Any]) -> SearchResponse:
         """An empty query: every document (filtered), newest first."""
@@ -74,20 +119,23 @@ class KeywordSearch:
         docs = self.store.docs([r[0] for r in rows], req.fields)
         hits = [SearchHit(pid, 0.0, docs[rid], {}, (published, pid)) for rid, published, pid in rows]
         # The total and the facets of a browse are passes over everything: cached until the next write.
-        total, facets = self._browse_cache.get(req.filters, (None, None))
-        if total is None:
-            total = int(self.db.execute(f"SELECT count(*) FROM docs d WHERE 1{where}", params).fetchone()[0])
-        if req.facets and facets is None:
-            facets = self.facets("docs d", where, params)
-        if len(self._browse_cache) >= _BROWSE_CACHE_MAX:
-            self._browse_cache.clear()
-        self._browse_cache[req.filters] = (total, facets)
-        return SearchResponse(total, hits, facets if req.facets and facets is not None else {})
+        key = (req.filters, req.facets)
+        cached = self._browse_cache.get(key) if req.only is None else None
+        if cached is None:
+            count = int(self.db.execute(f"SELECT count(*) FROM docs d WHERE 1{where}", params).fetchone()[0])
+            cached = (count, self.facets("docs d", where, params, req.facets))
+            if req.only is None:
+                if len(self._browse_cache) >= _BROWSE_CACHE_MAX:
+                    self._browse_cache.clear()
+                self._browse_cache[key] = cached
+        total, relation = counted(cached[0], False)
+        return SearchResponse(total, hits, cached[1], relation)
 
-    def facets(self, table: str, where: str, params: list[Any]) -> dict[str, list[tuple[Any, int]]]:
-        """Counts over every match: `table` is aliased `d` and has rid, year, source and has_code."""
-        out: dict[str, list[tuple[Any, int]]] = {}
-        for name in FACET_FIELDS:
+    def facets(self, table: str, where: str, params: list[Any], names: Collection[str]) -> _Facets:
+        """Counts over every match of the facets asked for: `table` is aliased `d` and has rid, year, source and
+        has_code."""
+        out: _Facets = {}
+        for name in names:
             if name == "topics":
                 sql = (
                     f"SELECT t.topic, count(*) AS c FROM {table} JOIN doc_topics t ON t.rid = d.rid WHERE 1{where} "
@@ -116,12 +164,13 @@ class KeywordSearch:
             hl["abstract"] = [row[1]]
         return hl
 
-    def fts(self, node: Node) -> str:
-        """The FTS5 MATCH expression of a query node (fully parenthesised)."""
+    def fts(self, node: Node, typo_words: Collection[str] = ()) -> str:
+        """The FTS5 MATCH expression of a query node (fully parenthesised); free words in `typo_words` also
+        match their typo neighbours."""
         if isinstance(node, Clause):
-            return self._leaf(node)
-        must = [f"({self.fts(n)})" for n in node.must]
-        should = [f"({self.fts(n)})" for n in node.should]
+            return self._leaf(node, typo_words)
+        must = [f"({self.fts(n, typo_words)})" for n in node.must]
+        should = [f"({self.fts(n, typo_words)})" for n in node.should]
         if must:
             expr = " AND ".join(must)
             if should:  # optional: they only add to the bm25 score, which sums every phrase of the query
@@ -131,17 +180,31 @@ class KeywordSearch:
         else:
             expr = EVERY
         if node.must_not:
-            expr = f"({expr}) NOT ({' OR '.join(f'({self.fts(n)})' for n in node.must_not)})"
+            expr = f"({expr}) NOT ({' OR '.join(f'({self.fts(n, typo_words)})' for n in node.must_not)})"
         return expr
 
-    def _leaf(self, c: Clause) -> str:
+    def constraint_sql(self, q: BoolQuery) -> tuple[str, list[Any]]:
+        """A query's constraints as an ` AND ...` condition on `docs d` ('' when it has none)."""
+        if q.empty:
+            return "", []
+        return " AND d.rid IN (SELECT rowid FROM docs_fts WHERE docs_fts MATCH ?)", [self.fts(q)]
+
+    def _leaf(self, c: Clause, typo_words: Collection[str]) -> str:
         if c.field is None:
-            words = [c.text] if c.phrase else [c.text, *self.vocabulary.expansions(c.text)]
+            typo = not c.phrase and c.text.lower() in typo_words
+            words = [c.text, *self.vocabulary.expansions(c.text)] if typo else [c.text]
             return " OR ".join(f"{TEXT} : {quote(w)}" for w in words)
         if c.field in KEYWORD_FIELDS:
             value = ("true" if c.yes else "false") if c.field == "has_code" else c.text
             return f"{c.field} : {quote(kw(value))}"
         return f"{c.field} : {quote(c.text)}"
+
+
+def counted(count: int, timed_out: bool) -> tuple[int, TotalRelation]:
+    """A count as the port reports it: exact up to TOTAL_EXACT_UP_TO, a lower bound above or when cut short."""
+    if count > TOTAL_EXACT_UP_TO:
+        return TOTAL_EXACT_UP_TO, "gte"
+    return count, "gte" if timed_out else "eq"
 
 
 def filter_sql(f: Filters) -> tuple[str, list[Any]]:
@@ -174,39 +237,3 @@ def after(sort: tuple[Any, ...] | None, first: type | tuple[type, ...]) -> tuple
     if len(sort) != 2 or not isinstance(sort[0], first) or not isinstance(sort[1], str):
         raise QuerySyntaxError("search_after does not come from this kind of search (use the last hit's sort)")
     return sort[0], sort[1]
-
-
-def more_like_this(store: Store, vocabulary: Vocabulary, paper_id: str, size: int, filters: Filters) -> list[SearchHit]:
-    doc = store.get(paper_id)
-    if doc is None or size <= 0:
-        return []
-    title, abstract = fold_words(str(doc.get("title") or "")), fold_words(str(doc.get("abstract") or ""))
-    stems = vocabulary.stems(title + abstract)
-    tf: Counter[str] = Counter()
-    surface: dict[str, str] = {}
-    for words, weight in ((title, 3), (abstract, 1)):  # title words count like the title^3 boost
-        for w in words:
-            if (s := stems.get(w)) is not None:
-                tf[s] += weight
-                surface.setdefault(s, w)
-    if not tf:
-        return []
-    dfs = dict(select_in(store.db, "SELECT term, df FROM terms WHERE term IN ({in})", list(tf)))
-    n_docs = store.count()
-    scored = sorted(
-        (-f * (1 + math.log((n_docs + 1) / (dfs[s] + 1))), s)
-        for s, f in tf.items()
-        if dfs.get(s, 0) >= 2  # a term only this paper has cannot find a neighbour
-    )
-    terms = [surface[s] for _, s in scored[:MLT_TERMS]]
-    if not terms:
-        return []
-    expr = " OR ".join(f"{TEXT} : {quote(w)}" for w in terms)
-    where, params = filter_sql(filters)
-    rows = store.db.execute(
-        f"SELECT d.rid, {BM25} AS s, d.id FROM docs_fts JOIN docs d ON d.rid = docs_fts.rowid "
-        f"WHERE docs_fts MATCH ? AND d.id <> ?{where} ORDER BY s DESC, d.id LIMIT ?",
-        (expr, paper_id, *params, size),
-    ).fetchall()
-    docs = store.docs([r[0] for r in rows], None)
-    return [SearchHit(pid, float(score), docs[rid]) for rid, score, pid in rows]

@@ -12,7 +12,9 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -50,6 +52,8 @@ CREATE INDEX IF NOT EXISTS suggest_terms_key ON suggest_terms (kind, pos, norm, 
 TEMP = f"""
 CREATE TEMP TABLE IF NOT EXISTS hits (rid INTEGER PRIMARY KEY, score REAL NOT NULL, id TEXT NOT NULL,
                                       year INTEGER, source TEXT, has_code INTEGER);
+CREATE TEMP TABLE IF NOT EXISTS only_ids (rid INTEGER PRIMARY KEY);
+CREATE TEMP TABLE IF NOT EXISTS also_ids (rid INTEGER PRIMARY KEY);
 CREATE VIRTUAL TABLE IF NOT EXISTS temp.probe USING fts5(w, content = '', {TOKENIZER});
 CREATE VIRTUAL TABLE IF NOT EXISTS temp.probe_rows USING fts5vocab(temp, probe, 'row');
 CREATE VIRTUAL TABLE IF NOT EXISTS temp.probe_instances USING fts5vocab(temp, probe, 'instance');
@@ -60,6 +64,7 @@ BM25 = "-bm25(docs_fts, 3.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0)"
 EVERY = 'every : "x"'  # in every row: FTS5 has neither a unary NOT nor optional clauses, this stands in
 TEXT = "{title abstract}"
 KEYWORD_FIELDS = ("topics", "source", "has_code")
+PROGRESS_STEPS = 10_000  # SQLite VM steps between two budget checks (well under a millisecond)
 
 
 def quote(text: str) -> str:
@@ -100,6 +105,25 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+
+    def fill(self, table: str, paper_ids: Sequence[str]) -> None:
+        """Put the rids of these papers in the temp table `table` (only_ids, also_ids)."""
+        self.db.execute(f"DELETE FROM temp.{table}")
+        rids = [(r[0],) for r in select_in(self.db, "SELECT rid FROM docs WHERE id IN ({in})", paper_ids)]
+        self.db.executemany(f"INSERT INTO temp.{table} (rid) VALUES (?)", rids)
+
+    @contextmanager
+    def budget(self, deadline: float | None) -> Iterator[None]:
+        """Interrupt any statement still running at `deadline` (time.monotonic()): it raises
+        sqlite3.OperationalError ("interrupted") and its own changes are undone."""
+        if deadline is None:
+            yield
+            return
+        self.db.set_progress_handler(lambda: int(time.monotonic() > deadline), PROGRESS_STEPS)
+        try:
+            yield
+        finally:
+            self.db.set_progress_handler(None, 0)
 
     def get(self, paper_id: str) -> dict[str, Any] | None:
         row = self.db.execute(

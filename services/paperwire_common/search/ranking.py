@@ -1,0 +1,161 @@
+"""Semantic and hybrid search over the port's two primitives: their result sets, their ranking and one page.
+
+Result sets (the same on every backend; the query's constraints and the filters restrict all of them):
+- semantic: V = the `candidates` nearest documents whose cosine is at least `floor` (the relevance floor: a
+  query about nothing in the corpus has no such document), or, when the query itself requires text (a phrase,
+  +word, title:, ...), the nearest of the documents that match it, with no floor;
+- hybrid: K ∪ V, K = the keyword matches (constraints and at least one free word), V as above.
+
+Ranking: titles that contain the free text as a phrase first (every mode), then
+- semantic: by cosine;
+- hybrid: by a convex combination of normalised scores (Bruch et al., "An Analysis of Fusion Functions for
+  Hybrid Retrieval", 2023): α·bm25/max bm25 + (1 − α)·(cos − floor)/(max cos − floor), 0 for a list a document
+  is not in. Both normalisations depend on the best hit only, so a deeper read never reorders the head: a page
+  at offset o reads the keyword top o + size + |V|, enough to rank its documents exactly.
+
+`total` is |V| or |K ∪ V| (exact up to the window, then a lower bound, also when more vectors passed the floor
+than the candidates kept), facets count that same set, and paging walks it to its end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .port import TOTAL_EXACT_UP_TO, Filters, SearchHit, SearchIndex, SearchRequest, SearchResponse, TotalRelation
+from .query import EMPTY, ParsedQuery
+
+Mode = Literal["keyword", "semantic", "hybrid"]
+_IDS = ("id",)
+
+
+@dataclass
+class SearchPage:
+    total: int
+    items: list[dict[str, Any]]
+    facets: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    next_cursor: str | None = None
+    mode: Mode = "keyword"
+    degraded: str | None = None  # why the mode asked for was not the mode served
+    total_relation: TotalRelation = "eq"
+    timed_out: bool = False  # the time budget ran out: what was found by then
+
+
+@dataclass(frozen=True)
+class Fusion:
+    keyword_weight: float = 0.5  # α of the convex combination
+    floor: float = 0.25  # minimum cosine of a vector-only result (see the README for its calibration)
+    candidates: int = 100  # vector results kept per query
+    budget_s: float | None = None
+
+
+def facet_dicts(res: SearchResponse) -> dict[str, list[dict[str, Any]]]:
+    return {k: [{"value": v, "count": c} for v, c in vals] for k, vals in res.facets.items()}
+
+
+def item(h: SearchHit, score: float | None = None) -> dict[str, Any]:
+    return {**h.doc, "id": h.id, "score": h.score if score is None else score, "highlights": h.highlights}
+
+
+@dataclass
+class Ranked:
+    """One semantic or hybrid ranking: ids best first, with what each score was made of."""
+
+    order: list[str]
+    total: int
+    relation: TotalRelation
+    fused: dict[str, float]
+    keyword: dict[str, tuple[int, float]] = field(default_factory=dict)  # id -> (rank, bm25)
+    vector: dict[str, tuple[int, float]] = field(default_factory=dict)  # id -> (rank, cosine)
+    title: set[str] = field(default_factory=set)
+    facets: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    timed_out: bool = False
+
+
+class Ranker:
+    def __init__(self, index: SearchIndex, fusion: Fusion) -> None:
+        self.index, self.f = index, fusion
+        # Hybrid reads the keyword list up to this depth: pages beyond it would need a deeper, unbounded read.
+        self.window = TOTAL_EXACT_UP_TO - fusion.candidates
+
+    async def _vectors(self, pq: ParsedQuery, vec: Sequence[float], filters: Filters) -> tuple[list[SearchHit], bool]:
+        """V, best first, and whether more documents passed the floor than the candidates kept."""
+        floor = None if pq.requires_text else self.f.floor
+        hits = await self.index.knn(
+            vec, self.f.candidates + 1, filters, _IDS, query=pq, min_score=floor, budget_s=self.f.budget_s
+        )
+        return hits[: self.f.candidates], len(hits) > self.f.candidates
+
+    async def _facets(self, ids: list[str], filters: Filters, names: tuple[str, ...]) -> dict[str, Any]:
+        if not names or not ids:
+            return {name: [] for name in names}
+        res = await self.index.search(SearchRequest(EMPTY, 0, filters, only=tuple(ids), facets=names))
+        return facet_dicts(res)
+
+    async def semantic(
+        self, pq: ParsedQuery, vec: Sequence[float], filters: Filters, facets: tuple[str, ...]
+    ) -> Ranked:
+        vhits, more = await self._vectors(pq, vec, filters)
+        vector = {h.id: (i, h.score) for i, h in enumerate(vhits, 1)}
+        title: set[str] = set()
+        if (tq := pq.title_query()) is not None and vhits:
+            req = SearchRequest(tq, len(vhits), filters, _IDS, highlight=False, count=False, only=tuple(vector))
+            title = {h.id for h in (await self.index.search(req)).hits}
+        order = sorted(vector, key=lambda i: (i not in title, -vector[i][1], i))
+        r = Ranked(order, len(order), "gte" if more else "eq", {i: vector[i][1] for i in order}, vector=vector)
+        r.title, r.facets = title, await self._facets(order, filters, facets)
+        return r
+
+    async def hybrid(
+        self,
+        pq: ParsedQuery,
+        vec: Sequence[float],
+        filters: Filters,
+        facets: tuple[str, ...],
+        depth: int,
+    ) -> Ranked:
+        vhits, more = await self._vectors(pq, vec, filters)
+        v_ids = tuple(h.id for h in vhits)
+        depth = min(depth + len(v_ids), self.window)
+        top = SearchRequest(
+            pq, depth, filters, _IDS, facets=facets, highlight=False, also=v_ids, budget_s=self.f.budget_s
+        )
+        scored = SearchRequest(pq, len(v_ids), filters, _IDS, highlight=False, count=False, only=v_ids)
+        kres, vres = await asyncio.gather(
+            self.index.search(top),
+            self.index.search(scored) if v_ids else asyncio.sleep(0, SearchResponse(0, [])),
+        )
+        in_k = {h.id: h for h in vres.hits}  # the vector hits that match the keywords too
+        v_set = set(v_ids)
+        for h in kres.hits:
+            if h.id not in v_set:
+                in_k[h.id] = h
+        ranked_k = sorted(in_k.values(), key=lambda h: (not h.title_match, -h.score, h.id))
+        keyword = {h.id: (i, h.score) for i, h in enumerate(ranked_k, 1)}
+        vector = {h.id: (i, h.score) for i, h in enumerate(vhits, 1)}
+        fused = self._fuse(keyword, vector)
+        title = {h.id for h in in_k.values() if h.title_match}
+        order = sorted(fused, key=lambda i: (i not in title, -fused[i], i))
+        total, relation = kres.total, kres.total_relation
+        if more:
+            relation = "gte"
+        if total > self.window:
+            total, relation = self.window, "gte"
+        return Ranked(
+            order, total, relation, fused, keyword, vector, title, facet_dicts(kres), kres.timed_out or vres.timed_out
+        )
+
+    def _fuse(self, keyword: dict[str, tuple[int, float]], vector: dict[str, tuple[int, float]]) -> dict[str, float]:
+        a, floor = self.f.keyword_weight, self.f.floor
+        max_k = max((s for _, s in keyword.values()), default=0.0)
+        max_v = max((s for _, s in vector.values()), default=0.0)
+        out: dict[str, float] = {}
+        for pid in keyword.keys() | vector.keys():
+            k = keyword[pid][1] / max_k if pid in keyword and max_k > 0 else 0.0
+            v = 0.0
+            if pid in vector and max_v > floor:
+                v = max(0.0, (vector[pid][1] - floor) / (max_v - floor))
+            out[pid] = a * k + (1.0 - a) * v
+        return out
