@@ -11,7 +11,7 @@ import pytest
 
 from paperwire_common.search.embedded import EmbeddedIndex
 from paperwire_common.search.port import SearchRequest
-from paperwire_common.search.service import CursorError, Fusion, SearchService, SemanticUnavailable
+from paperwire_common.search.service import CursorError, Fusion, Mode, SearchService, SemanticUnavailable
 
 DOCS = [
     ("a", "Time series forecasting with transformers", "We forecast future values of sequences."),
@@ -97,7 +97,8 @@ async def test_hybrid_counts_matches_once(index: EmbeddedIndex, monkeypatch: pyt
 
 async def test_cursors_page_without_overlap_and_refuse_forgeries(index: EmbeddedIndex) -> None:
     s = svc(index)
-    for mode in ("keyword", "hybrid", "semantic"):
+    modes: tuple[Mode, ...] = ("keyword", "hybrid", "semantic")
+    for mode in modes:
         seen: list[str] = []
         page = await s.search("graphs", mode=mode, size=7)
         while True:
@@ -110,7 +111,7 @@ async def test_cursors_page_without_overlap_and_refuse_forgeries(index: Embedded
         assert len(seen) == (await s.search("graphs", mode=mode, size=7)).total, mode  # the total is reachable
     first = await s.search("graphs", mode="keyword", size=5)
     assert first.next_cursor
-    for mode in ("keyword", "hybrid", "semantic"):  # a cursor is a bookmark: reused, it gives the same page
+    for mode in modes:  # a cursor is a bookmark: reused, it gives the same page
         start = await s.search("graphs", mode=mode, size=5)
         assert start.next_cursor
         again = [await s.search("graphs", mode=mode, size=5, cursor=start.next_cursor) for _ in range(2)]
