@@ -26,6 +26,8 @@ What a parse means for search (ParsedQuery), the same in every mode and on every
   contains it ranks first (a paper's own title finds that paper first in every mode).
 - `typo_words` are the free words that may get typo tolerance: the first MAX_TYPO_WORDS distinct ones, so no
   query can ask an index for thousands of fuzzy expansions.
+- `highlight` are the clauses highlights mark: the first MAX_HIGHLIGHT_CLAUSES positive text clauses (exact,
+  no typo neighbours); highlighting re-runs them on every hit of the page, so their number is bounded too.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ STOP_WORDS = frozenset(
 MAX_PHRASE_WORDS = 16
 MAX_TEXT_CLAUSES = 128  # the encoder reads 128 tokens at most
 MAX_TYPO_WORDS = 8
+MAX_HIGHLIGHT_CLAUSES = 16
 _KEYWORD_FIELDS = ("topics", "source", "has_code")  # exact-value fields: they filter, they are no text
 
 
@@ -82,6 +85,7 @@ class ParsedQuery:
     text: str = ""
     title_phrase: str | None = None
     typo_words: frozenset[str] = frozenset()
+    highlight: tuple[Clause, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -126,11 +130,13 @@ def parse(q: str) -> ParsedQuery:
     _collapse_repeats(root)
     matching = _without_stop_words(root)
     typo = [c.text.lower() for c in walk(matching) if c.field is None and not c.phrase and c.text.isalnum()]
+    marks = [c for c in sorted(_positive(matching), key=lambda c: c.pos) if c.field in TEXT_FIELDS]
     return ParsedQuery(
         matching,
         text=text,
         title_phrase=phrase if 2 <= n_words <= MAX_PHRASE_WORDS else None,
         typo_words=frozenset(list(dict.fromkeys(typo))[:MAX_TYPO_WORDS]),
+        highlight=tuple(dict.fromkeys(marks))[:MAX_HIGHLIGHT_CLAUSES],
     )
 
 

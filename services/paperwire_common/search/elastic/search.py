@@ -41,11 +41,12 @@ async def keyword_search(
         typo = await known_words.typo(pq)
         query = {"bool": {"must": [keyword_query(pq, typo, req.also)], "filter": flt}}
         sort = [{"_score": "desc"}, {"id": "asc"}]  # id: a total order, so search_after pages are exact
-        if req.highlight:
-            # Highlighting re-runs the query on each hit's text; with fuzzy terms that cost 3x the whole search.
-            # Highlights mark exact (stemmed) matches; a hit found only through a typo's neighbour still ranks,
-            # without that mark.
-            kw["highlight"] = {**HIGHLIGHT, "highlight_query": {"bool": {"must": [node(pq.root)]}}}
+        if req.highlight and pq.highlight:
+            # Highlighting re-runs its query on each hit's text; with fuzzy terms that cost 3x the whole search.
+            # Highlights mark the query's first text clauses, exact (stemmed); a hit found only through a typo's
+            # neighbour still ranks, without that mark.
+            marks = {"bool": {"should": [node(c) for c in pq.highlight]}}
+            kw["highlight"] = {**HIGHLIGHT, "highlight_query": marks}
     if req.search_after is not None:
         kw["search_after"] = list(req.search_after)
     if req.facets:

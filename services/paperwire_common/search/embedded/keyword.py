@@ -74,10 +74,11 @@ class KeywordSearch:
             f"SELECT rid, score, id FROM temp.hits{cond} ORDER BY score DESC, id LIMIT ?", (*cond_params, req.size)
         ).fetchall()
         docs = self.store.docs([r[0] for r in rows], req.fields)
+        marks = " OR ".join(f"({self._leaf(c, ())})" for c in pq.highlight) if req.highlight else ""
         hits = []
         for rid, score, pid in rows:
             tier = score >= TITLE_TIER
-            hl = self._highlights(expr, rid) if req.highlight else {}
+            hl = self._highlights(marks, rid) if marks else {}
             hits.append(SearchHit(pid, float(score - TITLE_TIER if tier else score), docs[rid], hl, (score, pid), tier))
         facets = self.facets("temp.hits d", "", [], req.facets)
         total, relation = counted(count, timed_out)
