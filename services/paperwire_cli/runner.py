@@ -113,7 +113,11 @@ async def run_all(ingest: list[str], on_ready: Callable[[], Awaitable[None]] | N
     gateway = Gateway(b, readiness=readiness, encoder=getattr(workers["enricher"][0], "encoder", None))
     settle_heap()
     tasks = {n: asyncio.create_task(lp.run(stop), name=n) for n, (_, lp) in workers.items()}
-    tasks["topics"] = asyncio.create_task(workers["trending"][0].run_topics(stop), name="topics")
+    # The first re-clustering runs once the startup ingest is indexed, so the sample's papers carry their topics
+    # when the gateway says it is ready; then every PAPERWIRE_TRENDING_TOPICS_INTERVAL_S.
+    topics_now, topics_ran = asyncio.Event(), asyncio.Event()
+    trending = workers["trending"][0]
+    tasks["topics"] = asyncio.create_task(trending.run_topics(stop, topics_now, topics_ran), name="topics")
     tasks["gateway"] = asyncio.create_task(gateway.run(stop), name="gateway")
 
     async def ingest_then_ready() -> None:
@@ -122,6 +126,11 @@ async def run_all(ingest: list[str], on_ready: Callable[[], Awaitable[None]] | N
             s = await ing.ingest_path(path)
             log.info("ingest.summary", source=path, summary=s.line())
         await wait_drained(loops, b.bus)
+        if trending.settings.topics_enabled:
+            topics_ran.clear()
+            topics_now.set()
+            await topics_ran.wait()
+            await wait_drained(loops, b.bus)  # the assignments reach the index and the trend store
         state["ingested"] = True
         log.info(
             "paperwire.ready",

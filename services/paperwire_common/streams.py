@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from .events import Engagement, PaperEnriched, PaperRaw, TopicEvent
+from .events import Engagement, PaperEnriched, PaperRaw, PaperTopics, TopicEvent
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,11 @@ TOPIC_EVENTS = StreamSpec(
     "topics.v1", TopicEvent, "org.paperwire.topic.v1", "topic_id", "trending", ("notifier",), partitions=1
 )
 
-ALL_STREAMS: tuple[StreamSpec, ...] = (PAPERS_RAW, PAPERS_ENRICHED, ENGAGEMENT, TOPIC_EVENTS)
+PAPER_TOPICS = StreamSpec(
+    "papers.topics.v1", PaperTopics, "org.paperwire.paper.topics.v1", "paper_id", "trending", ("indexer", "trending")
+)
+
+ALL_STREAMS: tuple[StreamSpec, ...] = (PAPERS_RAW, PAPERS_ENRICHED, ENGAGEMENT, TOPIC_EVENTS, PAPER_TOPICS)
 BY_NAME = {t.name: t for t in ALL_STREAMS}
 
 

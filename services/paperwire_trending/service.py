@@ -1,4 +1,5 @@
-"""Trending entrypoint: engagement.v1 + papers.enriched.v1 -> time-decayed scores in the TrendStore.
+"""Trending entrypoint: engagement.v1 + papers.enriched.v1 + papers.topics.v1 -> time-decayed scores and per-topic
+rankings in the TrendStore.
 
 Exactly-once effect on top of at-least-once delivery: the store writes the scores and this group's offsets in
 one atomic step and skips records below the stored offsets, so a batch redelivered after a crash (applied, but
@@ -23,7 +24,7 @@ from paperwire_common.bus.port import TopicPartitionOffsets
 from paperwire_common.clock import Clock, SystemClock
 from paperwire_common.consumer import ConsumerLoop
 from paperwire_common.envelope import Decoded
-from paperwire_common.streams import ENGAGEMENT, PAPERS_ENRICHED
+from paperwire_common.streams import ENGAGEMENT, PAPER_TOPICS, PAPERS_ENRICHED
 from paperwire_common.trends import TrendStore, make_trend_store
 
 from .handlers import plan_batch
@@ -94,9 +95,12 @@ class Trending:
         UPDATES.labels("refused").inc(len(failures))
         return failures
 
-    async def run_topics(self, stop: asyncio.Event) -> None:
-        """The periodic topic job (re-cluster, publish topics.v1) until stop; with topics off, just wait (a task
-        that ends on its own would stop the whole process)."""
+    async def run_topics(
+        self, stop: asyncio.Event, wake: asyncio.Event | None = None, ran: asyncio.Event | None = None
+    ) -> None:
+        """The periodic topic job (re-cluster, publish topics.v1 and papers.topics.v1) until stop; `wake` runs it
+        at once, `ran` is set after each run. With topics off, just wait (a task that ends on its own would stop
+        the whole process)."""
         if not self.settings.topics_enabled:
             await stop.wait()
             return
@@ -109,10 +113,12 @@ class Trending:
             stop,
             config=self.settings.topic_job_config(),
             initial_delay_s=self.settings.topics_initial_delay_s,
+            wake=wake,
+            ran=ran,
         )
 
     def loop(self) -> ConsumerLoop:
-        consumer = self.b.bus.consumer(self.group, [ENGAGEMENT.name, PAPERS_ENRICHED.name])
+        consumer = self.b.bus.consumer(self.group, [ENGAGEMENT.name, PAPERS_ENRICHED.name, PAPER_TOPICS.name])
         return ConsumerLoop(
             service=NAME,
             group=self.group,

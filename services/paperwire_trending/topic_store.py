@@ -9,7 +9,7 @@ Redis layout (P = `<namespace>paperwire:topics`; one Lua script writes all three
 
   P           hash   topic id -> TopicRecord JSON
   P:emitted   zset   event id -> detected_at
-  P:meta      hash   as_of (time of the last save), topics (count)
+  P:meta      hash   as_of (time of the last save), topics (count), announced (1: assignments published)
 
 On Redis Cluster the three keys must share a slot: give a namespace with a hash tag (e.g. `prod{pw}-`).
 """
@@ -31,6 +31,9 @@ class TopicState:
     topics: dict[str, TopicRecord] = field(default_factory=dict)
     emitted: set[str] = field(default_factory=set)
     as_of: float | None = None  # when it was saved; None = never
+    # Its members' assignments were published on papers.topics.v1 (every save follows that publication); False
+    # for a store saved before that stream existed, whose papers then all get announced.
+    announced: bool = False
 
 
 class TopicStore(Protocol):
@@ -40,7 +43,7 @@ class TopicStore(Protocol):
 
     async def save(self, topics: Sequence[TopicRecord], emitted: Mapping[str, float], now: float) -> None:
         """Atomically replace every topic with `topics` and remember `emitted` (event id -> detected_at);
-        forget event ids detected before now − retention."""
+        forget event ids detected before now − retention. The caller has published the topics' assignments."""
         ...
 
     async def list(self) -> list[TopicRecord]:
@@ -60,7 +63,7 @@ class MemoryTopicStore:
         self._as_of: float | None = None
 
     async def load(self) -> TopicState:
-        return TopicState(dict(self._topics), set(self._emitted), self._as_of)
+        return TopicState(dict(self._topics), set(self._emitted), self._as_of, self._as_of is not None)
 
     async def save(self, topics: Sequence[TopicRecord], emitted: Mapping[str, float], now: float) -> None:
         kept = {k: v for k, v in {**self._emitted, **emitted}.items() if v >= now - self.retention}
@@ -96,7 +99,7 @@ while i <= #ARGV do
   i = j + 1
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[2])
-redis.call('HSET', KEYS[3], 'as_of', ARGV[1], 'topics', n)
+redis.call('HSET', KEYS[3], 'as_of', ARGV[1], 'topics', n, 'announced', '1')
 return n
 """
 
@@ -119,9 +122,11 @@ class RedisTopicStore:
             pipe.hgetall(self.k_topics)
             pipe.zrange(self.k_emitted, 0, -1)
             pipe.hget(self.k_meta, "as_of")
-            raw, emitted, as_of = await pipe.execute()
+            pipe.hget(self.k_meta, "announced")
+            raw, emitted, as_of, announced = await pipe.execute()
         topics = {_s(k): TopicRecord.model_validate_json(v) for k, v in raw.items()}
-        return TopicState(topics, {_s(e) for e in emitted}, float(_s(as_of)) if as_of is not None else None)
+        when = float(_s(as_of)) if as_of is not None else None
+        return TopicState(topics, {_s(e) for e in emitted}, when, announced is not None)
 
     async def save(self, topics: Sequence[TopicRecord], emitted: Mapping[str, float], now: float) -> None:
         args: list[str | float] = [repr(now), repr(now - self.retention), len(topics)]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from paperwire_common.search.embedded import EmbeddedIndex
-from paperwire_common.search.port import FACET_FIELDS, Filters, SearchIndex, SearchRequest, Suggestion
+from paperwire_common.search.port import FACET_FIELDS, Filters, SearchIndex, SearchRequest, Suggestion, TopicAssignment
 from paperwire_common.search.query import QuerySyntaxError, parse
 
 
@@ -31,7 +31,7 @@ async def index(request: pytest.FixtureRequest, namespace: str) -> AsyncIterator
 
 
 async def drop_index(ix: Any) -> None:
-    await ix.es.options(ignore_status=404).indices.delete(index=f"{ix.alias}-v1")
+    await ix.es.options(ignore_status=404).indices.delete(index=f"{ix.alias}-v1,{ix.assignments.name}")
     await ix.stop()
 
 
@@ -415,3 +415,49 @@ async def test_suggest_titles_topics_and_methods(index: SearchIndex) -> None:
         Suggestion("Time series forecasting with transformers", "title", "s1"),
     ]
     assert [s.text for s in await index.suggest("tim", 1)] == ["Timely detection of anomalies"]
+
+
+def assign(pid: str, version: int, *topics: tuple[str, str]) -> TopicAssignment:
+    return TopicAssignment(pid, tuple(t for t, _ in topics), tuple(lb for _, lb in topics), version)
+
+
+async def topics_of(ix: SearchIndex, pid: str) -> tuple[list[str], list[str]]:
+    d = await ix.get(pid) or {}
+    return d.get("topics", []), d.get("topic_labels", [])
+
+
+async def test_topic_assignments_reach_papers_in_any_order(index: SearchIndex) -> None:
+    # One assignment arrives before its paper is indexed, the other after: both papers end up with their topics.
+    await index.set_topics([assign("a", 10, ("tp-1", "in-context learning"))])
+    await load(index, [doc("a", "Transformers learn in context"), doc("b", "Graph networks")])
+    await index.set_topics([assign("b", 10, ("tp-2", "graph learning"))])
+    await index.refresh()
+    assert await topics_of(index, "a") == (["tp-1"], ["in-context learning"])
+    assert await topics_of(index, "b") == (["tp-2"], ["graph learning"])
+    # the topic filter, topic: (id or label), the facet and the suggestions see them
+    assert await ids(index, "", filters=Filters(topic="tp-1")) == {"a"}
+    assert await ids(index, 'topic:"graph learning"') == {"b"}
+    res = await index.search(SearchRequest(parse(""), facets=("topics",)))
+    assert res.facets["topics"] == [("tp-1", 1), ("tp-2", 1)]
+    assert Suggestion("in-context learning", "topic") in await index.suggest("in-context lea", 5)
+    # an older assignment, or the same one replayed, changes nothing; a newer one wins (a rename and a merge)
+    await index.set_topics([assign("a", 5, ("tp-old", "old")), assign("b", 10, ("tp-2", "graph learning"))])
+    await index.set_topics([assign("a", 20, ("tp-2", "graph representation learning"))])
+    await index.set_topics([assign("b", 20, ("tp-2", "graph representation learning"))])
+    await index.refresh()
+    assert await topics_of(index, "a") == (["tp-2"], ["graph representation learning"])
+    assert await ids(index, "", filters=Filters(topic="tp-2")) == {"a", "b"}
+    assert [s for s in await index.suggest("in-con", 5) if s.kind == "topic"] == []  # the old label is gone
+    # a new version of the paper keeps its topics; an empty assignment takes them away
+    await load(index, [doc("a", "Transformers learn in context, revised", version=2)])
+    assert await topics_of(index, "a") == (["tp-2"], ["graph representation learning"])
+    await index.set_topics([assign("b", 30)])
+    await index.refresh()
+    assert await topics_of(index, "b") == ([], [])
+    assert await ids(index, "", filters=Filters(topic="tp-2")) == {"a"}
+
+
+async def test_nothing_to_write_is_a_no_op(index: SearchIndex) -> None:
+    assert await index.upsert([]) == []  # a batch of topic assignments alone has no document
+    await index.set_topics([])
+    assert await index.count() == 0

@@ -95,6 +95,16 @@ class Suggestion:
 
 
 @dataclass(frozen=True)
+class TopicAssignment:
+    """The topics a re-clustering put a paper in (papers.topics.v1); a higher version replaces a lower one."""
+
+    paper_id: str
+    topics: tuple[str, ...]
+    labels: tuple[str, ...]
+    version: int
+
+
+@dataclass(frozen=True)
 class IndexFailure:
     paper_id: str
     reason: str
@@ -110,6 +120,13 @@ class SearchIndex(Protocol):
     async def ensure_index(self) -> None: ...
 
     async def upsert(self, docs: Sequence[dict[str, Any]]) -> list[IndexFailure]: ...
+
+    async def set_topics(self, assignments: Sequence[TopicAssignment]) -> None:
+        """Record each assignment unless one of the same or a higher version is recorded, and give each paper the
+        topic ids and labels of its recorded assignment: at once when it is indexed, at its upsert when it is not
+        yet (upsert carries the recorded assignment into every new version of a document). Idempotent and
+        order-safe: replaying the assignments in any order gives the same topics."""
+        ...
 
     async def get(self, paper_id: str) -> dict[str, Any] | None:
         """The stored document without its embedding, or None."""

@@ -39,6 +39,7 @@ class _State:
     watermark: dict[str, float] = field(default_factory=dict)  # tp -> highest engagement ts seen
     offsets: dict[str, dict[str, int]] = field(default_factory=dict)  # consumer -> tp -> next offset
     papers: dict[str, tuple[int, tuple[str, ...]]] = field(default_factory=dict)  # -> (version, topics)
+    assigned: dict[str, tuple[int, tuple[str, ...]]] = field(default_factory=dict)  # -> latest assignment
     votes: dict[str, tuple[float, float]] = field(default_factory=dict)  # paper SEP actor -> (ts, weight)
     stars: dict[str, int] = field(default_factory=dict)  # paper -> highest snapshot
     counts: dict[str, int] = field(default_factory=dict)  # etype SEP paper -> count
@@ -198,6 +199,9 @@ class _Apply:
         if u.kind is Kind.PAPER:
             self.paper(u)
             return
+        if u.kind is Kind.TOPICS:
+            self.assign(u)
+            return
         wm = self.st.watermark.get(tp, -math.inf)
         if u.ts < wm - self.store.horizon:
             self.late.append(i)
@@ -244,8 +248,37 @@ class _Apply:
                 self.contribute(p, "star", u.ts, u.weight * (u.stars - hw), u.stars - hw)
         return True
 
+    def assign(self, u: ScoreUpdate) -> None:
+        """A topic assignment: recorded when newer than the paper's last one, and its topics given to the paper
+        at once if it is announced (apply.lua's assign does the same)."""
+        st, p = self.st, u.paper_id
+        last = st.assigned.get(p)
+        if last is not None and last[0] >= u.version:
+            return
+        st.assigned[p] = (u.version, u.topics)
+        stored = st.papers.get(p)
+        if stored is not None and stored[1] != u.topics:
+            self.retopic(p, stored[1], u.topics)
+            st.papers[p] = (stored[0], u.topics)
+            st.topics.update(u.topics)
+        self.applied += 1
+
+    def retopic(self, p: str, old: tuple[str, ...], new: tuple[str, ...]) -> None:
+        """Move an announced paper's S from the rankings of its old topics to those of its new ones."""
+        z = self.store._z
+        for w in self.store.half_lives:
+            s = z("g", w)[p]
+            for t in old:
+                if t not in new:
+                    z("t", w, t).pop(p, None)
+            for t in new:
+                if t not in old:
+                    z("t", w, t)[p] = s
+
     def paper(self, u: ScoreUpdate) -> None:
         st, z, p = self.st, self.store._z, u.paper_id
+        if (a := st.assigned.get(p)) is not None:  # the topic job's assignment wins over the announced topics
+            u = u._replace(topics=a[1])
         stored = st.papers.get(p)
         if stored is None:
             for w, h in self.store.half_lives.items():
@@ -263,14 +296,7 @@ class _Apply:
             k = "prior" + SEP + p
             st.counts[k] = st.counts.get(k, 0) + 1
         elif u.version >= stored[0] and u.topics != stored[1]:
-            for w in self.store.half_lives:
-                s = z("g", w)[p]
-                for t in stored[1]:
-                    if t not in u.topics:
-                        z("t", w, t).pop(p, None)
-                for t in u.topics:
-                    if t not in stored[1]:
-                        z("t", w, t)[p] = s
+            self.retopic(p, stored[1], u.topics)
         else:
             if u.version > stored[0]:
                 st.papers[p] = (u.version, stored[1])

@@ -19,11 +19,12 @@ from elasticsearch.serializer import NdjsonSerializer, OrjsonSerializer
 
 from ...logging import get_logger
 from ..mapping import MAPPINGS, SETTINGS, SUGGEST_FIELDS, index_name
-from ..port import Filters, IndexFailure, SearchHit, SearchRequest, SearchResponse, Suggestion
+from ..port import Filters, IndexFailure, SearchHit, SearchRequest, SearchResponse, Suggestion, TopicAssignment
 from ..query import ParsedQuery
 from . import search
 from .queries import KnownWords, source_kw, stored_body
 from .suggest import suggest
+from .topics import Assignments
 
 log = get_logger(__name__)
 RETRYABLE = {429, 500, 502, 503, 504}
@@ -40,7 +41,15 @@ class _OrjsonNdjson(NdjsonSerializer):
 
 
 class ElasticIndex:
-    def __init__(self, url: str, alias: str = "papers", *, max_retries: int = 5, request_timeout: float = 30) -> None:
+    def __init__(
+        self,
+        url: str,
+        alias: str = "papers",
+        *,
+        max_retries: int = 5,
+        request_timeout: float = 30,
+        topics_index: str | None = None,
+    ) -> None:
         self.url, self.alias, self.max_retries = url, alias, max_retries
         self.es = AsyncElasticsearch(
             url,
@@ -54,6 +63,8 @@ class ElasticIndex:
             },
         )
         self.known_words = KnownWords(self.es, alias)
+        # Shared by every version of the index (a reindex passes the live one's), so assignments outlive them.
+        self.assignments = Assignments(self.es, alias, topics_index or f"{alias}-topics")
 
     async def start(self) -> None:
         return None
@@ -69,7 +80,8 @@ class ElasticIndex:
             return False
 
     async def ensure_index(self) -> None:
-        """Create papers-vN and point the alias at it, unless the alias already exists."""
+        """Create papers-vN and point the alias at it, unless the alias already exists; and the assignments index."""
+        await self.assignments.ensure()
         if await self.es.indices.exists_alias(name=self.alias):
             await self._add_missing_fields()
             return
@@ -94,6 +106,18 @@ class ElasticIndex:
                 log.info("elasticsearch.mapping_extended", index=name, fields=sorted(missing))
 
     async def upsert(self, docs: Sequence[dict[str, Any]]) -> list[IndexFailure]:
+        if not docs:
+            return []
+        ids = [str(d["id"]) for d in docs if "id" in d]
+        carried = await self.assignments.read(ids)
+        failures = await self._index(self.assignments.carry(docs, carried))
+        await self.assignments.settle(ids, carried)
+        return failures
+
+    async def set_topics(self, assignments: Sequence[TopicAssignment]) -> None:
+        await self.assignments.set_topics(assignments)
+
+    async def _index(self, docs: Sequence[dict[str, Any]]) -> list[IndexFailure]:
         pending = list(docs)
         failures: list[IndexFailure] = []
         delay = 0.5

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
 
-from ..port import Filters, IndexFailure, SearchHit, SearchRequest, SearchResponse, Suggestion
+from ..port import Filters, IndexFailure, SearchHit, SearchRequest, SearchResponse, Suggestion, TopicAssignment
 from ..query import ParsedQuery
 from .keyword import KeywordSearch
 from .neighbours import Vectors, more_like_this
@@ -71,6 +71,13 @@ class EmbeddedIndex:
 
     async def upsert(self, docs: Sequence[dict[str, Any]]) -> list[IndexFailure]:
         return await self._run(self._upsert, docs)
+
+    def _set_topics(self, assignments: Sequence[TopicAssignment]) -> None:
+        if self.writer.set_topics(assignments):
+            self.keyword.written()
+
+    async def set_topics(self, assignments: Sequence[TopicAssignment]) -> None:
+        await self._run(self._set_topics, assignments)
 
     async def get(self, paper_id: str) -> dict[str, Any] | None:
         return await self._run(self.store.get, paper_id)

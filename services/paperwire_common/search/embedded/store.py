@@ -4,7 +4,8 @@ expression pieces) every other part shares.
 - docs: one narrow row per paper (the columns filters, facets and sorting need), bodies: its JSON and vector;
 - docs_fts: FTS5 over the text fields *and* the keyword fields (as opaque tokens), so a whole boolean query, text
   and keyword clauses alike, is one MATCH expression ranked by bm25; terms: its title/abstract vocabulary;
-- suggest_titles / suggest_terms: the word-suffixes of titles, topic labels and method names, for suggest.
+- suggest_titles / suggest_terms: the word-suffixes of titles, topic labels and method names, for suggest;
+- assignments: each paper's latest topic assignment (papers.topics.v1), also for papers not indexed yet.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ CREATE INDEX IF NOT EXISTS suggest_titles_rid ON suggest_titles (rid);
 CREATE TABLE IF NOT EXISTS suggest_terms (kind TEXT NOT NULL, text TEXT NOT NULL, pos INTEGER NOT NULL,
                                           norm TEXT NOT NULL, refs INTEGER NOT NULL, PRIMARY KEY (kind, text, pos));
 CREATE INDEX IF NOT EXISTS suggest_terms_key ON suggest_terms (kind, pos, norm, text);
+CREATE TABLE IF NOT EXISTS assignments (id TEXT PRIMARY KEY, version INTEGER NOT NULL, topics TEXT NOT NULL,
+                                        labels TEXT NOT NULL) WITHOUT ROWID;
 """
 # Scratch space. `probe` runs the index's own tokenizer: the stems of query words, and the title+abstract terms
 # of written documents for `terms` (term -> document frequency: typo candidates and more-like-this weights).

@@ -11,9 +11,10 @@ from typing import Any
 
 import numpy as np
 
+from ...sqlite import select_in
 from ..document import suggest_suffixes
 from ..mapping import EMBEDDING_DIMS
-from ..port import IndexFailure
+from ..port import IndexFailure, TopicAssignment
 from .store import Store, kw
 from .vocabulary import Vocabulary
 
@@ -93,7 +94,10 @@ class Writer:
         # Every document is checked before the first write, so the batch needs no per-document savepoint (FTS5
         # flushes its pending terms to a new segment at each one: a segment per document, then merges).
         prepared: list[tuple[dict[str, Any], Prepared]] = []
+        assigned = self._assignments([str(d.get("id", "")) for d in docs])
         for d in docs:
+            if (a := assigned.get(str(d.get("id", "")))) is not None:  # the topic job's word wins
+                d = {**d, "topics": a[0], "topic_labels": a[1]}
             try:
                 prepared.append((d, prepare(d)))
             except (KeyError, TypeError, ValueError) as e:  # permanent: the caller dead-letters it
@@ -117,6 +121,57 @@ class Writer:
             self.db.execute("ROLLBACK")
             raise
         return failures, written
+
+    def _assignments(self, paper_ids: Sequence[str]) -> dict[str, tuple[list[str], list[str]]]:
+        q = "SELECT id, topics, labels FROM assignments WHERE id IN ({in})"
+        return {pid: (json.loads(t), json.loads(lb)) for pid, t, lb in select_in(self.db, q, paper_ids)}
+
+    def set_topics(self, assignments: Sequence[TopicAssignment]) -> bool:
+        """Record the newer assignments and retopic their indexed papers, in one transaction; True when a document
+        changed."""
+        changed = False
+        self.db.execute("BEGIN")
+        try:
+            for a in assignments:
+                row = self.db.execute("SELECT version FROM assignments WHERE id = ?", (a.paper_id,)).fetchone()
+                if row is not None and row[0] >= a.version:
+                    continue  # a replay, or older than what is recorded
+                topics, labels = list(a.topics), list(a.labels)
+                self.db.execute(
+                    "INSERT OR REPLACE INTO assignments (id, version, topics, labels) VALUES (?, ?, ?, ?)",
+                    (a.paper_id, a.version, json.dumps(topics), json.dumps(labels)),
+                )
+                changed |= self._retopic(a.paper_id, topics, labels)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        return changed
+
+    def _retopic(self, paper_id: str, topics: list[str], labels: list[str]) -> bool:
+        """Give an indexed paper these topics: its body, topic rows, FTS keyword column and label suggestions."""
+        row = self.db.execute(
+            "SELECT d.rid, b.doc FROM docs d JOIN bodies b ON b.rid = d.rid WHERE d.id = ?", (paper_id,)
+        ).fetchone()
+        if row is None:
+            return False  # not indexed yet: its upsert reads the assignment
+        rid, doc = int(row[0]), json.loads(row[1])
+        if doc.get("topics", []) == topics and doc.get("topic_labels", []) == labels:
+            return False
+        old = [(k, t, p) for k, t, p, _ in suggest_terms(doc.get("topic_labels") or [], [])]
+        self.db.executemany("UPDATE suggest_terms SET refs = refs - 1 WHERE kind = ? AND text = ? AND pos = ?", old)
+        self.db.executemany("DELETE FROM suggest_terms WHERE kind = ? AND text = ? AND pos = ? AND refs <= 0", old)
+        self.db.executemany(
+            "INSERT INTO suggest_terms (kind, text, pos, norm, refs) VALUES (?, ?, ?, ?, 1) "
+            "ON CONFLICT (kind, text, pos) DO UPDATE SET refs = refs + 1",
+            list(suggest_terms(labels, [])),
+        )
+        doc["topics"], doc["topic_labels"] = topics, labels
+        self.db.execute("UPDATE bodies SET doc = ? WHERE rid = ?", (json.dumps(doc), rid))
+        self.db.execute("DELETE FROM doc_topics WHERE rid = ?", (rid,))
+        self.db.executemany("INSERT OR IGNORE INTO doc_topics (topic, rid) VALUES (?, ?)", [(t, rid) for t in topics])
+        self.db.execute("UPDATE docs_fts SET topics = ? WHERE rowid = ?", (_topic_tokens(topics, labels), rid))
+        return True
 
     def _write(self, d: dict[str, Any], prep: Prepared, removed: list[str]) -> tuple[int, np.ndarray | None] | None:
         """Store one document; None when the stored version is the same or newer (external versioning)."""
@@ -162,7 +217,7 @@ class Writer:
                 ", ".join(str(a) for a in d.get("authors") or []),
                 ", ".join(methods),
                 ", ".join(str(x) for x in d.get("datasets") or []),
-                " ".join(kw(t) for t in topics + labels),
+                _topic_tokens(topics, labels),
                 kw(str(d["source"])) if d.get("source") is not None else "",
                 kw(str(bool(d["has_code"])).lower()) if d.get("has_code") is not None else "",
             ),
@@ -186,6 +241,11 @@ class Writer:
         keys = [(k, t, p) for k, t, p, _ in suggest_terms(old.get("topic_labels") or [], old.get("methods") or [])]
         self.db.executemany("UPDATE suggest_terms SET refs = refs - 1 WHERE kind = ? AND text = ? AND pos = ?", keys)
         self.db.executemany("DELETE FROM suggest_terms WHERE kind = ? AND text = ? AND pos = ? AND refs <= 0", keys)
+
+
+def _topic_tokens(topics: list[str], labels: list[str]) -> str:
+    """The FTS `topics` column: topic ids and labels as opaque tokens (topic: takes either)."""
+    return " ".join(kw(t) for t in topics + labels)
 
 
 def suggest_terms(labels: Iterable[Any], methods: Iterable[Any]) -> Iterable[tuple[str, str, int, str]]:
