@@ -47,7 +47,10 @@ def create_app(
         cursor_secret=secret.encode(),
         fusion=Fusion(
             keyword_weight=settings.hybrid_keyword_weight,
+            agreement_weight=settings.hybrid_agreement_weight,
             floor=settings.semantic_floor,
+            feedback_docs=settings.semantic_feedback_docs,
+            feedback_weight=settings.semantic_feedback_weight,
             candidates=settings.hybrid_candidates,
             budget_s=settings.search_budget_ms / 1000,
         ),

@@ -159,11 +159,13 @@ class SearchIndex(Protocol):
         query: ParsedQuery | None = None,
         min_score: float | None = None,
         budget_s: float | None = None,
+        only: Sequence[str] | None = None,
     ) -> list[SearchHit]:
         """The k nearest documents by cosine similarity (score = cosine, best first, ties by id) among those that
         satisfy the filters and `query`'s constraints (its free words do not restrict), with a cosine of at least
-        `min_score`. Exact on the embedded index; on Elasticsearch the HNSW search is exact when the filters leave
-        fewer documents than it visits."""
+        `min_score`, and are in `only` when it is given (re-scoring a candidate set). Exact on the embedded index;
+        on Elasticsearch the HNSW search is exact when the filters leave fewer documents than it visits (as with
+        `only`)."""
         ...
 
     async def more_like_this(self, paper_id: str, size: int, filters: Filters = Filters()) -> list[SearchHit]:

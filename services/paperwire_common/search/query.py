@@ -102,11 +102,20 @@ class ParsedQuery:
         (code:, topic:, source:): its matches are then the candidates, with no relevance floor."""
         return any(c.field not in _KEYWORD_FIELDS for n in self.root.must for c in walk(n))
 
+    @property
+    def required_phrases(self) -> list[Clause]:
+        """The root's required phrases on the text (free, title:, abstract:). They match exactly but rank as their
+        words do: BM25 of a phrase differs between engines (Lucene sums its words' IDFs, FTS5 counts the phrase as
+        one rarer term), BM25 of words does not, so both adapters rank such a phrase as its words."""
+        return [n for n in self.root.must if isinstance(n, Clause) and n.phrase and n.field in TEXT_FIELDS]
+
     def title_query(self) -> ParsedQuery | None:
-        """The titles containing the free text as a phrase, or None when it has fewer than two words."""
+        """The papers whose title contains the free text as a phrase, under the same constraints; None when the
+        free text has fewer than two words."""
         if self.title_phrase is None:
             return None
-        return ParsedQuery(BoolQuery(must=[Clause(self.title_phrase, "title", True)]))
+        phrase = Clause(self.title_phrase, "title", True)
+        return ParsedQuery(BoolQuery(must=[phrase, *self.root.must], must_not=list(self.root.must_not)))
 
 
 def parse(q: str) -> ParsedQuery:

@@ -3,11 +3,13 @@
 Result sets (the same on every backend; the query's constraints and the filters restrict all of them):
 - semantic: V = the `candidates` nearest documents whose cosine is at least `floor` (the relevance floor: a
   query about nothing in the corpus has no such document), or, when the query itself requires text (a phrase,
-  +word, title:, ...), the nearest of the documents that match it, with no floor;
+  +word, title:, ...), the nearest of the documents that match it, with no floor; plus the documents whose
+  title contains the free text as a phrase;
 - hybrid: K ∪ V, K = the keyword matches (constraints and at least one free word), V as above.
 
 Ranking: titles that contain the free text as a phrase first (every mode), then
-- semantic: by cosine;
+- semantic: by cosine to the query vector moved toward its `feedback_docs` best hits (pseudo-relevance feedback;
+  the floor still applies to the query's own cosine, so a query about nothing stays with nothing);
 - hybrid: by a convex combination of normalised scores (Bruch et al., "An Analysis of Fusion Functions for
   Hybrid Retrieval", 2023): α·bm25/max bm25 + (1 − α)·(cos − floor)/(max cos − floor), 0 for a list a document
   is not in. Both normalisations depend on the best hit only, so a deeper read never reorders the head: a page
@@ -23,6 +25,8 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+import numpy as np
 
 from .port import TOTAL_EXACT_UP_TO, Filters, SearchHit, SearchIndex, SearchRequest, SearchResponse, TotalRelation
 from .query import EMPTY, ParsedQuery
@@ -45,9 +49,12 @@ class SearchPage:
 
 @dataclass(frozen=True)
 class Fusion:
-    keyword_weight: float = 0.5  # α of the convex combination
-    floor: float = 0.25  # minimum cosine of a vector-only result (see the README for its calibration)
+    keyword_weight: float = 0.05  # α of the convex combination, for keyword and vector top 10s that share nothing
+    agreement_weight: float = 0.3  # ... plus this much times the share they have in common
+    floor: float = 0.28  # minimum cosine of a vector-only result (see the README for its calibration)
     candidates: int = 100  # vector results kept per query
+    feedback_docs: int = 3  # pseudo-relevance feedback: the query vector moves toward its best few hits ...
+    feedback_weight: float = 0.6  # ... by this much (0: off)
     budget_s: float | None = None
 
 
@@ -80,13 +87,32 @@ class Ranker:
         # Hybrid reads the keyword list up to this depth: pages beyond it would need a deeper, unbounded read.
         self.window = TOTAL_EXACT_UP_TO - fusion.candidates
 
-    async def _vectors(self, pq: ParsedQuery, vec: Sequence[float], filters: Filters) -> tuple[list[SearchHit], bool]:
-        """V, best first, and whether more documents passed the floor than the candidates kept."""
+    async def _vectors(
+        self, pq: ParsedQuery, vec: Sequence[float], filters: Filters
+    ) -> tuple[list[SearchHit], bool, list[float]]:
+        """V, best first, whether more documents passed the floor than the candidates kept, and the query vector
+        V is ranked by. V is the set the floor lets through (on the query's own cosine); its order comes from the
+        query moved toward its best few hits (pseudo-relevance feedback, Rocchio on embeddings), which finds
+        paraphrased papers the query alone ranks too low."""
         floor = None if pq.requires_text else self.f.floor
         hits = await self.index.knn(
             vec, self.f.candidates + 1, filters, _IDS, query=pq, min_score=floor, budget_s=self.f.budget_s
         )
-        return hits[: self.f.candidates], len(hits) > self.f.candidates
+        more, hits = len(hits) > self.f.candidates, hits[: self.f.candidates]
+        if self.f.feedback_docs <= 0 or self.f.feedback_weight <= 0 or len(hits) < 2:
+            return hits, more, list(vec)
+        embs = await self.index.get_embeddings([h.id for h in hits[: self.f.feedback_docs]])
+        if not embs:
+            return hits, more, list(vec)
+        q = np.asarray(vec, dtype=np.float64)
+        q /= np.linalg.norm(q) or 1.0
+        top = np.asarray(list(embs.values()), dtype=np.float64)
+        top /= np.maximum(np.linalg.norm(top, axis=1, keepdims=True), 1e-12)
+        moved = q + self.f.feedback_weight * top.mean(axis=0)
+        moved /= np.linalg.norm(moved) or 1.0
+        q2 = [float(x) for x in moved]
+        ranked = await self.index.knn(q2, len(hits), filters, _IDS, only=[h.id for h in hits], budget_s=self.f.budget_s)
+        return ranked, more, q2
 
     async def _facets(self, ids: list[str], filters: Filters, names: tuple[str, ...]) -> dict[str, Any]:
         if not names or not ids:
@@ -94,15 +120,25 @@ class Ranker:
         res = await self.index.search(SearchRequest(EMPTY, 0, filters, only=tuple(ids), facets=names))
         return facet_dicts(res)
 
+    async def _cosines(self, paper_ids: list[str], vec: Sequence[float]) -> dict[str, float]:
+        q = np.asarray(vec, dtype=np.float64)
+        q /= np.linalg.norm(q) or 1.0
+        embs = await self.index.get_embeddings(paper_ids)
+        return {pid: float(np.dot(q, e) / (np.linalg.norm(e) or 1.0)) for pid, e in embs.items()}
+
     async def semantic(
         self, pq: ParsedQuery, vec: Sequence[float], filters: Filters, facets: tuple[str, ...]
     ) -> Ranked:
-        vhits, more = await self._vectors(pq, vec, filters)
+        vhits, more, vec = await self._vectors(pq, vec, filters)
         vector = {h.id: (i, h.score) for i, h in enumerate(vhits, 1)}
         title: set[str] = set()
-        if (tq := pq.title_query()) is not None and vhits:
-            req = SearchRequest(tq, len(vhits), filters, _IDS, highlight=False, count=False, only=tuple(vector))
+        if (tq := pq.title_query()) is not None:
+            # A title holding the query's phrase is a result whatever its cosine (a paper's own title finds it).
+            req = SearchRequest(tq, self.f.candidates, filters, _IDS, highlight=False, count=False)
             title = {h.id for h in (await self.index.search(req)).hits}
+            if extra := sorted(title - vector.keys()):
+                cos = await self._cosines(extra, vec)
+                vector.update({pid: (len(vhits) + 1 + i, cos.get(pid, 0.0)) for i, pid in enumerate(extra)})
         order = sorted(vector, key=lambda i: (i not in title, -vector[i][1], i))
         r = Ranked(order, len(order), "gte" if more else "eq", {i: vector[i][1] for i in order}, vector=vector)
         r.title, r.facets = title, await self._facets(order, filters, facets)
@@ -116,7 +152,7 @@ class Ranker:
         facets: tuple[str, ...],
         depth: int,
     ) -> Ranked:
-        vhits, more = await self._vectors(pq, vec, filters)
+        vhits, more, _ = await self._vectors(pq, vec, filters)
         v_ids = tuple(h.id for h in vhits)
         depth = min(depth + len(v_ids), self.window)
         top = SearchRequest(
@@ -147,8 +183,17 @@ class Ranker:
             order, total, relation, fused, keyword, vector, title, facet_dicts(kres), kres.timed_out or vres.timed_out
         )
 
+    def weight(self, keyword: dict[str, tuple[int, float]], vector: dict[str, tuple[int, float]]) -> float:
+        """α of one query: the base weight, plus `agreement_weight` times the share of the keyword top 10 that
+        the vector top 10 holds too. Keywords that find what the meaning finds are trusted more; a paraphrase,
+        whose words match other papers, is left to the vectors."""
+        top_k = {pid for pid, (rank, _) in keyword.items() if rank <= 10}
+        top_v = {pid for pid, (rank, _) in vector.items() if rank <= 10}
+        agree = len(top_k & top_v) / 10.0
+        return min(1.0, self.f.keyword_weight + self.f.agreement_weight * agree)
+
     def _fuse(self, keyword: dict[str, tuple[int, float]], vector: dict[str, tuple[int, float]]) -> dict[str, float]:
-        a, floor = self.f.keyword_weight, self.f.floor
+        a, floor = self.weight(keyword, vector), self.f.floor
         max_k = max((s for _, s in keyword.values()), default=0.0)
         max_v = max((s for _, s in vector.values()), default=0.0)
         out: dict[str, float] = {}

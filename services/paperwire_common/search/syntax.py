@@ -107,7 +107,13 @@ def tokens(q: str) -> list[Token]:
             j += 1
         word = q[i:j]
         fname, sep, value = word.partition(":")
-        if sep and fname and fname.replace("_", "").isalpha():
+        if (
+            sep
+            and fname
+            and fname.replace("_", "").isalpha()
+            and not (not value and fname.lower() not in FIELDS and (j >= n or q[j].isspace()))
+        ):
+            # (A name and a colon before a space is a title's "Name: subtitle", not a field.)
             if fname.lower() not in FIELDS:
                 known = ", ".join(f"{f}:" for f in sorted(FIELDS))
                 raise QuerySyntaxError(f"unknown field {fname!r}; known fields: {known}")

@@ -227,9 +227,21 @@ class ElasticIndex:
         query: ParsedQuery | None = None,
         min_score: float | None = None,
         budget_s: float | None = None,
+        only: Sequence[str] | None = None,
     ) -> list[SearchHit]:
         return await search.knn(
-            self.es, self.alias, self.known_words, vector, k, filters, fields, exclude_ids, query, min_score, budget_s
+            self.es,
+            self.alias,
+            self.known_words,
+            vector,
+            k,
+            filters,
+            fields,
+            exclude_ids,
+            query,
+            min_score,
+            budget_s,
+            only,
         )
 
     async def more_like_this(self, paper_id: str, size: int, filters: Filters = NO_FILTERS) -> list[SearchHit]:

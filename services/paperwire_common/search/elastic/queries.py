@@ -12,7 +12,7 @@ from elasticsearch import AsyncElasticsearch
 
 from ..document import DEFAULT_FIELDS, suggest_suffixes
 from ..port import TITLE_TIER, Filters
-from ..query import Clause, Node, ParsedQuery, check_date
+from ..query import BoolQuery, Clause, Node, ParsedQuery, check_date
 
 KNOWN_WORDS_CACHE = 100_000
 TITLE_PHRASE = "title_phrase"  # the named query of the title tier
@@ -134,7 +134,20 @@ def node(n: Node, typo: frozenset[str] = frozenset()) -> dict[str, Any]:
 def keyword_query(pq: ParsedQuery, typo: frozenset[str], also: Sequence[str] = ()) -> dict[str, Any]:
     """The whole keyword query: the parsed root, the title-phrase tier (port.TITLE_TIER, named so hits say they
     matched it) and the documents of another retriever (`also`, scoring 0)."""
-    q = node(pq.root, typo)
+    phrases = pq.required_phrases
+    q = node(
+        BoolQuery(
+            should=pq.root.should,
+            must=[n for n in pq.root.must if not any(n is p for p in phrases)],
+            must_not=pq.root.must_not,
+        ),
+        typo,
+    )
+    for p in phrases:  # matched exactly, ranked as their words (see ParsedQuery.required_phrases)
+        words = _leaf(Clause(p.text, p.field), frozenset())
+        q["bool"].setdefault("must", []).append({"bool": {"filter": [_leaf(p, frozenset())], "must": [words]}})
+    if "should" in q["bool"]:
+        q["bool"]["minimum_should_match"] = pq.root.min_should  # as if the phrases were still in `must`
     extra: list[dict[str, Any]] = []
     if pq.title_phrase is not None:
         phrase = {"match_phrase": {"title": {"query": pq.title_phrase, "_name": TITLE_PHRASE}}}
@@ -159,17 +172,13 @@ def _leaf(c: Clause, typo: frozenset[str]) -> dict[str, Any]:
     if c.field is None:
         if c.phrase:
             return {"multi_match": {"query": c.text, "fields": ["title^3", "abstract"], "type": "phrase"}}
-        free: dict[str, Any] = {
-            "query": c.text,
-            "fields": ["title^3", "abstract"],
-            "type": "most_fields",
-            "operator": "and",
-        }
         # Typo tolerance (the caller picks the words: free single words the index lacks, so exact matches always
         # outrank would-be typo ones); AUTO:4,8 = exact below 4 characters, 1 edit below 8, else 2.
         if (w := _typo_word(c)) is not None and w in typo:
-            free |= {"fuzziness": "AUTO:4,8", "prefix_length": 1}
-        return {"multi_match": free}
+            fuzzy = {"fields": ["title^3", "abstract"], "type": "most_fields", "operator": "and"}
+            return {"multi_match": {"query": c.text, **fuzzy, "fuzziness": "AUTO:4,8", "prefix_length": 1}}
+        # BM25F over title (x3) and abstract as one field, as the embedded index's bm25 weighs its columns.
+        return {"combined_fields": {"query": c.text, "fields": ["title^3", "abstract"], "operator": "and"}}
     if c.field in _TEXT_FIELDS:
         f, boost = _TEXT_FIELDS[c.field], 3.0 if c.field == "title" else 1.0
         if c.phrase:

@@ -105,6 +105,7 @@ async def knn(
     query: ParsedQuery | None,
     min_score: float | None,
     budget_s: float | None,
+    only: Sequence[str] | None = None,
 ) -> list[SearchHit]:
     q = [float(x) for x in vector]
     if len(q) != EMBEDDING_DIMS:
@@ -125,6 +126,8 @@ async def knn(
         conditions.append(node(c, await known_words.typo(query)))
     if exclude_ids:
         conditions.append({"bool": {"must_not": [{"ids": {"values": list(exclude_ids)}}]}})
+    if only is not None:
+        conditions.append({"ids": {"values": list(only)}})
     if conditions:
         body["filter"] = conditions  # applied during the graph search, so k hits pass the filters
     r = await es.search(index=alias, knn=body, size=k, **source_kw(fields), **_timeout(budget_s))

@@ -115,9 +115,10 @@ class EmbeddedIndex:
         query: ParsedQuery | None = None,
         min_score: float | None = None,
         budget_s: float | None = None,
+        only: Sequence[str] | None = None,
     ) -> list[SearchHit]:
         # One matrix product over every vector: bounded by the corpus, so the budget needs no check here.
-        return await self._run(self.vectors.knn, vector, k, filters, fields, exclude_ids, query, min_score)
+        return await self._run(self.vectors.knn, vector, k, filters, fields, exclude_ids, query, min_score, only)
 
     async def more_like_this(self, paper_id: str, size: int, filters: Filters = NO_FILTERS) -> list[SearchHit]:
         return await self._run(more_like_this, self.store, self.vocabulary, paper_id, size, filters)

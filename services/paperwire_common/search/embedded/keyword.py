@@ -10,7 +10,7 @@ from collections.abc import Collection
 from datetime import timedelta
 from typing import Any
 
-from ..document import FACET_SIZE
+from ..document import FACET_SIZE, fold_words
 from ..port import TITLE_TIER, TOTAL_EXACT_UP_TO, Filters, SearchHit, SearchRequest, SearchResponse, TotalRelation
 from ..query import BoolQuery, Clause, Node, QuerySyntaxError, check_date
 from .store import BM25, EVERY, KEYWORD_FIELDS, TEXT, Store, kw, quote
@@ -42,12 +42,18 @@ class KeywordSearch:
         # FTS5 scores the optional clauses of `x AND (y OR every) NOT z` as if y never matched: the root's exclusions
         # are an anti-join instead, so bm25 sees the positive part alone.
         root = pq.root
-        expr = self.fts(BoolQuery(should=root.should, must=root.must), pq.typo_words)
+        phrases = pq.required_phrases
+        must = [n for n in root.must if not any(n is p for p in phrases)]
+        must += [BoolQuery(must=[Clause(w, p.field) for w in fold_words(p.text)]) for p in phrases]
+        expr = self.fts(BoolQuery(should=root.should, must=must), pq.typo_words)
         match_where, match_params = where, params
+        for p in phrases:
+            match_where += " AND d.rid IN (SELECT rowid FROM docs_fts WHERE docs_fts MATCH ?)"
+            match_params = [*match_params, self.fts(p)]
         if root.must_not:
             negative = self.fts(BoolQuery(should=root.must_not), pq.typo_words)
             match_where += " AND d.rid NOT IN (SELECT rowid FROM docs_fts WHERE docs_fts MATCH ?)"
-            match_params = [*params, negative]
+            match_params = [*match_params, negative]
         self.db.execute("DELETE FROM temp.hits")
         timed_out = self._match(expr, match_where, match_params, req.budget_s)
         if req.also:

@@ -56,6 +56,7 @@ class Vectors:
         exclude_ids: Sequence[str],
         query: ParsedQuery | None = None,
         min_score: float | None = None,
+        only: Sequence[str] | None = None,
     ) -> list[SearchHit]:
         q = np.asarray(vector, dtype=np.float32)
         if q.shape != (EMBEDDING_DIMS,):
@@ -77,6 +78,10 @@ class Vectors:
         if exclude_ids:
             excluded = select_in(self.db, "SELECT rid FROM docs WHERE id IN ({in})", exclude_ids)
             allowed[[r[0] for r in excluded]] = False
+        if only is not None:
+            mask = np.zeros(n, dtype=bool)
+            mask[[r[0] for r in select_in(self.db, "SELECT rid FROM docs WHERE id IN ({in})", only)]] = True
+            allowed &= mask
         scores = np.where(allowed, self._mat @ (q / norm), -np.inf)  # exact cosine: rows are unit vectors
         if min_score is not None:
             scores[scores < min_score] = -np.inf
