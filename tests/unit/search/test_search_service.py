@@ -1,4 +1,4 @@
-"""SearchService over the embedded index with a small deterministic encoder: modes, RRF, explain, cursors."""
+"""SearchService over the embedded index with a small deterministic encoder: modes, fusion, explain, cursors."""
 
 from __future__ import annotations
 
