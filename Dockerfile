@@ -2,7 +2,8 @@
 # One image pattern for every Paperwire service; the service is chosen at build time:
 #   docker build --build-arg SERVICE=indexer -t paperwire-indexer .
 #   docker run --rm -e PAPERWIRE_KAFKA_BOOTSTRAP=... paperwire-indexer
-# SERVICE: enricher | indexer | trending | notifier | gateway (`paperwire run <SERVICE> --backend kafka`).
+# SERVICE: a worker of paperwire_common/workers.py (enricher, indexer, trending) or gateway
+# (`paperwire run <SERVICE> --backend kafka`).
 # One-shot commands (`paperwire streams create`, `paperwire ingest ...`) run in any of these images by overriding
 # the command (docker-compose.yml does so for `streams` and `seed`).
 
@@ -54,30 +55,6 @@ RUN groupadd --system --gid 10001 paperwire \
 COPY --from=build /app /app
 RUN install -d -o paperwire -g paperwire /app/.paperwire
 
-# HEALTHCHECK probe: GET /healthz on this container's service port. python:slim has no curl; stdlib only.
-# Ports mirror paperwire_cli.runner.HEALTH_PORTS and GatewaySettings.port (tests/unit/test_deploy_files.py checks).
-COPY --chmod=0755 <<'EOF' /usr/local/bin/paperwire-healthcheck
-#!/usr/local/bin/python
-"""Exit 0 when the service in this container answers GET /healthz with 200 (Docker HEALTHCHECK)."""
-import os
-import sys
-import urllib.request
-
-HEALTH_PORTS = {"enricher": 9101, "indexer": 9102, "trending": 9103, "notifier": 9104}
-service = os.environ.get("PAPERWIRE_SERVICE", "")
-if service == "gateway":
-    port = int(os.environ.get("PAPERWIRE_GATEWAY_PORT") or 8000)
-elif service in HEALTH_PORTS:
-    port = int(os.environ.get(f"PAPERWIRE_{service.upper()}_HEALTH_PORT") or 0) or HEALTH_PORTS[service]
-else:
-    sys.exit(f"paperwire-healthcheck: no health endpoint for service {service!r}")
-try:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=4) as r:
-        sys.exit(0 if r.status == 200 else 1)
-except Exception as e:
-    sys.exit(f"paperwire-healthcheck: {service} on port {port}: {e}")
-EOF
-
 ENV PATH=/app/.venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -89,6 +66,8 @@ USER 10001:10001
 # Last, so that every service image shares all the layers above.
 ARG SERVICE
 ENV PAPERWIRE_SERVICE=${SERVICE}
-HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 CMD ["paperwire-healthcheck"]
+# The probe: GET /healthz on this container's service port, from the registry of workers
+# (paperwire_common/workers.py) and the service's settings (PAPERWIRE_<SERVICE>_HEALTH_PORT, PAPERWIRE_GATEWAY_PORT).
+HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 CMD ["paperwire", "healthcheck"]
 # exec: paperwire is PID 1 and receives SIGTERM itself (it drains the batch in flight and commits).
 CMD ["sh", "-c", "exec paperwire run \"${PAPERWIRE_SERVICE:?build with --build-arg SERVICE=<service>}\" --backend kafka"]

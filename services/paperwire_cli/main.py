@@ -9,6 +9,7 @@ import sys
 
 from paperwire_common.logging import configure_logging
 from paperwire_common.settings import CommonSettings
+from paperwire_common.workers import WORKERS
 
 
 def _backend_env(args: argparse.Namespace) -> None:
@@ -23,8 +24,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.service == "all":
         ingest = args.ingest if args.ingest is not None else ([str(SAMPLE)] if not args.no_sample else [])
         return asyncio.run(run_all(ingest))
-    if args.service not in SERVICES or args.service == "ingestor":
+    if args.service == "ingestor":
         print(f"paperwire: cannot run {args.service!r} alone; use `paperwire ingest`", file=sys.stderr)
+        return 2
+    if args.service not in SERVICES:
+        print(f"paperwire: no service {args.service!r}; one of all, {', '.join(SERVICES[1:])}", file=sys.stderr)
         return 2
     if CommonSettings().backend == "embedded":
         print(
@@ -104,9 +108,9 @@ def cmd_streams(args: argparse.Namespace) -> int:
 def _topics_recluster() -> int:
     from paperwire_common.backends import make_backends
     from paperwire_common.clock import SystemClock
+    from paperwire_common.topics.service import TopicReadService
     from paperwire_trending.settings import TrendingSettings
-    from paperwire_trending.topic_job import list_topics, recluster
-    from paperwire_trending.topic_store import default_topic_store
+    from paperwire_trending.topic_job import recluster
 
     if CommonSettings().backend != "kafka":
         print(
@@ -118,12 +122,11 @@ def _topics_recluster() -> int:
 
     async def go() -> int:
         ts = TrendingSettings()
-        b = make_backends(CommonSettings(), client_id="paperwire-topics")
+        b = make_backends(CommonSettings(), client_id="paperwire-topics", trends=ts, topics=ts)
         await b.start()
         try:
-            store = default_topic_store(b, emitted_retention_s=ts.topics_emitted_retention_s)
-            events = await recluster(b, store, SystemClock(), ts.topic_job_config())
-            topics = await list_topics(store, size=10_000)
+            events = await recluster(b, b.topics, SystemClock(), ts.topic_job_config())
+            topics = await TopicReadService(b.topics, b.index).list_topics(size=10_000)
         finally:
             await b.stop()
         for t in topics:
@@ -190,6 +193,25 @@ def cmd_trending(args: argparse.Namespace) -> int:
     return asyncio.run(go())
 
 
+def cmd_healthcheck(args: argparse.Namespace) -> int:
+    """Exit 0 when the service answers GET /healthz with 200 on its port (the Docker HEALTHCHECK)."""
+    import urllib.request
+
+    from .runner import health_port
+
+    service = args.service or os.environ.get("PAPERWIRE_SERVICE", "")
+    port = health_port(service)
+    if port is None:
+        print(f"paperwire healthcheck: no health endpoint for service {service!r}", file=sys.stderr)
+        return 2
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=args.timeout) as r:
+            return 0 if r.status == 200 else 1
+    except Exception as e:
+        print(f"paperwire healthcheck: {service} on port {port}: {e}", file=sys.stderr)
+        return 1
+
+
 def cmd_settings(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -208,7 +230,7 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="cmd", required=True)
 
     r = sub.add_parser("run", help="run one service, or all of them in one process")
-    r.add_argument("service", help="all, enricher, indexer, trending, notifier or gateway")
+    r.add_argument("service", help=f"all, {', '.join(WORKERS)} or gateway")
     r.add_argument("--backend", choices=["embedded", "kafka"])
     r.add_argument("--ingest", action="append", metavar="PATH", help="(run all) ingest these at start")
     r.add_argument("--no-sample", action="store_true", help="(run all) do not ingest the sample corpus")
@@ -251,6 +273,11 @@ def parser() -> argparse.ArgumentParser:
     tr.add_argument("--check", action="store_true", help="rebuild into a scratch store and compare with the live one")
     tr.add_argument("--backend", choices=["embedded", "kafka"])
     tr.set_defaults(func=cmd_trending)
+
+    hc = sub.add_parser("healthcheck", help="exit 0 when the service answers /healthz on its port (Docker HEALTHCHECK)")
+    hc.add_argument("service", nargs="?", help="a worker or gateway (default: $PAPERWIRE_SERVICE)")
+    hc.add_argument("--timeout", type=float, default=4.0, metavar="S")
+    hc.set_defaults(func=cmd_healthcheck)
 
     st = sub.add_parser("settings", help="print every setting (env var, default, meaning) as Markdown")
     st.add_argument("--update-readme", metavar="README.md", help="rewrite the settings block of this file")

@@ -15,36 +15,53 @@ from paperwire_common.consumer import ConsumerLoop
 from paperwire_common.health import health_app, serve_health
 from paperwire_common.logging import get_logger
 from paperwire_common.runtime import settle_heap
+from paperwire_common.search.service import QueryEncoder
 from paperwire_common.settings import CommonSettings
+from paperwire_common.workers import GATEWAY_SETTINGS, load
+from paperwire_common.workers import WORKERS as REGISTRY
 
 log = get_logger(__name__)
-WORKERS = ("enricher", "indexer", "trending")
-SERVICES = ("ingestor", *WORKERS, "gateway")
+# `paperwire run all` starts these workers (the registry's order is the pipeline's), the ingestor and the gateway.
+WORKERS = tuple(w.name for w in REGISTRY.values() if w.run_all)
+SERVICES = ("ingestor", *REGISTRY, "gateway")
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample" / "seed_papers.jsonl"
 
 
+def load_encoder(common: CommonSettings, settings: Any = None) -> QueryEncoder | None:
+    """The sentence encoder of this process (None when embeddings are off or the model stack is missing);
+    its settings (threads, max tokens) are the enricher's."""
+    from paperwire_enricher.service import load_encoder as load_model
+    from paperwire_enricher.settings import EnricherSettings
+
+    encoder: QueryEncoder | None = load_model(settings or EnricherSettings(), common.embeddings)
+    return encoder
+
+
 def build_worker(name: str, b: Backends, common: CommonSettings) -> tuple[Any, ConsumerLoop]:
-    if name == "enricher":
-        from paperwire_enricher.service import Enricher, load_encoder
-        from paperwire_enricher.settings import EnricherSettings
-
-        es = EnricherSettings()
-        svc: Any = Enricher(b, es, encoder=load_encoder(es, common.embeddings))
-    elif name == "indexer":
-        from paperwire_indexer.service import Indexer
-
-        svc = Indexer(b)
-    elif name == "trending":
-        from paperwire_trending.service import Trending
-
-        svc = Trending(b)
-    elif name == "notifier":
-        from paperwire_notifier.service import Notifier
-
-        svc = Notifier(b)
-    else:
-        raise ValueError(f"unknown worker {name!r}")
+    """The service of a registered worker (paperwire_common.workers) and its consumer loop."""
+    spec = REGISTRY.get(name)
+    if spec is None:
+        raise ValueError(f"unknown worker {name!r} (paperwire_common.workers.WORKERS)")
+    settings = spec.settings_class()()
+    extra = {"encoder": load_encoder(common, settings)} if spec.encoder else {}
+    svc = spec.service_class()(b, settings, **extra)
     return svc, svc.loop()
+
+
+def worker_tasks(name: str, svc: Any, stop: asyncio.Event) -> dict[str, asyncio.Task[Any]]:
+    """The registered side tasks of a worker (e.g. trending's topic job), started."""
+    return {task: asyncio.create_task(getattr(svc, method)(stop), name=task) for task, method in REGISTRY[name].tasks}
+
+
+def health_port(service: str) -> int | None:
+    """The port of a service's /healthz: the gateway's HTTP port, a worker's health port (its setting, else the
+    registry's default); None for anything else."""
+    if service == "gateway":
+        return int(load(GATEWAY_SETTINGS)().port)
+    spec = REGISTRY.get(service)
+    if spec is None:
+        return None
+    return int(spec.settings_class()().health_port) or spec.health_port
 
 
 def install_stop(stop: asyncio.Event) -> None:
@@ -109,15 +126,13 @@ async def run_all(ingest: list[str], on_ready: Callable[[], Awaitable[None]] | N
     def readiness() -> dict[str, bool]:
         return {"pipeline": all(lp.started for lp in loops) and state["ingested"]}
 
-    # One model in memory: the gateway embeds queries with the enricher's encoder.
-    gateway = Gateway(b, readiness=readiness, encoder=getattr(workers["enricher"][0], "encoder", None))
+    # One model in memory: the gateway embeds queries with the encoder a worker already loaded.
+    encoder = next((svc.encoder for n, (svc, _) in workers.items() if REGISTRY[n].encoder), None)
+    gateway = Gateway(b, readiness=readiness, encoder=encoder)
     settle_heap()
     tasks = {n: asyncio.create_task(lp.run(stop), name=n) for n, (_, lp) in workers.items()}
-    # The first re-clustering runs once the startup ingest is indexed, so the sample's papers carry their topics
-    # when the gateway says it is ready; then every PAPERWIRE_TRENDING_TOPICS_INTERVAL_S.
-    topics_now, topics_ran = asyncio.Event(), asyncio.Event()
-    trending = workers["trending"][0]
-    tasks["topics"] = asyncio.create_task(trending.run_topics(stop, topics_now, topics_ran), name="topics")
+    for n, (svc, _) in workers.items():
+        tasks.update(worker_tasks(n, svc, stop))
     tasks["gateway"] = asyncio.create_task(gateway.run(stop), name="gateway")
 
     async def ingest_then_ready() -> None:
@@ -126,10 +141,11 @@ async def run_all(ingest: list[str], on_ready: Callable[[], Awaitable[None]] | N
             s = await ing.ingest_path(path)
             log.info("ingest.summary", source=path, summary=s.line())
         await wait_drained(loops, b.bus)
+        # The first re-clustering runs once the startup ingest is indexed, so the sample's papers carry their
+        # topics when the gateway says it is ready; then every PAPERWIRE_TRENDING_TOPICS_INTERVAL_S.
+        trending = workers["trending"][0]
         if trending.settings.topics_enabled:
-            topics_ran.clear()
-            topics_now.set()
-            await topics_ran.wait()
+            await trending.recluster_now()
             await wait_drained(loops, b.bus)  # the assignments reach the index and the trend store
         state["ingested"] = True
         log.info(
@@ -156,22 +172,18 @@ async def run_one(name: str) -> int:
     install_stop(stop)
     tasks: dict[str, asyncio.Task[Any]] = {}
     if name == "gateway":
-        from paperwire_enricher.service import load_encoder
-        from paperwire_enricher.settings import EnricherSettings
         from paperwire_gateway.service import Gateway
 
-        encoder = load_encoder(EnricherSettings(), common.embeddings)
-        tasks[name] = asyncio.create_task(Gateway(b, encoder=encoder).run(stop))
+        tasks[name] = asyncio.create_task(Gateway(b, encoder=load_encoder(common)).run(stop))
     else:
         svc, lp = build_worker(name, b, common)
-        port = lp.settings.health_port or HEALTH_PORTS[name]
+        port = lp.settings.health_port or REGISTRY[name].health_port
 
         async def ready() -> dict[str, bool]:
             return {"consumer": lp.started and lp.halted is None, "index": await b.index.ready()}
 
         tasks[name] = asyncio.create_task(lp.run(stop))
-        if name == "trending":
-            tasks["topics"] = asyncio.create_task(svc.run_topics(stop), name="topics")
+        tasks.update(worker_tasks(name, svc, stop))
         tasks["health"] = asyncio.create_task(serve_health(health_app(name, ready), common.health_host, port, stop))
         log.info("service.started", service=name, health=f"http://{common.health_host}:{port}/healthz")
     settle_heap()
@@ -179,6 +191,3 @@ async def run_one(name: str) -> int:
     with contextlib.suppress(Exception):
         await b.stop()
     return code
-
-
-HEALTH_PORTS = {"enricher": 9101, "indexer": 9102, "trending": 9103, "notifier": 9104}

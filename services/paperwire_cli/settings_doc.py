@@ -3,26 +3,23 @@ and tests/unit/test_readme.py keeps the two equal."""
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from pydantic_settings import BaseSettings
 
+from paperwire_common.workers import GATEWAY_SETTINGS, WORKERS, load
+
+# (title, "module:Class"): the shared settings, the ingestor, every registered worker, the gateway.
 SETTINGS_CLASSES = (
-    ("all services", "paperwire_common.settings", "CommonSettings"),
-    ("ingestor", "paperwire_ingestor.settings", "IngestorSettings"),
-    ("enricher", "paperwire_enricher.settings", "EnricherSettings"),
-    ("indexer", "paperwire_indexer.settings", "IndexerSettings"),
-    ("trending", "paperwire_trending.settings", "TrendingSettings"),
-    ("gateway", "paperwire_gateway.settings", "GatewaySettings"),
+    ("all services", "paperwire_common.settings:CommonSettings"),
+    ("ingestor", "paperwire_ingestor.settings:IngestorSettings"),
+    *((w.name, w.settings) for w in WORKERS.values()),
+    ("gateway", GATEWAY_SETTINGS),
 )
 
 
 def settings_classes() -> list[tuple[str, type[BaseSettings]]]:
-    out = []
-    for title, module, name in SETTINGS_CLASSES:
-        out.append((title, getattr(importlib.import_module(module), name)))
-    return out
+    return [(title, load(path)) for title, path in SETTINGS_CLASSES]
 
 
 def env_vars(cls: type[BaseSettings]) -> dict[str, Any]:

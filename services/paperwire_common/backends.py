@@ -1,4 +1,8 @@
-"""Build the adapters a service needs from CommonSettings (the one place that knows both backends)."""
+"""Build every store a service needs from the settings (the one place that knows both backends).
+
+`make_backends` builds them all at once — bus, index, registry, trend store, topic store — so every service
+of a process shares the same instances: in embedded mode the gateway reads the very stores the workers write.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,10 @@ from .search.embedded import EmbeddedIndex
 from .search.port import SearchIndex
 from .settings import CommonSettings
 from .streams import ALL_STREAMS
-from .trends.port import TrendStore
+from .topics import TopicStore, make_topic_store
+from .topics.settings import TopicStoreSettings
+from .trends import TrendStore, make_trend_store
+from .trends.settings import TrendSettings
 
 
 @dataclass
@@ -23,12 +30,9 @@ class Backends:
     bus: EventBus
     index: SearchIndex
     registry: PaperRegistry
+    trends: TrendStore
+    topics: TopicStore
     redis: Any = None
-    # Built on first use by paperwire_trending.service.default_store (it owns the half-life settings); one
-    # per process, so in embedded mode the gateway reads the very store the trending worker writes.
-    trends: TrendStore | None = None
-    # The topic store (paperwire_trending.topic_store.default_topic_store), shared the same way.
-    topics: Any = None
     _started: bool = field(default=False, repr=False)
 
     async def start(self) -> None:
@@ -51,26 +55,43 @@ class Backends:
         self._started = False
 
 
-def make_backends(settings: CommonSettings, *, client_id: str = "paperwire") -> Backends:
+def make_backends(
+    settings: CommonSettings,
+    *,
+    client_id: str = "paperwire",
+    trends: TrendSettings | None = None,
+    topics: TopicStoreSettings | None = None,
+) -> Backends:
+    """Every adapter of `settings.backend`. The trend and topic stores take their settings (half-lives, dedupe
+    horizon, retention) from `trends` / `topics`, by default from the environment (PAPERWIRE_TRENDING_*)."""
+    ts = trends or TrendSettings()
+    retention = (topics or TopicStoreSettings()).topics_emitted_retention_s
+    redis: Any = None
+    bus: EventBus
+    index: SearchIndex
+    registry: PaperRegistry
     if settings.backend == "embedded":
         import os
 
-        if not settings.embedded_data_dir:
-            return Backends(settings, EmbeddedBus(), EmbeddedIndex(), MemoryRegistry())
-        os.makedirs(settings.embedded_data_dir, exist_ok=True)
-        index = EmbeddedIndex(os.path.join(settings.embedded_data_dir, "index.sqlite"))
-        registry = SqliteRegistry(os.path.join(settings.embedded_data_dir, "registry.sqlite"))
-        return Backends(settings, EmbeddedBus(), index, registry)
-    from redis.asyncio import Redis
+        bus = EmbeddedBus()
+        if settings.embedded_data_dir:
+            os.makedirs(settings.embedded_data_dir, exist_ok=True)
+            index = EmbeddedIndex(os.path.join(settings.embedded_data_dir, "index.sqlite"))
+            registry = SqliteRegistry(os.path.join(settings.embedded_data_dir, "registry.sqlite"))
+        else:
+            index, registry = EmbeddedIndex(), MemoryRegistry()
+    else:
+        from redis.asyncio import Redis
 
-    from .bus.kafka import KafkaBus
-    from .search.elastic import ElasticIndex
+        from .bus.kafka import KafkaBus
+        from .search.elastic import ElasticIndex
 
-    redis = Redis.from_url(settings.redis_url)
-    return Backends(
-        settings,
-        KafkaBus(settings.kafka_bootstrap, client_id=client_id, namespace=settings.namespace),
-        ElasticIndex(settings.elasticsearch_url, settings.namespace + settings.index_alias),
-        RedisRegistry(redis, prefix=settings.namespace),
-        redis,
+        redis = Redis.from_url(settings.redis_url)
+        bus = KafkaBus(settings.kafka_bootstrap, client_id=client_id, namespace=settings.namespace)
+        index = ElasticIndex(settings.elasticsearch_url, settings.namespace + settings.index_alias)
+        registry = RedisRegistry(redis, prefix=settings.namespace)
+    trend_store = make_trend_store(
+        redis, ts.half_lives(), horizon_s=ts.dedupe_horizon_s, prefix=settings.namespace + "paperwire:trend:{pw}"
     )
+    topic_store = make_topic_store(redis, settings.namespace, emitted_retention_s=retention)
+    return Backends(settings, bus, index, registry, trend_store, topic_store, redis)

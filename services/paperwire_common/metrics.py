@@ -19,6 +19,8 @@ BATCH_SECONDS = Histogram(
 HALTED = Gauge("paperwire_consumer_halted", "1 when a consumer halted on a poison batch", ["service"])
 INGESTED = Counter("paperwire_ingest_records_total", "Records read by the ingestor by outcome", ["outcome"])
 INDEX_DOCS = Gauge("paperwire_index_documents", "Documents in the search index")
+GRPC_REQUESTS = Counter("paperwire_grpc_requests_total", "Gateway gRPC calls by outcome", ["method", "code"])
+GRPC_WATCHERS = Gauge("paperwire_grpc_watchers", "Open WatchTopicEvents streams")
 HTTP_REQUESTS = Counter("paperwire_http_requests_total", "Gateway HTTP requests", ["route", "method", "status"])
 HTTP_SECONDS = Histogram(
     "paperwire_http_request_seconds",

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .workers import health_ports_text
 
 
 class CommonSettings(BaseSettings):
@@ -25,6 +27,11 @@ class CommonSettings(BaseSettings):
         description="prefix of Kafka topics and groups, the index alias and Redis keys (isolates deployments)",
     )
     index_alias: str = Field("papers", description="search index alias (points at papers-v1, ...)")
+    public_url: str = Field(
+        "",
+        description="base URL of the site in links the gateway writes (feeds, recommendations), e.g. "
+        "https://papers.example.org; unset = the gateway's own address (http://<gateway host>:<gateway port>)",
+    )
     embedded_data_dir: str | None = Field(
         None, description="where the embedded index persists (SQLite); unset = in memory"
     )
@@ -32,6 +39,14 @@ class CommonSettings(BaseSettings):
     health_host: str = Field("127.0.0.1", description="bind address of a lone service's health/metrics port")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR")
     log_format: Literal["json", "console"] = Field("json", description="json lines or human console")
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        v = v.strip().rstrip("/")
+        if v and not v.startswith(("http://", "https://")):
+            raise ValueError("PAPERWIRE_PUBLIC_URL must be an http:// or https:// URL")
+        return v
 
 
 class ConsumerSettings(BaseSettings):
@@ -49,5 +64,5 @@ class ConsumerSettings(BaseSettings):
         ge=0,
         le=65535,
         description="port of /healthz, /readyz, /metrics when run alone (0 = the service's default: "
-        "enricher 9101, indexer 9102, trending 9103, notifier 9104)",
+        f"{health_ports_text()})",
     )

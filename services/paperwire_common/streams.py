@@ -38,7 +38,7 @@ ENGAGEMENT = StreamSpec(
     "engagement.v1", Engagement, "org.paperwire.engagement.v1", "paper_id", "gateway", ("trending",)
 )
 TOPIC_EVENTS = StreamSpec(
-    "topics.v1", TopicEvent, "org.paperwire.topic.v1", "topic_id", "trending", ("notifier",), partitions=1
+    "topics.v1", TopicEvent, "org.paperwire.topic.v1", "topic_id", "trending", ("notifier", "gateway"), partitions=1
 )
 
 PAPER_TOPICS = StreamSpec(

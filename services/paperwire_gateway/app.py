@@ -1,41 +1,74 @@
-"""Gateway REST API (FastAPI): search, papers, health, metrics and a small web page."""
+"""Gateway REST API (FastAPI): builds the app from its routers, dependencies context and middleware.
+
+Routes live in routes_*.py (module-level routers), their dependencies in deps.py, their models in schemas.py.
+`/docs` (Swagger UI) and `/redoc` are served from the assets of the fastapi-offline package, so they work
+without network access.
+"""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
-from fastapi import FastAPI, Response
-from fastapi.responses import FileResponse, JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from paperwire_common.backends import Backends
 from paperwire_common.clock import Clock, SystemClock
 from paperwire_common.logging import get_logger
-from paperwire_common.search.service import Fusion, SearchService
-from paperwire_trending.service import default_store
-from paperwire_trending.settings import TrendingSettings
-from paperwire_trending.topic_store import default_topic_store
+from paperwire_common.search.service import Fusion, QueryEncoder, SearchService
+from paperwire_common.topics.service import TopicReadService
+from paperwire_common.trends.service import TrendReadService
+from paperwire_common.trends.settings import TrendSettings
 
-from . import limits, problems, routes_events, routes_search, routes_topics, routes_trending
+from . import (
+    limits,
+    openapi,
+    problems,
+    routes_compat,
+    routes_events,
+    routes_feeds,
+    routes_ops,
+    routes_papers,
+    routes_search,
+    routes_site,
+    routes_topics,
+    routes_trending,
+)
 from . import metrics as http_metrics
+from .deps import GatewayContext, Readiness
 from .settings import GatewaySettings
 
-STATIC = Path(__file__).parent / "static"
 log = get_logger(__name__)
+ROUTERS = (
+    routes_search,
+    routes_papers,
+    routes_events,
+    routes_trending,
+    routes_feeds,
+    routes_compat,
+    routes_topics,
+    routes_ops,
+)
+DOCS_ASSETS = "/docs-assets"
+
+
+def own_url(settings: GatewaySettings) -> str:
+    """The gateway's own address: the default of PAPERWIRE_PUBLIC_URL."""
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    return f"http://{host}:{settings.port}"
 
 
 def create_app(
     backends: Backends,
     settings: GatewaySettings | None = None,
-    readiness: Callable[[], dict[str, bool]] | None = None,
-    encoder: Any = None,
+    readiness: Readiness | None = None,
+    encoder: QueryEncoder | None = None,
     clock: Clock | None = None,
     encoder_reason: str = "the embedding model is not loaded (PAPERWIRE_EMBEDDINGS=false or no model stack)",
+    trend_settings: TrendSettings | None = None,
 ) -> FastAPI:
     settings = settings or GatewaySettings()
+    clock = clock or SystemClock()
     secret = settings.cursor_secret
     if not secret:
         # Cursors then only work against this process; several gateways behind one URL need a shared secret.
@@ -56,44 +89,29 @@ def create_app(
         ),
         encoder_unavailable_reason=encoder_reason,
     )
-    app = FastAPI(
+    app = FastAPIOffline(
         title="Paperwire",
         version="1.0.0",
         description="Search, feeds and subscriptions for trending research papers. Errors are "
         "application/problem+json (RFC 9457).",
+        static_url=DOCS_ASSETS,
     )
-    app.state.backends, app.state.search, app.state.settings = backends, search, settings
+    app.state.ctx = GatewayContext(
+        settings=settings,
+        clock=clock,
+        index=backends.index,
+        bus=backends.bus,
+        search=search,
+        trends=TrendReadService(backends.trends, backends.index, trend_settings or TrendSettings(), clock),
+        topics=TopicReadService(backends.topics, backends.index),
+        public_url=backends.settings.public_url or own_url(settings),
+        readiness=readiness,
+    )
     problems.install(app)
     http_metrics.install(app)
     limits.install(app, settings.max_body_bytes)
-    app.include_router(routes_search.router(settings))
-    app.include_router(routes_events.router(settings))
-    trending = TrendingSettings()
-    app.state.trends = default_store(backends, trending)
-    app.include_router(routes_trending.router(settings, trending, clock or SystemClock()))
-    app.state.topics = default_topic_store(backends, emitted_retention_s=trending.topics_emitted_retention_s)
-    app.include_router(routes_topics.router(settings))
-
-    @app.get("/healthz", tags=["operations"])
-    async def healthz() -> dict[str, str]:
-        """Liveness: the process serves requests."""
-        return {"status": "ok"}
-
-    @app.get("/readyz", tags=["operations"])
-    async def readyz() -> JSONResponse:
-        """Readiness: the index answers and every in-process service has started."""
-        checks = {"index": await backends.index.ready(), **(readiness() if readiness else {})}
-        ok = all(checks.values())
-        return JSONResponse(
-            {"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503
-        )
-
-    @app.get("/metrics", tags=["operations"], include_in_schema=False)
-    async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
-    @app.get("/", include_in_schema=False)
-    async def index_page() -> FileResponse:
-        return FileResponse(STATIC / "index.html")
-
+    for module in ROUTERS:
+        app.include_router(module.router)
+    app.include_router(routes_site.router)
+    openapi.install(app, settings)
     return app

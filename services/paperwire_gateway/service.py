@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Any
 
 import uvicorn
 
 from paperwire_common.backends import Backends
 from paperwire_common.health import QuietServer
 from paperwire_common.logging import get_logger
+from paperwire_common.search.service import QueryEncoder
 
 from .app import create_app
+from .deps import Readiness
 from .settings import GatewaySettings
 
 log = get_logger(__name__)
@@ -23,8 +23,8 @@ class Gateway:
         self,
         backends: Backends,
         settings: GatewaySettings | None = None,
-        readiness: Callable[[], dict[str, bool]] | None = None,
-        encoder: Any = None,
+        readiness: Readiness | None = None,
+        encoder: QueryEncoder | None = None,
     ) -> None:
         self.settings = settings or GatewaySettings()
         self.backends = backends
@@ -43,15 +43,15 @@ class Gateway:
         task = asyncio.create_task(self.server.serve())
         grpc_task = None
         if self.settings.grpc_port:
-            from .grpc_api import serve_grpc
+            from .grpc import serve_grpc
 
             grpc_task = asyncio.create_task(
-                serve_grpc(self.backends, self.app.state.search, self.settings.host, self.settings.grpc_port, stop)
+                serve_grpc(self.app.state.ctx, self.settings.grpc_host, self.settings.grpc_port, stop)
             )
         log.info(
             "gateway.listening",
             url=f"http://{self.settings.host}:{self.settings.port}",
-            grpc=f"{self.settings.host}:{self.settings.grpc_port}" if grpc_task else "off",
+            grpc=f"{self.settings.grpc_host}:{self.settings.grpc_port}" if grpc_task else "off",
         )
         await stop.wait()
         self.server.should_exit = True

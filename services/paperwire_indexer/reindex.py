@@ -56,7 +56,7 @@ async def reindex(b: Backends, *, delete_old: bool = False) -> dict[str, Any]:
     # Writes go to the concrete index, not the alias; topic assignments stay in the live index's companion.
     target = ElasticIndex(live.url, new, topics_index=live.assignments.name)
     group = f"paperwire-reindex-{new}-{int(time.time())}"
-    building = Backends(b.settings, b.bus, target, b.registry, b.redis)
+    building = Backends(b.settings, b.bus, target, b.registry, b.trends, b.topics, b.redis)
     indexer = Indexer(building, IndexerSettings(group=group))
     try:
         replayed = await _drain(b, indexer)

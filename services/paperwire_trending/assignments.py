@@ -13,8 +13,7 @@ from collections.abc import Iterable, Mapping
 
 from paperwire_common import ids
 from paperwire_common.events import PaperTopics
-
-from .topics import TopicRecord
+from paperwire_common.topics import TopicRecord
 
 Assigned = dict[str, list[tuple[str, str]]]  # paper id -> [(topic id, label)], by topic id
 

@@ -24,7 +24,7 @@ from paperwire_common.streams import ENGAGEMENT, PAPER_TOPICS, PAPERS_ENRICHED
 from paperwire_common.trends import make_trend_store
 from paperwire_common.trends.port import TrendStore
 
-from .service import Trending, default_store
+from .service import Trending
 from .settings import TrendingSettings
 
 log = get_logger(__name__)
@@ -70,7 +70,7 @@ async def rebuild(
 ) -> dict[str, Any]:
     settings = settings or TrendingSettings()
     clock = clock or SystemClock()
-    live = default_store(b, settings)
+    live = b.trends
     t0 = time.monotonic()
     if check:
         scratch = make_trend_store(

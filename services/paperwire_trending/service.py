@@ -25,12 +25,11 @@ from paperwire_common.clock import Clock, SystemClock
 from paperwire_common.consumer import ConsumerLoop
 from paperwire_common.envelope import Decoded
 from paperwire_common.streams import ENGAGEMENT, PAPER_TOPICS, PAPERS_ENRICHED
-from paperwire_common.trends import TrendStore, make_trend_store
+from paperwire_common.trends import TrendStore
 
 from .handlers import plan_batch
 from .settings import TrendingSettings
 from .topic_job import run_periodically
-from .topic_store import default_topic_store
 
 NAME = "trending"
 
@@ -39,24 +38,6 @@ UPDATES = Counter(
     "Score updates by outcome (applied; skipped: replayed, duplicate or no-op; refused: dead-lettered)",
     ["outcome"],
 )
-
-
-def default_store(backends: Backends, settings: TrendingSettings) -> TrendStore:
-    """The store of these backends: Redis when the kafka backend has a client, else in memory.
-
-    Embedded mode needs one store per process (the gateway must read what trending writes): it is kept on
-    the Backends instance.
-    """
-    if backends.trends is not None:
-        return backends.trends
-    store = make_trend_store(
-        backends.redis,
-        settings.half_lives(),
-        horizon_s=settings.dedupe_horizon_s,
-        prefix=backends.settings.namespace + "paperwire:trend:{pw}",
-    )
-    backends.trends = store
-    return store
 
 
 class Trending:
@@ -70,9 +51,11 @@ class Trending:
         self.b = backends
         self.settings = settings or TrendingSettings()
         self.clock = clock or SystemClock()
-        self.store = store or default_store(backends, self.settings)
+        # The store of these backends (make_backends built it): in embedded mode the gateway reads this one.
+        self.store = store or backends.trends
         # The group names both the Kafka commits and the offsets the store keeps atomically with the scores.
         self.group = self.settings.group or f"paperwire-{NAME}"
+        self._topics_wake, self._topics_ran = asyncio.Event(), asyncio.Event()
 
     async def handle(self, batch: list[Decoded[BaseModel]]) -> list[tuple[Decoded[BaseModel], str]]:
         plan = plan_batch(batch, self.settings, self.clock.now())
@@ -95,26 +78,32 @@ class Trending:
         UPDATES.labels("refused").inc(len(failures))
         return failures
 
-    async def run_topics(
-        self, stop: asyncio.Event, wake: asyncio.Event | None = None, ran: asyncio.Event | None = None
-    ) -> None:
-        """The periodic topic job (re-cluster, publish topics.v1 and papers.topics.v1) until stop; `wake` runs it
-        at once, `ran` is set after each run. With topics off, just wait (a task that ends on its own would stop
-        the whole process)."""
+    async def recluster_now(self) -> None:
+        """Run the topic job at once (the task run_topics started) and wait until it has run: `paperwire run all`
+        does after its startup ingest, so the sample's papers carry their topics when it says it is ready."""
+        if not self.settings.topics_enabled:
+            return
+        self._topics_ran.clear()
+        self._topics_wake.set()
+        await self._topics_ran.wait()
+
+    async def run_topics(self, stop: asyncio.Event) -> None:
+        """The periodic topic job (re-cluster, publish topics.v1 and papers.topics.v1) until stop, also at once
+        on recluster_now. With topics off, just wait (a task that ends on its own would stop the whole
+        process)."""
         if not self.settings.topics_enabled:
             await stop.wait()
             return
-        store = default_topic_store(self.b, emitted_retention_s=self.settings.topics_emitted_retention_s)
         await run_periodically(
             self.b,
-            store,
+            self.b.topics,
             self.clock,
             self.settings.topics_interval_s,
             stop,
             config=self.settings.topic_job_config(),
             initial_delay_s=self.settings.topics_initial_delay_s,
-            wake=wake,
-            ran=ran,
+            wake=self._topics_wake,
+            ran=self._topics_ran,
         )
 
     def loop(self) -> ConsumerLoop:

@@ -2,7 +2,7 @@
 papers.topics.v1, keep the state in the TopicStore.
 
 One run: read every paper's embedding, keyphrases, title and ingested_at from the index; cluster and diff
-against the stored topics (paperwire_trending.topics.detect); publish the new TopicEvents and the changed
+against the stored topics (paperwire_trending.detection.detect); publish the new TopicEvents and the changed
 assignments (paperwire_trending.assignments); then save the new state with the emitted event ids. Publish first,
 then save: a crash in between re-publishes the same deterministic topic event ids on the next run, which
 consumers deduplicate (ce_id), and the same assignments again (a later version of the same topics: harmless);
@@ -10,7 +10,7 @@ saving first could lose them.
 Two runs at once (two trending replicas) publish the same ids and save the same state: harmless, but wasted
 work, so run the job in one replica.
 
-Also the read side for the gateway: `list_topics` and `get_topic` return JSON-ready dicts.
+The read side (what the gateway serves) is paperwire_common.topics.service.
 """
 
 from __future__ import annotations
@@ -18,24 +18,25 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from prometheus_client import Counter, Gauge, Histogram
 
 from paperwire_common.backends import Backends
-from paperwire_common.clock import Clock, iso
+from paperwire_common.clock import Clock
 from paperwire_common.envelope import encode
 from paperwire_common.events import TopicEvent
 from paperwire_common.logging import get_logger
 from paperwire_common.search.port import SearchIndex, SearchRequest
 from paperwire_common.streams import PAPER_TOPICS, TOPIC_EVENTS
+from paperwire_common.topics import TopicStore
 
 from .assignments import changed_assignments
-from .topic_store import TopicStore
-from .topics import ClusterParams, Paper, TopicRecord, TrendParams, detect
+from .bursts import TrendParams
+from .clustering import ClusterParams, Paper
+from .detection import detect
 
 log = get_logger(__name__)
 SOURCE = "paperwire/trending"
@@ -189,67 +190,3 @@ async def run_periodically(
             ran.set()
         if await wait(interval_s):
             return
-
-
-# ------------------------------------------------------------------------------------------------ read side
-
-TopicSort = Literal["size", "trending", "recent", "label"]
-
-
-def _trend(r: TopicRecord) -> dict[str, Any]:
-    t = r.trend
-    if t is None:
-        return {"recent": 0, "baseline": 0.0, "z": 0.0, "lift": None, "bursting": False}
-    return {"recent": t.recent, "baseline": t.baseline, "z": t.z, "lift": t.lift, "bursting": t.bursting}
-
-
-def _summary(r: TopicRecord) -> dict[str, Any]:
-    return {
-        "id": r.id,
-        "label": r.label,
-        "keyphrases": r.keyphrases,
-        "size": r.size,
-        "cohesion": r.cohesion,
-        "created_at": iso(r.created_at),
-        "trend": _trend(r),
-    }
-
-
-def _sort_key(sort: TopicSort) -> Any:
-    if sort == "trending":
-        return lambda r: (-(r.trend.z if r.trend else 0.0), -r.size, r.id)
-    if sort == "recent":
-        return lambda r: (-r.created_at, -r.size, r.id)
-    if sort == "label":
-        return lambda r: (r.label, r.id)
-    return lambda r: (-r.size, r.id)
-
-
-async def list_topics(store: TopicStore, size: int = 50, sort: TopicSort = "size") -> list[dict[str, Any]]:
-    """GET /v1/topics: [{id, label, keyphrases, size, cohesion, created_at, trend: {recent, baseline, z, ...}}]."""
-    topics = sorted(await store.list(), key=_sort_key(sort))
-    return [_summary(r) for r in topics[: max(size, 0)]]
-
-
-async def get_topic(
-    store: TopicStore, index: SearchIndex, topic_id: str, max_papers: int = 100
-) -> dict[str, Any] | None:
-    """GET /v1/topics/{id}: the summary plus its papers [{id, title}], newest arrivals first; None if unknown.
-    Papers deleted from the index since the last re-clustering are left out."""
-    r = await store.get(topic_id)
-    if r is None:
-        return None
-    docs: list[tuple[str, dict[str, Any]]] = []
-    ids: Sequence[str] = r.members
-    for i in range(0, len(ids), 50):
-        chunk = ids[i : i + 50]
-        got = await asyncio.gather(*(index.get(p) for p in chunk))
-        docs += [(p, d) for p, d in zip(chunk, got, strict=True) if d is not None]
-
-    def newest(item: tuple[str, dict[str, Any]]) -> tuple[float, str]:
-        t = item[1].get("ingested_at")
-        return (-float(t) if isinstance(t, int | float) else math.inf, item[0])
-
-    docs.sort(key=newest)
-    papers = [{"id": p, "title": d.get("title", "")} for p, d in docs[: max(max_papers, 0)]]
-    return {**_summary(r), "papers": papers}

@@ -131,3 +131,35 @@ async def test_rewind_before_any_commit_redelivers_everything(bus: EventBus) -> 
     again = await drain(c, 6)
     await c.stop()
     assert [int(r.value) for r in again] == [int(r.value) for r in first] == list(range(6))
+
+
+async def test_a_reader_follows_one_partition_from_any_position(bus: EventBus) -> None:
+    await bus.publish(msgs(6, keys=1))  # one key: one partition, offsets 0..5
+    part = next(p for p, end in (await bus.end_offsets(TOPIC)).items() if end == 6)
+
+    async def read(offset: int | None, n: int) -> tuple[list[int], int]:
+        r = bus.reader(TOPIC, part, offset)
+        await r.start()
+        start = r.position
+        got: list[Record] = []
+        deadline = asyncio.get_running_loop().time() + 30
+        while len(got) < n and asyncio.get_running_loop().time() < deadline:
+            got += await r.poll(n - len(got), 0.5)
+        assert await r.poll(10, 0.2) == [] and r.position == start + len(got)
+        await r.stop()
+        assert all(x.partition == part and x.topic == TOPIC for x in got)
+        return [x.offset for x in got], start
+
+    assert await read(2, 4) == ([2, 3, 4, 5], 2)
+    assert await read(-5, 6) == ([0, 1, 2, 3, 4, 5], 0), "before the start: from the oldest kept"
+    assert await read(99, 0) == ([], 6), "past the end: the end"
+    tail = bus.reader(TOPIC, part)
+    await tail.start()
+    assert tail.position == 6
+    waiting = asyncio.create_task(tail.poll(5, 20))
+    await asyncio.sleep(0.3)
+    await bus.publish(msgs(2, keys=1))  # raised while it waits
+    got = await waiting
+    got += await tail.poll(5 - len(got), 2) if len(got) < 2 else []
+    await tail.stop()
+    assert [x.offset for x in got] == [6, 7] and [x.value for x in got] == [b"0", b"1"]

@@ -7,9 +7,9 @@ The held-out papers are those whose title says "time series" / "time-series" (10
 "forecast" alone are NOT held out: they are about other things (forecasting world events with LLMs, weather
 forecasting, ...) and form topics of their own, so holding them back too would rightly announce those as well.
 All papers arrive within seconds, so no topic has the history a burst needs: no topic.trending here (the burst
-statistics are unit-tested in tests/unit/trending/test_topics.py). Along the way the topics reach the papers:
-papers.topics.v1 gives every member its topic in the index and in the per-topic trending rankings, and replaying
-those assignments in another order changes nothing.
+statistics are unit-tested in tests/unit/trending/test_bursts.py and test_detection.py). Along the way the topics
+reach the papers: papers.topics.v1 gives every member its topic in the index and in the per-topic trending
+rankings, and replaying those assignments in another order changes nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from paperwire_common.bus.port import EventBus
@@ -28,12 +29,12 @@ from paperwire_common.clock import SystemClock
 from paperwire_common.envelope import decode
 from paperwire_common.events import TopicEvent
 from paperwire_common.streams import PAPER_TOPICS, TOPIC_EVENTS, StreamSpec
+from paperwire_common.topics import TopicStore
+from paperwire_common.topics.service import TopicReadService
+from paperwire_gateway.app import create_app
 from paperwire_indexer.handlers import latest_assignments
-from paperwire_trending.service import default_store
-from paperwire_trending.settings import TrendingSettings
-from paperwire_trending.topic_job import get_topic, list_topics, recluster
-from paperwire_trending.topic_store import RedisTopicStore, TopicStore, default_topic_store
-from paperwire_trending.topics import CREATED, detect
+from paperwire_trending.detection import CREATED
+from paperwire_trending.topic_job import recluster
 from tests.conftest import SAMPLE
 
 from .pipeline import Pipeline, pipeline
@@ -93,7 +94,7 @@ async def check_papers_carry_their_topics(p: Pipeline, store: TopicStore) -> Non
     """Every member of every topic carries its id and label in the index and ranks in its trending ranking; and
     replaying every assignment in reverse order changes nothing."""
     state = await store.load()
-    trends = default_store(p.backends, TrendingSettings())
+    trends = p.backends.trends
     now = SystemClock().now()
     for t in state.topics.values():
         for pid in t.members:
@@ -121,8 +122,7 @@ async def test_time_series_papers_emerge_as_exactly_one_new_topic(
     clock = SystemClock()
     workers = ("enricher", "indexer", "trending")
     async with pipeline(backend, namespace, workers, embeddings=True, **settings) as p:
-        store = default_topic_store(p.backends)
-        assert store is default_topic_store(p.backends)  # one per Backends (the gateway reads this one)
+        store = p.backends.topics  # built by make_backends: the gateway reads this very store
         try:
             await p.ingest(str(before))
             await p.settle(timeout_s=600)
@@ -162,49 +162,19 @@ async def test_time_series_papers_emerge_as_exactly_one_new_topic(
             assert [e.id for e in on_bus] == [e.id for e in first] + [ev.id]
             assert len({e.topic_id for e in on_bus}) == len(on_bus)
 
-            # The gateway's view.
-            listed = await list_topics(store, size=100)
+            # The gateway's view: the read service, and the API on the same backends.
+            listed = await TopicReadService(store, p.backends.index).list_topics(size=100)
             assert ev.topic_id in [t["id"] for t in listed] and len(listed) == len(state2.topics)
-            detail = await get_topic(store, p.backends.index, ev.topic_id)
-            assert detail is not None and detail["label"] == ev.label
+            app = create_app(p.backends)
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+                assert (await c.get("/v1/topics", params={"size": 100})).json() == listed
+                got = await c.get(f"/v1/topics/{ev.topic_id}")
+            assert got.status_code == 200, got.text
+            detail = got.json()
+            assert detail["label"] == ev.label
             assert {x["id"] for x in detail["papers"]} == set(state2.topics[ev.topic_id].members)
             assert all(TIME_SERIES.search(x["title"]) for x in detail["papers"])
         finally:
-            await default_store(p.backends, TrendingSettings()).reset()
+            await p.backends.trends.reset()
             if p.backends.redis is not None:
                 await p.backends.redis.delete(*(f"{namespace}paperwire:topics{s}" for s in ("", ":emitted", ":meta")))
-
-
-@pytest.mark.redis
-async def test_redis_topic_store_round_trip(redis_url: str, namespace: str) -> None:
-    from redis.asyncio import Redis
-
-    from tests.unit.trending.test_topics import corpus
-
-    r = Redis.from_url(redis_url)
-    prefix = f"{namespace}paperwire:topics"
-    store: TopicStore = RedisTopicStore(r, prefix=prefix, emitted_retention_s=100.0)
-    try:
-        assert (await store.load()).as_of is None and not (await store.load()).announced
-        d = detect(corpus({"ts": 8, "proteins": 6, "robots": 5}), {}, set(), 1_000.0)
-        await store.save(d.topics, {e.id: e.detected_at for e in d.events}, 1_000.0)
-        state = await store.load()
-        assert state.as_of == 1_000.0 and state.announced  # saved after its assignments were published
-        assert state.topics == {t.id: t for t in d.topics}
-        assert state.emitted == {e.id for e in d.events}
-        assert sorted(await store.list(), key=lambda t: t.id) == sorted(d.topics, key=lambda t: t.id)
-        assert await store.get(d.topics[0].id) == d.topics[0] and await store.get("nope") is None
-        # A save replaces every topic and drops event ids older than the retention (100 s).
-        await store.save(d.topics[1:], {"later": 1_150.0}, 1_150.0)
-        state = await store.load()
-        assert set(state.topics) == {t.id for t in d.topics[1:]} and state.emitted == {"later"}
-        # Many topics and ids in one call (the script writes them in chunks).
-        many = [t.model_copy(update={"id": f"tp-{i:04d}"}) for i in range(450) for t in d.topics[:1]]
-        await store.save(many, {f"e{i}": 1_200.0 for i in range(700)}, 1_200.0)
-        state = await store.load()
-        assert len(state.topics) == 450 and len(state.emitted) == 701
-        await store.save([], {}, 1_300.0)
-        assert (await store.load()).topics == {}
-    finally:
-        await r.delete(prefix, f"{prefix}:emitted", f"{prefix}:meta")
-        await r.aclose()

@@ -15,8 +15,6 @@ from paperwire_common.envelope import encode
 from paperwire_common.events import Engagement
 from paperwire_common.streams import ENGAGEMENT
 from paperwire_trending.rebuild import compare, rebuild
-from paperwire_trending.service import default_store
-from paperwire_trending.settings import TrendingSettings
 from tests.conftest import SAMPLE, start_service
 
 from .pipeline import pipeline
@@ -56,7 +54,7 @@ async def test_rebuild_equals_live_and_duplicates_count_once(
         evs = events(ids, 3000)
         await p.backends.bus.publish(messages(evs))
         await p.settle()
-        store = default_store(p.backends, TrendingSettings())
+        store = p.backends.trends
         now = T0 + 3 * 3000
         before = await store.top("24h", None, 1000, now)
         assert len(before) > 40, "announced papers (freshness prior) and engaged ones are ranked"
@@ -84,7 +82,7 @@ async def test_kill_9_scorer_mid_stream_gives_same_scores(
         await p.settle()
         ids = sorted(await p.backends.index.snapshot())
         await p.backends.bus.publish(messages(events(ids, 60_000, seed=2)))
-        store = default_store(p.backends, TrendingSettings())
+        store = p.backends.trends
 
         proc = start_scorer(namespace)
         async with asyncio.timeout(120):

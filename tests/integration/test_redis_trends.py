@@ -16,17 +16,19 @@ from typing import Any
 import pytest
 from redis.crc import key_slot
 
-from paperwire_common.backends import Backends
+from paperwire_common.backends import Backends, make_backends
 from paperwire_common.clock import FixedClock
 from paperwire_common.consumer import ConsumerLoop
 from paperwire_common.envelope import encode
 from paperwire_common.events import Engagement
+from paperwire_common.settings import CommonSettings
 from paperwire_common.streams import ENGAGEMENT, PAPERS_ENRICHED
+from paperwire_common.topics.redis import RedisTopicStore
 from paperwire_common.trends import EmbeddedTrendStore, TrendStore
 from paperwire_common.trends.redis import RedisTrendStore
 from paperwire_trending.service import Trending
 from paperwire_trending.settings import TrendingSettings
-from tests.contract.test_trend_store import HL, Stream, T, apply, connect_redis
+from tests.contract.test_trend_store import HL, REDIS_URL, Stream, T, apply, connect_redis
 from tests.unit.trending.feed import D, Feed, H, embedded_backends
 
 pytestmark = pytest.mark.redis
@@ -99,17 +101,20 @@ async def test_the_service_on_redis_ranks_exactly_like_the_embedded_store(r: Any
     assert await redis_svc.store.breakdown(hot, now) == await emb_svc.store.breakdown(hot, now)
 
 
-async def test_default_store_is_redis_under_the_namespace(r: Any) -> None:
-    b = embedded_backends()
-    b.redis = r
-    b.settings = b.settings.model_copy(update={"namespace": "ns1-"})
-    svc = Trending(b, TrendingSettings())
-    assert isinstance(svc.store, RedisTrendStore) and svc.store.prefix == "ns1-paperwire:trend:{pw}"
-    f = Feed()
-    svc.clock = f.clock
-    await svc.handle([f.paper("p:a", T, ["nlp"])])
-    keys = [k.decode() for k in await r.keys("*")]
-    assert keys and all(k.startswith("ns1-paperwire:trend:{pw}:") for k in keys)
+async def test_make_backends_builds_the_redis_store_under_the_namespace(r: Any) -> None:
+    b = make_backends(CommonSettings(backend="kafka", namespace="ns1-", redis_url=REDIS_URL))
+    try:
+        svc = Trending(b, TrendingSettings())
+        assert svc.store is b.trends, "the service uses the store make_backends built"
+        assert isinstance(svc.store, RedisTrendStore) and svc.store.prefix == "ns1-paperwire:trend:{pw}"
+        assert isinstance(b.topics, RedisTopicStore) and b.topics.k_topics == "ns1-paperwire:topics"
+        f = Feed()
+        svc.clock = f.clock
+        await svc.handle([f.paper("p:a", T, ["nlp"])])
+        keys = [k.decode() for k in await r.keys("*")]
+        assert keys and all(k.startswith("ns1-paperwire:trend:{pw}:") for k in keys)
+    finally:
+        await b.redis.aclose()
 
 
 async def test_every_key_lives_in_one_hash_slot(r: Any) -> None:

@@ -1,13 +1,13 @@
 """Static checks of the deploy files: docker-compose.yml, Dockerfile, .dockerignore, deploy/prometheus, deploy/grafana.
 
 No Docker needed. The files are checked against the code they configure: settings classes (env vars), metrics.py
-(metric and label names), runner.HEALTH_PORTS and GatewaySettings (ports), deploy/local/versions.env (server
-versions). promtool checks need promtool (`make tools`; required with PAPERWIRE_REQUIRE_SERVERS=1).
+(metric and label names), the registry of workers (paperwire_common/workers.py) and GatewaySettings (ports),
+deploy/local/versions.env (server versions). promtool checks need promtool (`make tools`; required with
+PAPERWIRE_REQUIRE_SERVERS=1).
 """
 
 from __future__ import annotations
 
-import ast
 import importlib
 import importlib.util
 import json
@@ -27,8 +27,10 @@ import yaml
 from pydantic_settings import BaseSettings
 
 from paperwire_cli import runner
+from paperwire_cli.runner import health_port
 from paperwire_common import metrics
 from paperwire_common.settings import CommonSettings
+from paperwire_common.workers import WORKERS, health_ports
 from paperwire_gateway.settings import GatewaySettings
 from tests.tools import need_tool
 
@@ -145,9 +147,8 @@ def setting_env_names(service: str) -> set[str]:
 
 
 def runnable_services() -> set[str]:
-    """gateway + every worker of HEALTH_PORTS whose service module exists (`paperwire run <name>` can build it)."""
-    workers = {w for w in runner.HEALTH_PORTS if (ROOT / "services" / f"paperwire_{w}" / "service.py").exists()}
-    return {"gateway", *workers}
+    """gateway + every registered worker (`paperwire run <name>` can build it)."""
+    return {"gateway", *WORKERS}
 
 
 def expected_port(service: str, env: dict[str, str] | None = None) -> int:
@@ -155,7 +156,7 @@ def expected_port(service: str, env: dict[str, str] | None = None) -> int:
     env = env or {}
     if service == "gateway":
         return int(env.get("PAPERWIRE_GATEWAY_PORT") or GatewaySettings.model_fields["port"].default)
-    return int(env.get(f"PAPERWIRE_{service.upper()}_HEALTH_PORT") or 0) or runner.HEALTH_PORTS[service]
+    return int(env.get(f"PAPERWIRE_{service.upper()}_HEALTH_PORT") or 0) or WORKERS[service].health_port
 
 
 # metrics.py: sample names as Prometheus exposes them, and the labels of each.
@@ -246,13 +247,6 @@ def scrape_targets(config: Path) -> list[tuple[str, str, dict[str, str]]]:
     return out
 
 
-def dockerfile_healthcheck_script() -> str:
-    text = DOCKERFILE.read_text()
-    m = re.search(r"^COPY [^\n]*<<'?EOF'?\s+/usr/local/bin/paperwire-healthcheck\n(.*?)^EOF$", text, re.S | re.M)
-    assert m, "the Dockerfile must write /usr/local/bin/paperwire-healthcheck with a COPY heredoc"
-    return m.group(1)
-
-
 # ------------------------------------------------------------------------------------------------ compose
 def test_compose_parses_and_has_every_server() -> None:
     assert isinstance(compose(), dict)
@@ -284,7 +278,7 @@ def test_depends_on_names_existing_services_with_valid_conditions() -> None:
 
 
 def test_build_contexts_and_dockerfiles_exist() -> None:
-    known = {"streams", "ingestor", *runner.HEALTH_PORTS, "gateway"}
+    known = {"streams", "ingestor", *WORKERS, "gateway"}
     for name, svc in paperwire_services().items():
         build = svc["build"]
         context = ROOT / build.get("context", ".")
@@ -375,7 +369,7 @@ def test_every_runnable_service_is_deployed() -> None:
     deployed = {service_arg(s) for s in long_running().values()}
     assert deployed == runnable_services(), (
         f"docker-compose.yml runs {sorted(deployed)}, the code has {sorted(runnable_services())} "
-        "(a worker is runnable once services/paperwire_<name>/service.py exists)"
+        "(a worker is runnable once it is in paperwire_common/workers.py)"
     )
     # The compose name is the DNS name deploy/prometheus scrapes.
     for name, svc in long_running().items():
@@ -422,7 +416,7 @@ def test_dockerfile_runs_paperwire_per_service() -> None:
     assert "grpc_tools.protoc -Iproto --python_out=services --grpc_python_out=services --pyi_out=services" in flat
     users = re.findall(r"^USER (\S+)$", text, re.M)
     assert users and users[-1] not in ("root", "0"), "the service must not run as root"
-    assert re.search(r"^HEALTHCHECK .*paperwire-healthcheck", text, re.M)
+    assert re.search(r'^HEALTHCHECK .*CMD \["paperwire", "healthcheck"\]$', text, re.M)
 
 
 def test_dockerfile_env_vars_are_real_settings() -> None:
@@ -432,16 +426,11 @@ def test_dockerfile_env_vars_are_real_settings() -> None:
     assert keys <= allowed, f"not settings: {sorted(keys - allowed)}"
 
 
-def test_dockerfile_healthcheck_ports_match_the_code() -> None:
-    script = dockerfile_healthcheck_script()
-    tree = ast.parse(script)
-    ports = next(
-        ast.literal_eval(n.value)
-        for n in ast.walk(tree)
-        if isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "HEALTH_PORTS" for t in n.targets)
-    )
-    assert ports == runner.HEALTH_PORTS
-    assert f"or {GatewaySettings.model_fields['port'].default})" in script
+def test_dockerfile_holds_no_copy_of_the_health_ports() -> None:
+    """The HEALTHCHECK asks `paperwire healthcheck`, which reads the registry of workers: no port list here."""
+    text = DOCKERFILE.read_text()
+    ports = [*health_ports().values(), GatewaySettings.model_fields["port"].default]
+    assert not [p for p in ports if re.search(rf"\b{p}\b", text)], "a port is written in the Dockerfile"
 
 
 class _Health(BaseHTTPRequestHandler):
@@ -456,32 +445,40 @@ class _Health(BaseHTTPRequestHandler):
         pass
 
 
+def _healthcheck(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`paperwire healthcheck` as the Docker HEALTHCHECK runs it (the service named by PAPERWIRE_SERVICE)."""
+    base = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
+    cmd = [sys.executable, "-m", "paperwire_cli.main", "healthcheck", "--timeout", "5"]
+    return subprocess.run(cmd, env={**base, **env}, capture_output=True, text=True, timeout=60, cwd=ROOT)
+
+
 @pytest.mark.parametrize("status, ok", [(200, True), (503, False)])
-def test_dockerfile_healthcheck_probe(tmp_path: Path, status: int, ok: bool) -> None:
-    script = tmp_path / "paperwire-healthcheck"
-    script.write_text(dockerfile_healthcheck_script())
+def test_healthcheck_command_probes_the_service_port(status: int, ok: bool) -> None:
     handler = type("Health", (_Health,), {"status": status})
     server = HTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        port = server.server_address[1]
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "PAPERWIRE_SERVICE": "indexer",
-            "PAPERWIRE_INDEXER_HEALTH_PORT": str(port),
-        }
-        r = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=30)
+        port = str(server.server_address[1])
+        r = _healthcheck({"PAPERWIRE_SERVICE": "indexer", "PAPERWIRE_INDEXER_HEALTH_PORT": port})
         assert (r.returncode == 0) == ok, r.stderr
-        env = {"PATH": env["PATH"], "PAPERWIRE_SERVICE": "gateway", "PAPERWIRE_GATEWAY_PORT": str(port)}
-        r = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=30)
+        r = _healthcheck({"PAPERWIRE_SERVICE": "gateway", "PAPERWIRE_GATEWAY_PORT": port})
         assert (r.returncode == 0) == ok, r.stderr
     finally:
         server.shutdown()
         server.server_close()
-    r = subprocess.run(
-        [sys.executable, str(script)], env={"PAPERWIRE_SERVICE": "streams"}, capture_output=True, text=True, timeout=30
-    )
+    r = _healthcheck({"PAPERWIRE_SERVICE": "streams"})
     assert r.returncode != 0 and "no health endpoint" in r.stderr
+
+
+def test_healthcheck_ports_come_from_the_registry_and_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in WORKERS:
+        monkeypatch.delenv(f"PAPERWIRE_{name.upper()}_HEALTH_PORT", raising=False)
+        assert health_port(name) == expected_port(name) == WORKERS[name].health_port
+    monkeypatch.setenv("PAPERWIRE_TRENDING_HEALTH_PORT", "9999")
+    assert health_port("trending") == 9999
+    monkeypatch.delenv("PAPERWIRE_GATEWAY_PORT", raising=False)
+    assert health_port("gateway") == GatewaySettings.model_fields["port"].default
+    assert health_port("streams") is None
 
 
 def test_dockerignore_keeps_local_state_out() -> None:

@@ -7,6 +7,7 @@ crc32(key) so a key always maps to the same partition.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import zlib
 from collections.abc import Mapping, Sequence
@@ -68,6 +69,9 @@ class EmbeddedBus:
 
     def consumer(self, group: str, topics: Sequence[str], *, from_beginning: bool = True) -> EmbeddedConsumer:
         return EmbeddedConsumer(self, group, list(topics), from_beginning)
+
+    def reader(self, topic: str, partition: int, offset: int | None = None) -> EmbeddedReader:
+        return EmbeddedReader(self, topic, partition, offset)
 
     # -- group membership: partitions are split round-robin among a group's live members
     def _join(self, c: EmbeddedConsumer) -> None:
@@ -154,3 +158,29 @@ class EmbeddedConsumer:
     async def lag(self) -> int:
         g = self.bus.committed.get(self.group, {})
         return sum(len(self.bus._topic(t).partitions[p]) - g.get((t, p), 0) for t, p in self.assignment)
+
+
+class EmbeddedReader:
+    def __init__(self, bus: EmbeddedBus, topic: str, partition: int, offset: int | None) -> None:
+        self.bus, self.topic, self.partition, self._asked = bus, topic, partition, offset
+        self.position = 0
+
+    def _log(self) -> list[Record]:
+        parts = self.bus._topic(self.topic).partitions
+        return parts[self.partition] if self.partition < len(parts) else []
+
+    async def start(self) -> None:
+        end = len(self._log())
+        self.position = end if self._asked is None else min(max(self._asked, 0), end)
+
+    async def stop(self) -> None:
+        return None
+
+    async def poll(self, max_records: int, timeout_s: float) -> list[Record]:
+        if len(self._log()) <= self.position and timeout_s > 0:
+            changed = self.bus._topic(self.topic).changed
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), timeout_s)
+        out = self._log()[self.position : self.position + max_records]
+        self.position += len(out)
+        return out

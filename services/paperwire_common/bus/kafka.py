@@ -110,6 +110,57 @@ class KafkaBus:
     def consumer(self, group: str, topics: Sequence[str], *, from_beginning: bool = True) -> KafkaConsumer:
         return KafkaConsumer(self.bootstrap, group, list(topics), from_beginning, self.client_id, self.ns)
 
+    def reader(self, topic: str, partition: int, offset: int | None = None) -> KafkaReader:
+        return KafkaReader(self.bootstrap, self.ns + topic, topic, partition, offset, self.client_id)
+
+
+class KafkaReader:
+    """A group-less consumer assigned one partition (no commits, no rebalances)."""
+
+    def __init__(
+        self, bootstrap: str, name: str, topic: str, partition: int, offset: int | None, client_id: str
+    ) -> None:
+        self.topic, self._asked = topic, offset
+        self.tp = TopicPartition(name, partition)
+        self.position = 0
+        # earliest: an offset the broker no longer keeps (retention) resumes at the oldest record it has.
+        self._c = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap,
+            client_id=f"{client_id}-reader",
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+
+    async def start(self) -> None:
+        await self._c.start()
+        self._c.assign([self.tp])
+        first = (await self._c.beginning_offsets([self.tp]))[self.tp]
+        end = (await self._c.end_offsets([self.tp]))[self.tp]
+        self.position = end if self._asked is None else min(max(self._asked, first), end)
+        self._c.seek(self.tp, self.position)
+
+    async def stop(self) -> None:
+        await self._c.stop()
+
+    async def poll(self, max_records: int, timeout_s: float) -> list[Record]:
+        got = await self._c.getmany(self.tp, timeout_ms=int(timeout_s * 1000), max_records=max_records)
+        out = [
+            Record(
+                self.topic,
+                (r.key or b"").decode(),
+                r.value or b"",
+                tuple(r.headers) if r.headers else (),
+                r.partition,
+                r.offset,
+                r.timestamp / 1000.0,
+            )
+            for r in got.get(self.tp, [])
+        ]
+        if out:
+            self.position = out[-1].offset + 1
+        return out
+
 
 class _FlushOnRevoke(ConsumerRebalanceListener):
     def __init__(self, owner: KafkaConsumer) -> None:

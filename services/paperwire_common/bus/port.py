@@ -3,7 +3,8 @@
 Contract (tests/contract/test_event_bus.py runs it against every adapter):
 - one key always lands in the same partition, so one paper's events stay in order;
 - a consumer group sees each record at least once; it resumes after the last *committed* offset;
-- records polled but not committed are delivered again after `rewind()` or a restart (crash safety).
+- records polled but not committed are delivered again after `rewind()` or a restart (crash safety);
+- a reader (no group) reads one partition from any kept offset, in order.
 """
 
 from __future__ import annotations
@@ -84,6 +85,24 @@ class Consumer(Protocol):
         ...
 
 
+class StreamReader(Protocol):
+    """One partition read from a position, outside any consumer group: nothing is committed, no rebalance
+    (a client following a stream, e.g. gRPC WatchTopicEvents)."""
+
+    position: int  # the offset of the next record to read (set by start())
+
+    async def start(self) -> None:
+        """Position at the offset asked for, clamped to what the partition holds (its oldest kept record, its
+        end); at the end when none was asked for."""
+        ...
+
+    async def stop(self) -> None: ...
+
+    async def poll(self, max_records: int, timeout_s: float) -> list[Record]:
+        """Up to max_records records from `position` on, in offset order, waiting at most timeout_s."""
+        ...
+
+
 class EventBus(Producer, Protocol):
     async def start(self) -> None: ...
 
@@ -94,3 +113,7 @@ class EventBus(Producer, Protocol):
     def consumer(self, group: str, topics: Sequence[str], *, from_beginning: bool = True) -> Consumer: ...
 
     async def end_offsets(self, topic: str) -> dict[int, int]: ...
+
+    def reader(self, topic: str, partition: int, offset: int | None = None) -> StreamReader:
+        """A StreamReader of one partition from `offset` (None: from its end)."""
+        ...

@@ -1,4 +1,5 @@
-"""Trend scores: the TrendStore port (port.py) and its Redis and embedded adapters."""
+"""Trend scores: the TrendStore port (port.py), its Redis and embedded adapters, the read side the gateway serves
+(service.py) and the settings the stores and readers share (settings.py)."""
 
 from __future__ import annotations
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from paperwire_common.topics import MemoryTopicStore, TopicRecord
 from paperwire_trending.assignments import changed_assignments
-from paperwire_trending.topic_store import MemoryTopicStore
-from paperwire_trending.topics import TopicRecord
 
 
 def topic(tid: str, label: str, *members: str) -> TopicRecord:

@@ -71,7 +71,7 @@ async def test_engagement_for_an_unknown_paper_is_held_until_it_is_announced() -
 async def test_default_store_is_embedded_and_shared_by_the_backends() -> None:
     b = embedded_backends()
     one, two = Trending(b, TrendingSettings()), Trending(b, TrendingSettings())
-    assert isinstance(one.store, EmbeddedTrendStore) and one.store is two.store
+    assert isinstance(one.store, EmbeddedTrendStore) and one.store is two.store is b.trends
     assert one.group == "paperwire-trending"
     assert Trending(b, TrendingSettings(group="g2")).group == "g2"
 

@@ -104,6 +104,13 @@ def filters(f: Filters) -> list[dict[str, Any]]:
         if f.date_to:  # rounded up to the end of that day: inclusive also for datetimes
             rng["lte"] = check_date(f.date_to, "date_to").isoformat() + "||/d"
         out.append({"range": {"published_at": rng}})
+    if f.arrived_from is not None or f.arrived_before is not None:
+        arrived: dict[str, float] = {}
+        if f.arrived_from is not None:
+            arrived["gte"] = f.arrived_from
+        if f.arrived_before is not None:
+            arrived["lt"] = f.arrived_before
+        out.append({"range": {"ingested_at": arrived}})
     return out
 
 

@@ -47,6 +47,8 @@ async def keyword_search(
             # neighbour still ranks, without that mark.
             marks = {"bool": {"should": [node(c) for c in pq.highlight]}}
             kw["highlight"] = {**HIGHLIGHT, "highlight_query": marks}
+    if req.order == "arrival":
+        sort = [{"ingested_at": {"order": "desc", "missing": "_last"}}, {"id": "asc"}]
     if req.search_after is not None:
         kw["search_after"] = list(req.search_after)
     if req.facets:

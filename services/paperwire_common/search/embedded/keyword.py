@@ -72,23 +72,31 @@ class KeywordSearch:
                 (TITLE_TIER, f"title : {quote(pq.title_phrase)}"),
             )
         count = int(self.db.execute("SELECT count(*) FROM temp.hits").fetchone()[0])
-        last = after(req.search_after, (float, int))
-        cond, cond_params = "", []
-        if last is not None:
-            cond, cond_params = " WHERE score < ? OR (score = ? AND id > ?)", [last[0], last[0], last[1]]
-        rows = self.db.execute(
-            f"SELECT rid, score, id FROM temp.hits{cond} ORDER BY score DESC, id LIMIT ?", (*cond_params, req.size)
-        ).fetchall()
+        rows = self._page(req)
         docs = self.store.docs([r[0] for r in rows], req.fields)
         marks = " OR ".join(f"({self._leaf(c, ())})" for c in pq.highlight) if req.highlight else ""
         hits = []
-        for rid, score, pid in rows:
+        for rid, score, key, pid in rows:
             tier = score >= TITLE_TIER
             hl = self._highlights(marks, rid) if marks else {}
-            hits.append(SearchHit(pid, float(score - TITLE_TIER if tier else score), docs[rid], hl, (score, pid), tier))
+            hits.append(SearchHit(pid, float(score - TITLE_TIER if tier else score), docs[rid], hl, (key, pid), tier))
         facets = self.facets("temp.hits d", "", [], req.facets)
         total, relation = counted(count, timed_out)
         return SearchResponse(total, hits, facets, relation, timed_out)
+
+    def _page(self, req: SearchRequest) -> list[tuple[int, float, float, str]]:
+        """(rid, score, sort key, id) of the page after `search_after`: the key is the score, or `arrived` in the
+        arrival order."""
+        last = after(req.search_after, (float, int))
+        key = "d.arrived" if req.order == "arrival" else "h.score"
+        cond, cond_params = "", []
+        if last is not None:
+            cond, cond_params = f" WHERE {key} < ? OR ({key} = ? AND h.id > ?)", [last[0], last[0], last[1]]
+        return self.db.execute(
+            f"SELECT h.rid, h.score, {key}, h.id FROM temp.hits h JOIN docs d ON d.rid = h.rid{cond} "
+            f"ORDER BY {key} DESC, h.id LIMIT ?",
+            (*cond_params, req.size),
+        ).fetchall()
 
     def _match(self, expr: str, where: str, params: list[Any], budget_s: float | None) -> bool:
         """Every match into temp.hits, chunk by chunk of rowids; True when the budget ran out first (the chunks
@@ -112,19 +120,19 @@ class KeywordSearch:
         return False
 
     def _browse(self, req: SearchRequest, where: str, params: list[Any]) -> SearchResponse:
-        """An empty query: every document (filtered), newest first."""
-        last = after(req.search_after, str)
+        """An empty query: every document (filtered), newest first (by publication, or by arrival)."""
+        col = "d.arrived" if req.order == "arrival" else "d.published_at"
+        last = after(req.search_after, (float, int) if req.order == "arrival" else str)
         cond, cond_params = "", []
         if last is not None:
-            cond = " AND (d.published_at < ? OR (d.published_at = ? AND d.id > ?))"
+            cond = f" AND ({col} < ? OR ({col} = ? AND d.id > ?))"
             cond_params = [last[0], last[0], last[1]]
         rows = self.db.execute(
-            f"SELECT d.rid, d.published_at, d.id FROM docs d WHERE 1{where}{cond} "
-            "ORDER BY d.published_at DESC, d.id LIMIT ?",
+            f"SELECT d.rid, {col}, d.id FROM docs d WHERE 1{where}{cond} ORDER BY {col} DESC, d.id LIMIT ?",
             (*params, *cond_params, req.size),
         ).fetchall()
         docs = self.store.docs([r[0] for r in rows], req.fields)
-        hits = [SearchHit(pid, 0.0, docs[rid], {}, (published, pid)) for rid, published, pid in rows]
+        hits = [SearchHit(pid, 0.0, docs[rid], {}, (sort_key, pid)) for rid, sort_key, pid in rows]
         # The total and the facets of a browse are passes over everything: cached until the next write.
         key = (req.filters, req.facets)
         cached = self._browse_cache.get(key) if req.only is None else None
@@ -234,6 +242,12 @@ def filter_sql(f: Filters) -> tuple[str, list[Any]]:
         # Inclusive of the whole day, also for datetimes: before the next day.
         sql.append("d.published_at <> '' AND d.published_at < ?")
         params.append((check_date(f.date_to, "date_to") + timedelta(days=1)).isoformat())
+    if f.arrived_from is not None:
+        sql.append("d.arrived >= ?")
+        params.append(float(f.arrived_from))
+    if f.arrived_before is not None:
+        sql.append("d.arrived >= 0 AND d.arrived < ?")
+        params.append(float(f.arrived_before))
     return "".join(f" AND {s}" for s in sql), params
 
 

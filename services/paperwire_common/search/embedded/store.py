@@ -23,7 +23,7 @@ import numpy as np
 from ...sqlite import select_in
 from ..document import DEFAULT_FIELDS
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 TOKENIZER = "tokenize = 'porter unicode61 remove_diacritics 2'"
 # `docs` is kept narrow (what filters, facets, sorting and suggestions read) so scans and joins over many
 # matches stay in cache; the JSON and the vector live in `bodies`, read only for the hits returned.
@@ -31,8 +31,9 @@ SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS docs (
     rid INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, version INTEGER NOT NULL, content_hash TEXT NOT NULL,
     title TEXT NOT NULL DEFAULT '', published_at TEXT NOT NULL DEFAULT '', year INTEGER, source TEXT,
-    has_code INTEGER, has_vec INTEGER NOT NULL DEFAULT 0);
+    has_code INTEGER, has_vec INTEGER NOT NULL DEFAULT 0, arrived REAL NOT NULL DEFAULT -1);
 CREATE INDEX IF NOT EXISTS docs_recent ON docs (published_at DESC, id);
+CREATE INDEX IF NOT EXISTS docs_arrival ON docs (arrived DESC, id);
 CREATE TABLE IF NOT EXISTS bodies (rid INTEGER PRIMARY KEY, doc TEXT NOT NULL, embedding BLOB);
 CREATE TABLE IF NOT EXISTS doc_topics (topic TEXT NOT NULL, rid INTEGER NOT NULL, PRIMARY KEY (topic, rid))
     WITHOUT ROWID;
@@ -90,7 +91,8 @@ class Store:
         """Bring the schema to SCHEMA_VERSION; returns the documents of an older layout, to be written again."""
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         old: list[dict[str, Any]] = []
-        if version < SCHEMA_VERSION and self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'docs'").fetchone():
+        exists = self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'docs'").fetchone() is not None
+        if version < 2 and exists:
             # v1 (docs + a title/abstract FTS table): every derived table changed, so rebuild from the documents.
             for pid, ver, chash, raw, blob in self.db.execute(
                 "SELECT id, version, content_hash, doc, embedding FROM docs"
@@ -100,6 +102,14 @@ class Store:
                     d["embedding"] = np.frombuffer(blob, dtype=np.float32).tolist()
                 old.append(d)
             self.db.executescript("DROP TABLE IF EXISTS docs_fts; DROP TABLE IF EXISTS docs;")
+        elif version == 2 and exists:
+            # v2 -> v3: the `arrived` column (ingested_at) for the arrival order and filters, from the bodies.
+            self.db.executescript(
+                "ALTER TABLE docs ADD COLUMN arrived REAL NOT NULL DEFAULT -1;"
+                "UPDATE docs SET arrived = coalesce((SELECT CASE WHEN typeof(json_extract(b.doc, '$.ingested_at'))"
+                " IN ('real', 'integer') THEN json_extract(b.doc, '$.ingested_at') END"
+                " FROM bodies b WHERE b.rid = docs.rid), -1);"
+            )
         self.db.executescript(SCHEMA)
         return old
 

@@ -4,6 +4,7 @@ derived table (FTS, topics, vocabulary, suggestions) in one transaction."""
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -53,6 +54,7 @@ def prepare(d: dict[str, Any]) -> Prepared:
         str(d["source"]) if d.get("source") is not None else None,
         int(bool(d["has_code"])) if d.get("has_code") is not None else None,
         int(vec is not None),
+        arrived_key(d.get("ingested_at")),
     )
     body = (
         json.dumps({k: v for k, v in d.items() if k != "embedding"}),
@@ -76,6 +78,13 @@ def published_key(value: Any) -> str:
     if dt.tzinfo is not None:
         dt = dt.astimezone(UTC).replace(tzinfo=None)
     return dt.isoformat()
+
+
+def arrived_key(value: Any) -> float:
+    """ingested_at as the `arrived` column: -1 when missing, so the arrival order is total without NULLs."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return -1.0
 
 
 # (rid, vector) of each document written; the caller moves the vectors into the matrix once committed
@@ -188,14 +197,14 @@ class Writer:
             self._unindex(rid, old)
             self.db.execute(
                 "UPDATE docs SET version=?, content_hash=?, title=?, published_at=?, year=?, source=?, has_code=?, "
-                "has_vec=? WHERE rid = ?",
+                "has_vec=?, arrived=? WHERE rid = ?",
                 (*cols, rid),
             )
             self.db.execute("UPDATE bodies SET doc = ?, embedding = ? WHERE rid = ?", (*body, rid))
         else:
             cur = self.db.execute(
-                "INSERT INTO docs (id, version, content_hash, title, published_at, year, source, has_code, has_vec) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO docs (id, version, content_hash, title, published_at, year, source, has_code, has_vec, "
+                "arrived) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (pid, *cols),
             )
             rid = int(cur.lastrowid or 0)

@@ -1,0 +1,24 @@
+"""Research topics (clusters of papers): the TopicStore port (port.py), its memory and Redis adapters, the
+stored model (model.py) and the read side the gateway serves (service.py). Clustering and detection live in
+paperwire_trending, which writes the store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .memory import MemoryTopicStore
+from .model import TopicRecord, Trend
+from .port import DEFAULT_RETENTION_S, TopicState, TopicStore
+
+__all__ = ["MemoryTopicStore", "TopicRecord", "TopicState", "TopicStore", "Trend", "make_topic_store"]
+
+
+def make_topic_store(
+    redis: Any, namespace: str = "", *, emitted_retention_s: float = DEFAULT_RETENTION_S
+) -> TopicStore:
+    """Redis when a client is given (kafka backend), else in memory (embedded backend)."""
+    if redis is None:
+        return MemoryTopicStore(emitted_retention_s)
+    from .redis import RedisTopicStore
+
+    return RedisTopicStore(redis, prefix=f"{namespace}paperwire:topics", emitted_retention_s=emitted_retention_s)

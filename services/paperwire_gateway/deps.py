@@ -1,0 +1,154 @@
+"""Route dependencies (`Annotated[..., Depends(...)]`), the FastAPI full-stack template's way.
+
+`create_app` puts one `GatewayContext` on `app.state.ctx`; every dependency reads from it, and routes only take
+dependencies, never `request.app.state`. Tests swap any of them with `app.dependency_overrides[get_x] = ...`,
+or call a route function by name with the objects they want.
+
+Every dependency is `async def`: FastAPI runs a plain `def` dependency in a worker thread, a thread hop per
+request that would cost more than the dependency does.
+"""
+
+# No `from __future__ import annotations`: FastAPI reads the Annotated dependencies at runtime.
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
+
+from paperwire_common.bus.port import EventBus
+from paperwire_common.clock import Clock
+from paperwire_common.search.port import SearchIndex
+from paperwire_common.search.service import SearchService
+from paperwire_common.topics.service import TopicReadService
+from paperwire_common.trends.service import TrendReadService
+
+from .revalidation import FeedVersions
+from .settings import GatewaySettings
+
+Readiness = Callable[[], dict[str, bool]]
+# Marks the `size` parameters bounded by GatewaySettings.max_page_size: openapi.py writes the bound in.
+PAGE_SIZE_MARK = "x-paperwire-page-size"
+
+
+@dataclass
+class GatewayContext:
+    """Everything the routes read, built once by create_app."""
+
+    settings: GatewaySettings
+    clock: Clock
+    index: SearchIndex
+    bus: EventBus
+    search: SearchService
+    trends: TrendReadService
+    topics: TopicReadService
+    public_url: str = "http://127.0.0.1:8000"  # base of links to the site (PAPERWIRE_PUBLIC_URL), no trailing /
+    feed_versions: FeedVersions = field(default_factory=FeedVersions)
+    readiness: Readiness | None = None  # in-process services' readiness (run all), besides the index
+
+
+def context(request: Request) -> GatewayContext:
+    ctx: GatewayContext = request.app.state.ctx
+    return ctx
+
+
+# Each reads the context itself rather than depending on a `get_context` dependency: every node of the
+# dependency graph is solved per request, and the chain would double the graph of a search.
+async def get_settings(request: Request) -> GatewaySettings:
+    return context(request).settings
+
+
+async def get_clock(request: Request) -> Clock:
+    return context(request).clock
+
+
+async def get_index(request: Request) -> SearchIndex:
+    return context(request).index
+
+
+async def get_bus(request: Request) -> EventBus:
+    return context(request).bus
+
+
+async def get_search_service(request: Request) -> SearchService:
+    return context(request).search
+
+
+async def get_trend_service(request: Request) -> TrendReadService:
+    return context(request).trends
+
+
+async def get_topic_service(request: Request) -> TopicReadService:
+    return context(request).topics
+
+
+async def get_public_url(request: Request) -> str:
+    return context(request).public_url
+
+
+async def get_feed_versions(request: Request) -> FeedVersions:
+    return context(request).feed_versions
+
+
+async def get_readiness(request: Request) -> Readiness | None:
+    return context(request).readiness
+
+
+SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+IndexDep = Annotated[SearchIndex, Depends(get_index)]
+BusDep = Annotated[EventBus, Depends(get_bus)]
+SearchServiceDep = Annotated[SearchService, Depends(get_search_service)]
+TrendServiceDep = Annotated[TrendReadService, Depends(get_trend_service)]
+TopicServiceDep = Annotated[TopicReadService, Depends(get_topic_service)]
+ReadinessDep = Annotated[Readiness | None, Depends(get_readiness)]
+PublicUrlDep = Annotated[str, Depends(get_public_url)]
+FeedVersionsDep = Annotated[FeedVersions, Depends(get_feed_versions)]
+
+
+def check_page_size(size: int, settings: GatewaySettings) -> int:
+    """`size`, or the same 422 FastAPI gives for a Query(le=...) bound (problem+json with `errors`)."""
+    bound = settings.max_page_size
+    if size > bound:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "less_than_equal",
+                    "loc": ("query", "size"),
+                    "msg": f"Input should be less than or equal to {bound}",
+                    "input": size,
+                    "ctx": {"le": bound},
+                }
+            ]
+        )
+    return size
+
+
+def page_size(default: int) -> Any:
+    """A `size` query parameter (1..PAPERWIRE_GATEWAY_MAX_PAGE_SIZE, checked at request time) with this default.
+
+    The bound is a setting, read when the app is built, while routes are defined at import: the parameter
+    carries a mark and openapi.py writes the configured maximum into the document. Only a size the client
+    sent is checked (as FastAPI never checks a default against its bound).
+    """
+
+    async def size_param(
+        request: Request,
+        size: Annotated[
+            int,
+            Query(ge=1, description="results per page, 1..max_page_size", json_schema_extra={PAGE_SIZE_MARK: True}),
+        ] = default,
+    ) -> int:
+        settings = context(request).settings
+        if size > settings.max_page_size and "size" in request.query_params:
+            return check_page_size(size, settings)
+        return size
+
+    size_param.__name__ = f"page_size_{default}"
+    return Depends(size_param)
+
+
+PageSize = Annotated[int, page_size(10)]  # search, similar papers, recommendations
+FeedSize = Annotated[int, page_size(20)]  # trending and latest feeds
+TopicListSize = Annotated[int, page_size(50)]  # topics

@@ -1,0 +1,84 @@
+"""The OpenAPI document as the gateway really answers.
+
+FastAPI documents every error as application/json and every invalid request as its `HTTPValidationError`; the
+gateway sends application/problem+json (problems.py) with the `Problem` schema. Bounds that are settings (page
+size, events per request) are only known when the app is built: routes mark them and the marks are filled here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from .deps import PAGE_SIZE_MARK
+from .problems import PROBLEM
+from .routes_events import MAX_EVENTS_MARK
+from .settings import GatewaySettings
+
+_REF = "#/components/schemas/"
+_AS_PROBLEM = {_REF + "Problem", _REF + "HTTPValidationError"}
+
+
+def _operations(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for ops in doc.get("paths", {}).values():
+        yield from ops.values()
+
+
+def _errors_as_problems(doc: dict[str, Any]) -> None:
+    for op in _operations(doc):
+        for answer in op.get("responses", {}).values():
+            # Under the route's own media type: application/json, or e.g. application/atom+xml for a feed.
+            for media in (answer.get("content") or {}).values():
+                if (media.get("schema") or {}).get("$ref") in _AS_PROBLEM:
+                    answer["content"] = {PROBLEM: {"schema": {"$ref": _REF + "Problem"}}}
+                    break
+    schemas = doc.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+
+
+def _page_sizes(doc: dict[str, Any], top: int) -> None:
+    for op in _operations(doc):
+        for p in op.get("parameters", []):
+            if p.get("schema", {}).pop(PAGE_SIZE_MARK, None):
+                p["schema"]["maximum"] = top
+                p["description"] = p["schema"]["description"] = f"results per page, 1..{top}"
+
+
+def _max_events(node: Any, top: int) -> None:
+    if isinstance(node, dict):
+        if node.pop(MAX_EVENTS_MARK, None):
+            node["maxItems"] = top
+        for v in node.values():
+            _max_events(v, top)
+    elif isinstance(node, list):
+        for v in node:
+            _max_events(v, top)
+
+
+def build(app: FastAPI, settings: GatewaySettings) -> dict[str, Any]:
+    doc = get_openapi(
+        title=app.title,
+        version=app.version,
+        openapi_version=app.openapi_version,
+        description=app.description,
+        routes=app.routes,
+        tags=app.openapi_tags,
+    )
+    _errors_as_problems(doc)
+    _page_sizes(doc, settings.max_page_size)
+    for op in _operations(doc):
+        _max_events(op.get("requestBody"), settings.max_events_per_request)
+    return doc
+
+
+def install(app: FastAPI, settings: GatewaySettings) -> None:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = build(app, settings)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
