@@ -5,8 +5,9 @@ holds", "family of highly", "improve human forecasting"). Without a tagger (a mo
 pass over every abstract) the fragments are recognised by their words, a small grammar of English noun phrases
 in academic prose:
 - no function word at either end, none inside but one `of` or `for` between nouns ("mixture of experts");
-- no verb: the common verbs of abstracts in any inflection ("improve", "yields", "based", "leveraging"), and no
-  word ending a phrase that only modifies (an adverb in -ly, an adjective in -able, or one such as "large");
+- no verb: the common verbs of abstracts in any inflection ("improve", "yields", "based", "leveraging"), no
+  noun opening a phrase that only a verb would ("study energy transfer"), and no word ending a phrase that only
+  modifies (an adverb in -ly, an adjective in -able, or one such as "large");
 - then one phrase per stem: "language model" and "language models" are the same keyphrase, and a phrase
   inside a better-ranked one ("technical" after "qwen technical report") is dropped.
 """
@@ -35,7 +36,7 @@ _VERBS = frozenset(
     incorporate increase indicate integrate introduce investigate involve leverage lie make meet mitigate motivate
     need obtain offer outperform perform play predict prepare present produce propose prove provide reach recycle
     reduce remain rely reprogram require reveal scale seek serve show simplify solve suggest surpass tackle take
-    tend train transform uncover understand unify use utilize validate verify violate yield""".split()
+    tend train transform uncover understand unify use utilize validate vary verify violate yield""".split()
 )
 # Words that only modify: a phrase does not end with one ("rate of generative", "predictable are large").
 _MODIFIERS = frozenset(
@@ -45,6 +46,8 @@ _MODIFIERS = frozenset(
     numerical open possible powerful pre-trained pretrained real recent remote robust several significant simple
     small spatial specific statistical strong such temporal true correct various visual wide""".split()
 )
+# Nouns that open a phrase only as verbs ("study energy transfer"; the noun: "study of", "case study").
+_VERB_FIRST = frozenset({"study", "studies"})
 _NOT_ADVERBS = frozenset({"family", "anomaly", "assembly", "supply", "reply", "italy", "monopoly", "ally", "rally"})
 # Nouns among the words in -able/-ible/-ive, which otherwise modify ("explainable", "progressive").
 _SUFFIX_NOUNS = frozenset(
@@ -89,6 +92,8 @@ def noun_phrase(phrase: str) -> bool:
     if any(_is_verb(w) for w in words) or _modifies(words[-1]):
         return False
     if len(words) > 1 and words[0].endswith("ly") and words[0] not in _NOT_ADVERBS:  # "automatically interpreting"
+        return False
+    if len(words) > 1 and words[0] in _VERB_FIRST and words[1] not in _JOINERS:  # "we study energy transfer"
         return False
     if words[-2:] == ["large", "language"]:  # cut short of "large language model(s)" by the n-gram limit
         return False
