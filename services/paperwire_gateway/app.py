@@ -84,6 +84,7 @@ def create_app(
             floor=settings.semantic_floor,
             feedback_docs=settings.semantic_feedback_docs,
             feedback_weight=settings.semantic_feedback_weight,
+            known_item_weight=settings.semantic_known_item_weight,
             candidates=settings.hybrid_candidates,
             budget_s=settings.search_budget_ms / 1000,
         ),

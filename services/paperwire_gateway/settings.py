@@ -40,6 +40,12 @@ class GatewaySettings(BaseSettings):
         3, ge=0, le=20, description="pseudo-relevance feedback: the query vector moves toward its best N hits (0 = off)"
     )
     semantic_feedback_weight: float = Field(0.6, ge=0.0, le=2.0, description="... by this much")
+    semantic_known_item_weight: float = Field(
+        1.0,
+        ge=0.0,
+        le=4.0,
+        description="a query that is one paper's title moves toward that paper's vector by this much (0 = off)",
+    )
     hybrid_candidates: int = Field(100, ge=10, le=1000, description="vector results kept per semantic or hybrid query")
     search_budget_ms: int = Field(
         1000, ge=10, le=60_000, description="time budget of one search; past it, the answer is what was found"

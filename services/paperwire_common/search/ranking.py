@@ -8,8 +8,9 @@ Result sets (the same on every backend; the query's constraints and the filters 
 - hybrid: K ∪ V, K = the keyword matches (constraints and at least one free word), V as above.
 
 Ranking: titles that contain the free text as a phrase first (every mode), then
-- semantic: by cosine to the query vector moved toward its `feedback_docs` best hits (pseudo-relevance feedback;
-  the floor still applies to the query's own cosine, so a query about nothing stays with nothing);
+- semantic: by cosine to the query vector moved toward its `feedback_docs` best hits (pseudo-relevance feedback,
+  feedback.py; the floor still applies to the query's own cosine, so a query about nothing stays with nothing);
+  a query that names one paper's title stands for that paper: its vector moves toward the paper's first;
 - hybrid: by a convex combination of normalised scores (Bruch et al., "An Analysis of Fusion Functions for
   Hybrid Retrieval", 2023): α·bm25/max bm25 + (1 − α)·(cos − floor)/(max cos − floor), 0 for a list a document
   is not in. Both normalisations depend on the best hit only, so a deeper read never reorders the head: a page
@@ -28,6 +29,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from . import feedback
 from .port import TOTAL_EXACT_UP_TO, Filters, SearchHit, SearchIndex, SearchRequest, SearchResponse, TotalRelation
 from .query import EMPTY, ParsedQuery
 
@@ -55,6 +57,7 @@ class Fusion:
     candidates: int = 100  # vector results kept per query
     feedback_docs: int = 3  # pseudo-relevance feedback: the query vector moves toward its best few hits ...
     feedback_weight: float = 0.6  # ... by this much (0: off)
+    known_item_weight: float = 1.0  # a query naming one paper's title moves toward its vector this much (0: off)
     budget_s: float | None = None
 
 
@@ -104,15 +107,22 @@ class Ranker:
         embs = await self.index.get_embeddings([h.id for h in hits[: self.f.feedback_docs]])
         if not embs:
             return hits, more, list(vec)
-        q = np.asarray(vec, dtype=np.float64)
-        q /= np.linalg.norm(q) or 1.0
-        top = np.asarray(list(embs.values()), dtype=np.float64)
-        top /= np.maximum(np.linalg.norm(top, axis=1, keepdims=True), 1e-12)
-        moved = q + self.f.feedback_weight * top.mean(axis=0)
-        moved /= np.linalg.norm(moved) or 1.0
-        q2 = [float(x) for x in moved]
+        q2 = feedback.moved(vec, list(embs.values()), self.f.feedback_weight)
         ranked = await self.index.knn(q2, len(hits), filters, _IDS, only=[h.id for h in hits], budget_s=self.f.budget_s)
         return ranked, more, q2
+
+    async def _known_item(self, pq: ParsedQuery, vec: Sequence[float], filters: Filters) -> Sequence[float]:
+        """The query vector, moved toward the one paper whose title the query names (feedback.py), if any: the
+        relevance floor then applies to the moved vector (a query naming a paper is not about nothing)."""
+        tq = pq.title_query()
+        if tq is None or self.f.known_item_weight <= 0:
+            return vec
+        req = SearchRequest(tq, 2, filters, ("id", "title"), highlight=False, count=False)
+        hits = (await self.index.search(req)).hits
+        if len(hits) != 1 or not feedback.names_the_title(pq, str(hits[0].doc.get("title") or "")):
+            return vec
+        emb = (await self.index.get_embeddings([hits[0].id])).get(hits[0].id)
+        return vec if emb is None else feedback.moved(vec, [emb], self.f.known_item_weight)
 
     async def _facets(self, ids: list[str], filters: Filters, names: tuple[str, ...]) -> dict[str, Any]:
         if not names or not ids:
@@ -129,7 +139,7 @@ class Ranker:
     async def semantic(
         self, pq: ParsedQuery, vec: Sequence[float], filters: Filters, facets: tuple[str, ...]
     ) -> Ranked:
-        vhits, more, vec = await self._vectors(pq, vec, filters)
+        vhits, more, vec = await self._vectors(pq, await self._known_item(pq, vec, filters), filters)
         vector = {h.id: (i, h.score) for i, h in enumerate(vhits, 1)}
         title: set[str] = set()
         if (tq := pq.title_query()) is not None:
@@ -152,7 +162,7 @@ class Ranker:
         facets: tuple[str, ...],
         depth: int,
     ) -> Ranked:
-        vhits, more, _ = await self._vectors(pq, vec, filters)
+        vhits, more, _ = await self._vectors(pq, await self._known_item(pq, vec, filters), filters)
         v_ids = tuple(h.id for h in vhits)
         depth = min(depth + len(v_ids), self.window)
         top = SearchRequest(
@@ -171,8 +181,8 @@ class Ranker:
         ranked_k = sorted(in_k.values(), key=lambda h: (not h.title_match, -h.score, h.id))
         keyword = {h.id: (i, h.score) for i, h in enumerate(ranked_k, 1)}
         vector = {h.id: (i, h.score) for i, h in enumerate(vhits, 1)}
-        fused = self._fuse(keyword, vector)
         title = {h.id for h in in_k.values() if h.title_match}
+        fused = self._fuse(keyword, vector)
         order = sorted(fused, key=lambda i: (i not in title, -fused[i], i))
         total, relation = kres.total, kres.total_relation
         if more:

@@ -73,8 +73,9 @@ async def test_hybrid_fuses_and_explains(index: EmbeddedIndex) -> None:
 
 
 async def test_hybrid_counts_matches_once(index: EmbeddedIndex, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Hybrid reads the keyword ranking with the vector hits joined in (counted, with the facets asked for), the
-    # keyword scores of the vector hits, and the page's documents with their highlights: one count, one highlight.
+    # Hybrid reads the papers whose title the query may name (two at most, uncounted), the keyword ranking with the
+    # vector hits joined in (counted, with the facets asked for), the keyword scores of the vector hits, and the
+    # page's documents with their highlights: one count, one highlight.
     sent: list[SearchRequest] = []
     real = index.search
 
@@ -86,6 +87,7 @@ async def test_hybrid_counts_matches_once(index: EmbeddedIndex, monkeypatch: pyt
     page = await svc(index).search("predicting future values", mode="hybrid", size=3, facets=("year",))
     assert page.facets == {"year": []} and page.items
     assert sorted((r.facets, r.count, r.highlight) for r in sent) == [
+        ((), False, False),
         ((), False, False),
         ((), False, True),
         (("year",), True, False),
@@ -141,3 +143,30 @@ async def test_similar_and_recommendations(index: EmbeddedIndex) -> None:
     ids = [i["id"] for i in recs]
     assert not {"a", "b", "c"} & set(ids)
     assert ids[0] == "d", "the other forecasting paper is the closest to the liked ones"
+
+
+async def test_a_query_naming_a_title_ranks_that_papers_neighbours_next() -> None:
+    # "n" shares no word with the query, only its abstract with the named paper "k": the query alone never finds
+    # it; naming k's title stands for k, whose neighbour it is.
+    docs = [
+        ("k", "Sparse mixture routing", "Experts gate tokens."),
+        ("n", "Gating tokens among experts", "Experts gate tokens."),
+        ("o", "Sparse graphs", "Message passing on graphs."),
+    ]
+    ix = EmbeddedIndex()
+    vecs = BagOfWords().encode([f"{t}. {a}" for _, t, a in docs])
+    await ix.upsert(
+        [
+            {"id": i, "version": 1, "content_hash": "h", "title": t, "abstract": a, "embedding": [float(x) for x in v]}
+            for (i, t, a), v in zip(docs, vecs, strict=True)
+        ]
+    )
+    for mode in ("semantic", "hybrid"):
+        off = SearchService(ix, BagOfWords(), cursor_secret=b"k", fusion=Fusion(floor=0.1, known_item_weight=0.0))
+        alone = [i["id"] for i in (await off.search("Sparse mixture routing", mode=mode)).items]
+        assert alone[0] == "k" and "n" not in alone, (mode, alone)
+        got = [i["id"] for i in (await svc(ix).search("Sparse mixture routing", mode=mode)).items]
+        assert got[:2] == ["k", "n"], (mode, got)
+        # Two words of a three-word title name no paper: the query is only about those words.
+        part = [i["id"] for i in (await svc(ix).search("sparse mixture", mode=mode)).items]
+        assert "n" not in part, (mode, part)
