@@ -17,7 +17,8 @@ Indexer: upsert batches of new versions of indexed papers, with the two `<alias>
 (read before, settle after) and with them skipped.
 
 Per configuration: wall ms per request (median, p90) and Elasticsearch CPU ms per request (node stats delta over
-the configuration's requests). The box is shared: other processes' Elasticsearch work lands in the CPU numbers.
+the configuration's requests; node stats refresh it about once a second, so it is summed over whole blocks of
+requests). The box is shared: other processes' Elasticsearch work lands in the CPU numbers.
 """
 
 from __future__ import annotations
@@ -104,7 +105,7 @@ async def search_costs(es_url: str, alias: str, queries: list[str], rounds: int)
         await index.stop()
 
 
-async def indexer_costs(es_url: str, alias: str, papers: int, batches: int, size: int) -> None:
+async def indexer_costs(es_url: str, alias: str, papers: int, batches: int, size: int, rounds: int) -> None:
     from paperwire_common.search.elastic import ElasticIndex
 
     index = ElasticIndex(es_url, alias, request_timeout=60)
@@ -122,23 +123,22 @@ async def indexer_costs(es_url: str, alias: str, papers: int, batches: int, size
 
         walls: dict[str, list[float]] = {"with topic mgets": [], "without": []}
         cpu = dict.fromkeys(walls, 0.0)
-        version = max(int(d.get("version", 1)) for d in docs)
-        for b in range(batches):
-            chunk = docs[b * size : (b + 1) * size]
+        version = 1
+        for _ in range(rounds):  # each configuration's batches together: node stats refresh CPU once a second
             for name in walls:
+                fake = name == "without"
+                index.assignments.read = no_read if fake else real_read  # type: ignore[method-assign]
+                index.assignments.settle = no_settle if fake else real_settle  # type: ignore[method-assign]
                 version += 1
-                if name == "without":
-                    index.assignments.read, index.assignments.settle = no_read, no_settle  # type: ignore[method-assign]
-                else:
-                    index.assignments.read, index.assignments.settle = real_read, real_settle  # type: ignore[method-assign]
-                batch = [{**d, "version": version} for d in chunk]
                 c0 = _es_cpu_s(es_url)
-                t0 = time.perf_counter()
-                failures = await index.upsert(batch)
-                walls[name].append(time.perf_counter() - t0)
+                for b in range(batches):
+                    batch = [{**d, "version": version} for d in docs[b * size : (b + 1) * size]]
+                    t0 = time.perf_counter()
+                    failures = await index.upsert(batch)
+                    walls[name].append(time.perf_counter() - t0)
+                    if failures:
+                        raise RuntimeError(f"{len(failures)} failures, e.g. {failures[0]}")
                 cpu[name] += _es_cpu_s(es_url) - c0
-                if failures:
-                    raise RuntimeError(f"{len(failures)} failures, e.g. {failures[0]}")
         for name in walls:
             print(f"upsert of {size} papers, {name:<16} {stats(walls[name], cpu[name]).replace('request', 'batch')}")
     finally:
@@ -163,7 +163,7 @@ def main() -> int:
     ap.add_argument("--papers", type=int, default=20_000)
     ap.add_argument("--queries", type=int, default=100)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--batches", type=int, default=10)
+    ap.add_argument("--batches", type=int, default=20)
     ap.add_argument("--batch-size", type=int, default=200)
     ap.add_argument("--keep", action="store_true", help="keep the corpus index for a later run")
     a = ap.parse_args()
@@ -179,7 +179,7 @@ def main() -> int:
             f"one at a time; shared box: {json.dumps([round(x, 1) for x in __import__('os').getloadavg()])} load avg"
         )
         asyncio.run(search_costs(a.es, alias, queries, a.rounds))
-        asyncio.run(indexer_costs(a.es, alias, a.papers, a.batches, a.batch_size))
+        asyncio.run(indexer_costs(a.es, alias, a.papers, a.batches, a.batch_size, a.rounds))
     finally:
         if not a.keep:
             asyncio.run(drop(a.es, alias))

@@ -117,7 +117,7 @@ class Ranker:
         tq = pq.title_query()
         if tq is None or self.f.known_item_weight <= 0:
             return vec
-        req = SearchRequest(tq, 2, filters, ("id", "title"), highlight=False, count=False)
+        req = SearchRequest(tq, 2, filters, ("id", "title"), highlight=False, count=False, budget_s=self.f.budget_s)
         hits = (await self.index.search(req)).hits
         if len(hits) != 1 or not feedback.names_the_title(pq, str(hits[0].doc.get("title") or "")):
             return vec
