@@ -29,11 +29,13 @@ class CommonSettings(BaseSettings):
     index_alias: str = Field("papers", description="search index alias (points at papers-v1, ...)")
     public_url: str = Field(
         "",
-        description="base URL of the site in links the gateway writes (feeds, recommendations), e.g. "
+        description="base URL of the site in every link Paperwire writes (feeds, e-mails, webhooks), e.g. "
         "https://papers.example.org; unset = the gateway's own address (http://<gateway host>:<gateway port>)",
     )
     embedded_data_dir: str | None = Field(
-        None, description="where the embedded index persists (SQLite); unset = in memory"
+        None,
+        description="where the embedded backend persists (SQLite: bus log, index, registry, trend snapshot, "
+        "topics, notifications); unset = all in memory (`make run`: .paperwire/data)",
     )
     embeddings: bool = Field(True, description="compute sentence embeddings (needs the ONNX model stack)")
     health_host: str = Field("127.0.0.1", description="bind address of a lone service's health/metrics port")

@@ -15,7 +15,10 @@ from fastapi_offline import FastAPIOffline
 from paperwire_common.backends import Backends
 from paperwire_common.clock import Clock, SystemClock
 from paperwire_common.logging import get_logger
+from paperwire_common.mail.digest import DigestBuilder
 from paperwire_common.search.service import Fusion, QueryEncoder, SearchService
+from paperwire_common.subscriptions.service import SubscriptionService
+from paperwire_common.subscriptions.settings import NotifySettings
 from paperwire_common.topics.service import TopicReadService
 from paperwire_common.trends.service import TrendReadService
 from paperwire_common.trends.settings import TrendSettings
@@ -30,7 +33,9 @@ from . import (
     routes_ops,
     routes_papers,
     routes_search,
+    routes_signup,
     routes_site,
+    routes_subscriptions,
     routes_topics,
     routes_trending,
 )
@@ -47,6 +52,8 @@ ROUTERS = (
     routes_feeds,
     routes_compat,
     routes_topics,
+    routes_subscriptions,
+    routes_signup,
     routes_ops,
 )
 DOCS_ASSETS = "/docs-assets"
@@ -66,9 +73,13 @@ def create_app(
     clock: Clock | None = None,
     encoder_reason: str = "the embedding model is not loaded (PAPERWIRE_EMBEDDINGS=false or no model stack)",
     trend_settings: TrendSettings | None = None,
+    notify_settings: NotifySettings | None = None,
 ) -> FastAPI:
     settings = settings or GatewaySettings()
+    notify = notify_settings or NotifySettings()
     clock = clock or SystemClock()
+    # Base of every link we hand out (pages, feeds, mails, webhook bodies): PAPERWIRE_PUBLIC_URL or our own address.
+    public = backends.settings.public_url.rstrip("/") if backends.settings.public_url else own_url(settings)
     secret = settings.cursor_secret
     if not secret:
         # Cursors then only work against this process; several gateways behind one URL need a shared secret.
@@ -105,7 +116,9 @@ def create_app(
         search=search,
         trends=TrendReadService(backends.trends, backends.index, trend_settings or TrendSettings(), clock),
         topics=TopicReadService(backends.topics, backends.index),
-        public_url=backends.settings.public_url or own_url(settings),
+        public_url=public,
+        subscriptions=SubscriptionService(backends.subscriptions, backends.deliveries, notify, public, clock=clock),
+        digests=DigestBuilder(backends.index, backends.trends, backends.topics, notify, public),
         readiness=readiness,
     )
     problems.install(app)

@@ -10,17 +10,22 @@ request that would cost more than the dependency does.
 
 # No `from __future__ import annotations`: FastAPI reads the Annotated dependencies at runtime.
 
+import hashlib
+import hmac
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from paperwire_common.bus.port import EventBus
 from paperwire_common.clock import Clock
+from paperwire_common.mail.digest import DigestBuilder
 from paperwire_common.search.port import SearchIndex
 from paperwire_common.search.service import SearchService
+from paperwire_common.subscriptions.service import SubscriptionService
 from paperwire_common.topics.service import TopicReadService
 from paperwire_common.trends.service import TrendReadService
 
@@ -43,6 +48,8 @@ class GatewayContext:
     search: SearchService
     trends: TrendReadService
     topics: TopicReadService
+    subscriptions: SubscriptionService
+    digests: DigestBuilder
     public_url: str = "http://127.0.0.1:8000"  # base of links to the site (PAPERWIRE_PUBLIC_URL), no trailing /
     feed_versions: FeedVersions = field(default_factory=FeedVersions)
     readiness: Readiness | None = None  # in-process services' readiness (run all), besides the index
@@ -95,6 +102,52 @@ async def get_readiness(request: Request) -> Readiness | None:
     return context(request).readiness
 
 
+async def get_subscription_service(request: Request) -> SubscriptionService:
+    return context(request).subscriptions
+
+
+async def get_digests(request: Request) -> DigestBuilder:
+    return context(request).digests
+
+
+# ---------------------------------------------------------------------------------------------- credentials
+# Until API keys land (the `api` branch: PAPERWIRE_MASTER_KEY, scopes), the bearer token itself is the identity:
+# its owner id is derived from it, so whoever holds a token sees and changes only the subscriptions made with it.
+# With keys, get_current_owner becomes "the key (scope subscriptions:write) -> its id" and require_operator
+# "the key has scope admin"; the routes, which only take `CurrentOwner` / `Operator`, stay as they are.
+bearer = HTTPBearer(
+    auto_error=False,
+    description="A bearer token. Subscriptions belong to the token that made them; operator routes need "
+    "PAPERWIRE_GATEWAY_OPERATOR_TOKEN.",
+)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def owner_of(token: str) -> str:
+    """The owner id of a bearer token (never the token itself: owner ids are stored and logged)."""
+    return "tok_" + hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
+async def get_current_owner(credentials: Credentials) -> str:
+    if credentials is None or not credentials.credentials:
+        raise _unauthorized("this route needs a credential: Authorization: Bearer <token>")
+    return owner_of(credentials.credentials)
+
+
+async def require_operator(request: Request, credentials: Credentials) -> None:
+    if credentials is None or not credentials.credentials:
+        raise _unauthorized("this route needs the operator credential: Authorization: Bearer <token>")
+    want = context(request).settings.operator_token
+    if not want:
+        raise HTTPException(403, "no operator credential is configured (PAPERWIRE_GATEWAY_OPERATOR_TOKEN)")
+    if not hmac.compare_digest(want.encode(), credentials.credentials.encode()):
+        raise HTTPException(403, "this credential is not the operator's")
+
+
 SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 IndexDep = Annotated[SearchIndex, Depends(get_index)]
@@ -105,6 +158,10 @@ TopicServiceDep = Annotated[TopicReadService, Depends(get_topic_service)]
 ReadinessDep = Annotated[Readiness | None, Depends(get_readiness)]
 PublicUrlDep = Annotated[str, Depends(get_public_url)]
 FeedVersionsDep = Annotated[FeedVersions, Depends(get_feed_versions)]
+SubscriptionServiceDep = Annotated[SubscriptionService, Depends(get_subscription_service)]
+DigestsDep = Annotated[DigestBuilder, Depends(get_digests)]
+CurrentOwner = Annotated[str, Depends(get_current_owner)]
+Operator = Annotated[None, Depends(require_operator)]
 
 
 def check_page_size(size: int, settings: GatewaySettings) -> int:

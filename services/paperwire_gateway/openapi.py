@@ -30,11 +30,10 @@ def _operations(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
 def _errors_as_problems(doc: dict[str, Any]) -> None:
     for op in _operations(doc):
         for answer in op.get("responses", {}).values():
-            # Under the route's own media type: application/json, or e.g. application/atom+xml for a feed.
-            for media in (answer.get("content") or {}).values():
-                if (media.get("schema") or {}).get("$ref") in _AS_PROBLEM:
-                    answer["content"] = {PROBLEM: {"schema": {"$ref": _REF + "Problem"}}}
-                    break
+            # Under the route's own media type (a feed's Atom, a page's text/html): problems are JSON.
+            schemas = [(c.get("schema") or {}) for c in (answer.get("content") or {}).values()]
+            if any(schema.get("$ref") in _AS_PROBLEM for schema in schemas):
+                answer["content"] = {PROBLEM: {"schema": {"$ref": _REF + "Problem"}}}
     schemas = doc.get("components", {}).get("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)

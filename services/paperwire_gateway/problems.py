@@ -12,14 +12,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from paperwire_common.logging import get_logger
 from paperwire_common.search.query import QuerySyntaxError
 from paperwire_common.search.service import CursorError, NotFound, SemanticUnavailable
+from paperwire_common.subscriptions.service import ConfirmationPending, SubscriptionInvalid, SubscriptionNotFound
 
 log = get_logger(__name__)
 PROBLEM = "application/problem+json"
 
 
-def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
+def problem(status: int, title: str, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
-    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
 def install(app: FastAPI) -> None:
@@ -46,9 +47,27 @@ def install(app: FastAPI) -> None:
     async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
         return problem(404, "Not Found", f"no paper with id {exc.args[0]!r}")
 
+    @app.exception_handler(SubscriptionInvalid)
+    async def _subscription_invalid(_: Request, exc: SubscriptionInvalid) -> JSONResponse:
+        return problem(422, "Invalid subscription", str(exc))
+
+    @app.exception_handler(SubscriptionNotFound)
+    async def _subscription_not_found(_: Request, exc: SubscriptionNotFound) -> JSONResponse:
+        return problem(404, "Not Found", f"no subscription with id {exc.args[0]!r}")
+
+    @app.exception_handler(ConfirmationPending)
+    async def _confirmation_pending(_: Request, exc: ConfirmationPending) -> JSONResponse:
+        retry = str(max(1, round(exc.retry_after_s)))
+        return problem(429, "Too Many Requests", str(exc), headers={"Retry-After": retry})
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem(exc.status_code, _title(exc.status_code), str(exc.detail))
+        return problem(
+            exc.status_code,
+            _title(exc.status_code),
+            str(exc.detail),
+            headers=dict(exc.headers) if exc.headers else None,
+        )
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from paperwire_common.events import EngagementType
+from paperwire_common.subscriptions.validation import EMAIL_PATTERN
+from paperwire_common.trends.port import MAX_STARS, MAX_TS
 
 # ------------------------------------------------------------------------------------------------ errors
 
@@ -306,8 +308,11 @@ class EngagementIn(BaseModel):
     paper_id: Annotated[str, Field(min_length=1, max_length=200)]
     type: EngagementType
     actor_id: Annotated[str, Field(min_length=1, max_length=200)]
-    ts: Annotated[float | None, Field(ge=0, description="epoch seconds; default: now")] = None
-    stars: Annotated[int | None, Field(ge=0, description="GitHub star count snapshot (type=star)")] = None
+    # Bounds of the trend store (trends.port): a value it could not score is a 422 here, not a dead letter later.
+    ts: Annotated[
+        float | None, Field(ge=0, le=MAX_TS, allow_inf_nan=False, description="epoch seconds; default: now")
+    ] = None
+    stars: Annotated[int | None, Field(ge=0, le=MAX_STARS, description="GitHub star count snapshot (type=star)")] = None
 
     @model_validator(mode="after")
     def _stars_only_for_star(self) -> "EngagementIn":
@@ -323,6 +328,137 @@ class EventsAccepted(BaseModel):
     ids: list[str] = Field(description="the event ids, in request order")
 
 
+# ------------------------------------------------------------------------------------------------ subscriptions
+
+NotifyEvent = Literal["topic.created", "topic.trending", "search.match", "paper.recommended"]
+TopicRef = Annotated[str, Field(min_length=1, max_length=200)]
+PaperRef = Annotated[str, Field(min_length=1, max_length=200)]
+SavedSearch = Annotated[
+    str | None,
+    Field(max_length=1000, description="a saved search in the query language of /v1/search (keyword mode)"),
+]
+EmailAddress = Annotated[
+    str, Field(min_length=3, max_length=320, pattern=EMAIL_PATTERN, description="an e-mail address (user@domain)")
+]
+SubscriptionTopics = Annotated[
+    list[TopicRef], Field(max_length=100, description="only these topics (ids or labels); empty = every topic")
+]
+
+
+class WebhookSubscriptionIn(BaseModel):
+    """A webhook endpoint: signed deliveries (Standard Webhooks) of the events named."""
+
+    model_config = ConfigDict(extra="forbid")
+    channel: Literal["webhook"]
+    url: str = Field(
+        min_length=1,
+        max_length=2048,
+        pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://\S+$",
+        description="https URL of the receiver; refused when it resolves to a loopback, private, link-local, "
+        "CGNAT, multicast or reserved address (SSRF guard)",
+    )
+    events: list[NotifyEvent] = Field(min_length=1, max_length=4)
+    query: SavedSearch = None
+    topics: SubscriptionTopics = []
+    positivePaperIds: list[PaperRef] = Field(
+        [], max_length=500, description="a library: paper.recommended for new papers similar to these"
+    )
+
+
+class EmailSubscriptionIn(BaseModel):
+    """A daily digest e-mail; nothing is sent until the address confirms (double opt-in)."""
+
+    model_config = ConfigDict(extra="forbid")
+    channel: Literal["email"]
+    email: EmailAddress
+    schedule: Literal["daily"] = "daily"
+    query: SavedSearch = None
+    topics: SubscriptionTopics = []
+
+
+SubscriptionIn = Annotated[WebhookSubscriptionIn | EmailSubscriptionIn, Field(discriminator="channel")]
+
+
+class EmailSignupIn(BaseModel):
+    """The site's sign-up form: an e-mail address and, optionally, what the digest should be about."""
+
+    model_config = ConfigDict(extra="forbid")
+    email: EmailAddress
+    query: SavedSearch = None
+    topics: SubscriptionTopics = []
+
+
+class Subscription(BaseModel):
+    """A subscription as its owner reads it (never its secret or tokens). Times are ISO-8601 UTC."""
+
+    id: str
+    channel: Literal["webhook", "email"]
+    status: Literal["active", "pending_confirmation", "disabled", "unsubscribed"]
+    status_reason: str | None = Field(description="why it is disabled or unsubscribed")
+    events: list[NotifyEvent]
+    query: str | None
+    topics: list[str]
+    positivePaperIds: list[str]
+    created_at: str
+    updated_at: str
+    url: str | None = Field(None, description="webhooks: the endpoint")
+    email: str | None = Field(None, description="e-mail: the address")
+    schedule: Literal["daily"] | None = None
+    confirmed_at: str | None = Field(None, description="e-mail: when the address confirmed; null until then")
+
+
+class SubscriptionCreated(Subscription):
+    secret: str | None = Field(
+        None, description="webhooks: the signing secret (whsec_<base64>), shown only in this answer"
+    )
+
+
+class SubscriptionList(BaseModel):
+    items: list[Subscription] = Field(description="oldest first")
+
+
+class SecretRotated(BaseModel):
+    id: str
+    secret: str = Field(description="the new signing secret (whsec_<base64>), shown only in this answer")
+    previous_secret_expires_at: str = Field(description="until then deliveries carry both signatures")
+
+
+class PingQueued(BaseModel):
+    webhook_id: str = Field(description="the delivery's webhook-id: find its attempts in /deliveries")
+    event_type: Literal["ping"]
+
+
+class DeliveryAttempt(BaseModel):
+    webhook_id: str = Field(description="the webhook-id header: the same on every attempt of one delivery")
+    event_type: str
+    event_id: str | None = Field(description="the event delivered")
+    attempt: int = Field(description="1-based")
+    at: str = Field(description="when the attempt finished (ISO-8601 UTC)")
+    outcome: Literal["delivered", "retry", "dead"]
+    status_code: int | None = Field(description="the receiver's HTTP status; null on a timeout or connection error")
+    error: str | None = Field(description="what failed, when no 2xx came back")
+    latency_ms: float
+    next_attempt_at: str | None = Field(description="when the next attempt is due (outcome retry)")
+
+
+class DeliveryLog(BaseModel):
+    subscription_id: str
+    attempts: list[DeliveryAttempt] = Field(description="newest first")
+
+
+class SignupAccepted(BaseModel):
+    status: Literal["pending_confirmation"]
+    detail: str
+
+
+class DigestsQueued(BaseModel):
+    day: str = Field(description="the digest day (YYYY-MM-DD; it starts at PAPERWIRE_NOTIFIER_DIGEST_HOUR_UTC)")
+    queued: int = Field(
+        description="digests handed to the outbox now (the notifier sends them at once); 0 when "
+        "every confirmed subscription already had today's"
+    )
+
+
 # ------------------------------------------------------------------------------------------------ operations
 
 
@@ -332,18 +468,24 @@ class Health(BaseModel):
 
 class Ready(BaseModel):
     status: Literal["ready", "not ready"]
-    checks: dict[str, bool] = Field(description="each check: the index, and every in-process service")
+    checks: dict[str, bool] = Field(
+        description="each check: the index, the subscription store, and every in-process service"
+    )
 
 
-def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """The `responses=` of a route: these error statuses, each a Problem (openapi.py sets the media type)."""
-    return {s: {"model": Problem, "description": _WHY.get(s, "error")} for s in statuses}
+def problems(*statuses: int, why: dict[int, str] | None = None) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` of a route: these error statuses, each a Problem (openapi.py sets the media type);
+    `why` says what a status means on this route, where the general reason is too vague."""
+    return {s: {"model": Problem, "description": (why or {}).get(s) or _WHY.get(s, "error")} for s in statuses}
 
 
 _WHY = {
     400: "invalid query syntax, cursor, body or fields",
-    404: "no such paper or topic",
+    401: "no credential (Authorization: Bearer ...)",
+    403: "the credential may not do this",
+    404: "no such paper, topic or subscription",
     413: "request body or batch too large",
     422: "invalid parameters or body",
+    429: "too many requests of this kind (see Retry-After)",
     503: "semantic search unavailable (no embedding model)",
 }

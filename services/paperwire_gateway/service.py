@@ -7,9 +7,11 @@ import asyncio
 import uvicorn
 
 from paperwire_common.backends import Backends
+from paperwire_common.clock import Clock
 from paperwire_common.health import QuietServer
 from paperwire_common.logging import get_logger
 from paperwire_common.search.service import QueryEncoder
+from paperwire_common.subscriptions.settings import NotifySettings
 
 from .app import create_app
 from .deps import Readiness
@@ -25,10 +27,13 @@ class Gateway:
         settings: GatewaySettings | None = None,
         readiness: Readiness | None = None,
         encoder: QueryEncoder | None = None,
+        *,
+        clock: Clock | None = None,
+        notify_settings: NotifySettings | None = None,
     ) -> None:
         self.settings = settings or GatewaySettings()
         self.backends = backends
-        self.app = create_app(backends, self.settings, readiness, encoder)
+        self.app = create_app(backends, self.settings, readiness, encoder, clock=clock, notify_settings=notify_settings)
         config = uvicorn.Config(
             self.app,
             host=self.settings.host,

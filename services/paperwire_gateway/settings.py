@@ -50,3 +50,8 @@ class GatewaySettings(BaseSettings):
     search_budget_ms: int = Field(
         1000, ge=10, le=60_000, description="time budget of one search; past it, the answer is what was found"
     )
+    operator_token: str = Field(
+        "",
+        description="bearer token of operator routes (POST /v1/digests/send) until API keys exist; unset = those "
+        "routes answer 403",
+    )

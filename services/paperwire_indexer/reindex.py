@@ -11,6 +11,7 @@ The old index is kept unless --delete-old; searches never see a missing or half-
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from typing import Any
@@ -56,7 +57,7 @@ async def reindex(b: Backends, *, delete_old: bool = False) -> dict[str, Any]:
     # Writes go to the concrete index, not the alias; topic assignments stay in the live index's companion.
     target = ElasticIndex(live.url, new, topics_index=live.assignments.name)
     group = f"paperwire-reindex-{new}-{int(time.time())}"
-    building = Backends(b.settings, b.bus, target, b.registry, b.trends, b.topics, b.redis)
+    building = dataclasses.replace(b, index=target)  # the same stores, writing to the new index
     indexer = Indexer(building, IndexerSettings(group=group))
     try:
         replayed = await _drain(b, indexer)

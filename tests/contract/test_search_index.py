@@ -1,4 +1,4 @@
-"""One contract, every SearchIndex adapter (embedded SQLite FTS5 + numpy, Elasticsearch 8)."""
+"""One contract, every SearchIndex adapter (embedded SQLite FTS5 + numpy, Elasticsearch 9)."""
 
 from __future__ import annotations
 

@@ -65,14 +65,18 @@ class KafkaBus:
             await self._producer.stop()
             self._producer = None
 
-    async def ensure_topics(self, names: Sequence[str], partitions: int = 3) -> None:
+    async def ensure_topics(
+        self, names: Sequence[str], partitions: int = 3, configs: Mapping[str, str] | None = None
+    ) -> None:
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, client_id=f"{self.client_id}-admin")
         await admin.start()
         try:
             existing = set(await admin.list_topics())
             wanted = [self.ns + n for n in names]
             missing = [
-                NewTopic(n, num_partitions=partitions, replication_factor=1) for n in wanted if n not in existing
+                NewTopic(n, num_partitions=partitions, replication_factor=1, topic_configs=dict(configs or {}))
+                for n in wanted
+                if n not in existing
             ]
             if missing:
                 await admin.create_topics(missing)
@@ -175,6 +179,7 @@ class _FlushOnRevoke(ConsumerRebalanceListener):
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         self.owner.generation += 1
+        await self.owner._apply_seeks(assigned)
         log.info("kafka.partitions_assigned", group=self.owner.group, partitions=len(assigned))
 
 
@@ -192,6 +197,7 @@ class KafkaConsumer:
         self.batch_lock = asyncio.Lock()
         self.generation = 0
         self._first_polled: dict[TopicPartition, int] = {}  # first offset polled per partition (see rewind)
+        self._seeks: dict[TopicPartition, int] = {}  # asked for by seek(), applied once the partition is assigned
         self._c = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
             group_id=ns + group,
@@ -236,6 +242,19 @@ class KafkaConsumer:
     async def commit(self, offsets: Mapping[tuple[str, int], int]) -> None:
         if offsets:
             await self._c.commit({TopicPartition(self.ns + t, p): off for (t, p), off in offsets.items()})
+
+    async def seek(self, offsets: Mapping[tuple[str, int], int]) -> None:
+        self._seeks.update({TopicPartition(self.ns + t, p): off for (t, p), off in offsets.items()})
+        await self._apply_seeks(self._c.assignment())
+
+    async def _apply_seeks(self, assigned: Any) -> None:
+        due = {tp: self._seeks.pop(tp) for tp in list(self._seeks) if tp in assigned}
+        for tp, off in due.items():
+            self._c.seek(tp, off)
+            self._first_polled.pop(tp, None)
+        if due:
+            await self._c.commit(due)  # so a rewind (and a restart) come back here, not to the old commit
+            log.info("kafka.sought", group=self.group, partitions=len(due))
 
     async def rewind(self) -> None:
         # Not seek_to_committed(): it leaves a partition with no committed offset (or offset 0) where it is,

@@ -64,6 +64,13 @@ async def test_single_and_batch_with_idempotent_ids(env: tuple[httpx.AsyncClient
         ),
         ({"paper_id": "arxiv:2301.00001", "type": "star", "actor_id": "gh", "stars": -5}, 422, "stars"),
         ({"paper_id": "arxiv:2301.00001", "type": "star", "actor_id": "gh"}, 422, "needs `stars`"),
+        # values the trend store could not score (issue 14): refused at the door
+        ({"paper_id": "arxiv:2301.00001", "type": "star", "actor_id": "gh", "stars": 10**308}, 422, "stars"),
+        ({"paper_id": "arxiv:2301.00001", "type": "star", "actor_id": "gh", "stars": 10**309}, 422, "stars"),
+        ({"paper_id": "arxiv:2301.00001", "type": "star", "actor_id": "gh", "stars": 1_000_000_001}, 422, "stars"),
+        ({"paper_id": "arxiv:2301.00001", "type": "view", "actor_id": "u", "ts": float("nan")}, 422, "ts"),
+        ({"paper_id": "arxiv:2301.00001", "type": "view", "actor_id": "u", "ts": float("inf")}, 422, "ts"),
+        ({"paper_id": "arxiv:2301.00001", "type": "view", "actor_id": "u", "ts": 1e309}, 422, "ts"),
         ([], 422, "no events"),
     ],
 )
@@ -72,7 +79,9 @@ async def test_bad_events_are_refused_and_nothing_is_sent(
 ) -> None:
     c, b = env
     good = {"paper_id": "arxiv:2301.00001", "type": "view", "actor_id": "ok"}
-    r = await c.post("/v1/events", json=[good, body] if isinstance(body, dict) else body)
+    # json.dumps writes NaN and Infinity literals, which the gateway's JSON parser reads as floats
+    raw = json.dumps([good, body] if isinstance(body, dict) else body)
+    r = await c.post("/v1/events", content=raw, headers={"content-type": "application/json"})
     assert r.status_code == status, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
     assert detail in r.json()["detail"]
@@ -86,3 +95,11 @@ async def test_a_1mb_body_is_413(env: tuple[httpx.AsyncClient, Backends]) -> Non
     r = await c.post("/v1/events", content=huge, headers={"content-type": "application/json"})
     assert r.status_code == 413 and r.json()["status"] == 413
     assert sent(b) == []
+
+
+async def test_the_largest_star_count_is_accepted(env: tuple[httpx.AsyncClient, Backends]) -> None:
+    c, b = env
+    r = await c.post(
+        "/v1/events", json={"paper_id": "arxiv:2301.00001", "type": "star", "actor_id": "gh", "stars": 1_000_000_000}
+    )
+    assert r.status_code == 202 and sent(b)[0]["stars"] == 1_000_000_000

@@ -1,4 +1,4 @@
-"""SearchIndex on Elasticsearch 8 (async client 8.x: the 9.x client cannot talk to an 8.x server).
+"""SearchIndex on Elasticsearch 9 (async client 9.x: it sends compatible-with=9, which an 8.x server refuses).
 
 Writes use `version_type=external` with the paper's version, so a replayed or duplicated document is a
 409 that we count as done: replays never re-version the index. Only 429 and 5xx are retried.

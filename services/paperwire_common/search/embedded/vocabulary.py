@@ -10,7 +10,7 @@ from .store import Store
 try:  # optional: a C implementation of the same distance
     from rapidfuzz.distance import OSA as _OSA
 except ImportError:  # pragma: no cover - depends on the environment
-    _OSA = None
+    _OSA = None  # type: ignore[assignment]
 
 MAX_EXPANSIONS = 50  # Elasticsearch's fuzzy max_expansions default
 
