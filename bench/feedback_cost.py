@@ -1,7 +1,8 @@
 """What the feedback steps of semantic and hybrid search, and the topic reads of the indexer, cost on
 Elasticsearch: each configuration side by side in one run, interleaved round by round.
 
-    uv run python bench/feedback_cost.py [--papers 20000] [--queries 100] [--rounds 3] [--batches 10] [--keep]
+    uv run python bench/feedback_cost.py [--papers 20000] [--queries 100] [--rounds 3] [--batches 20]
+                                         [--parts search,indexer] [--keep]
 
 Needs Elasticsearch (`make infra-up`). The corpus is bench/search_latency.py's (synthetic papers with random unit
 vectors, index `benchlat-papers<N>-rv`, built if missing and deleted at the end unless --keep). Query vectors are
@@ -166,6 +167,7 @@ def main() -> int:
     ap.add_argument("--batches", type=int, default=20)
     ap.add_argument("--batch-size", type=int, default=200)
     ap.add_argument("--keep", action="store_true", help="keep the corpus index for a later run")
+    ap.add_argument("--parts", default="search,indexer", help="which measurements: search, indexer or both")
     a = ap.parse_args()
     from paperwire_common.logging import configure_logging
 
@@ -178,8 +180,10 @@ def main() -> int:
             f"{a.papers} synthetic papers (random vectors), {len(queries)} queries x {a.rounds} rounds, "
             f"one at a time; shared box: {json.dumps([round(x, 1) for x in __import__('os').getloadavg()])} load avg"
         )
-        asyncio.run(search_costs(a.es, alias, queries, a.rounds))
-        asyncio.run(indexer_costs(a.es, alias, a.papers, a.batches, a.batch_size, a.rounds))
+        if "search" in a.parts:
+            asyncio.run(search_costs(a.es, alias, queries, a.rounds))
+        if "indexer" in a.parts:
+            asyncio.run(indexer_costs(a.es, alias, a.papers, a.batches, a.batch_size, a.rounds))
     finally:
         if not a.keep:
             asyncio.run(drop(a.es, alias))
