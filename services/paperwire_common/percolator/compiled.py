@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeAlias
 
-from ..search.query import BoolQuery, Clause, Node, parse
+from ..search.query import Clause, Node, parse
 from .analysis import AnalyzedDoc, Analyzer
 
 _COLUMN = {"title": "title", "abstract": "abstract", "authors": "authors", "methods": "methods", "datasets": "datasets"}
@@ -159,5 +159,5 @@ def matches(node: Compiled, doc: AnalyzedDoc, fuzzy_docs: dict[str, set[int]]) -
 
 
 def empty(q: str) -> bool:
-    p = parse(q)
-    return isinstance(p, BoolQuery) and p.empty
+    """The query has no term: it would match every paper."""
+    return parse(q).empty
