@@ -1,6 +1,8 @@
 """Gateway REST API (FastAPI): builds the app from its routers, dependencies context and middleware.
 
 Routes live in routes_*.py (module-level routers), their dependencies in deps.py, their models in schemas.py.
+The site (routes_site.py, routes_subscribe.py) renders pages from the same read services, templates and
+stylesheet in site/.
 `/docs` (Swagger UI) and `/redoc` are served from the assets of the fastapi-offline package, so they work
 without network access.
 """
@@ -17,7 +19,7 @@ from paperwire_common.clock import Clock, SystemClock
 from paperwire_common.logging import get_logger
 from paperwire_common.mail.digest import DigestBuilder
 from paperwire_common.readiness import probes
-from paperwire_common.search.service import QueryEncoder, SearchService
+from paperwire_common.search.service import Fusion, QueryEncoder, SearchService
 from paperwire_common.subscriptions.service import SubscriptionService
 from paperwire_common.subscriptions.settings import NotifySettings
 from paperwire_common.topics.service import TopicReadService
@@ -36,6 +38,7 @@ from . import (
     routes_search,
     routes_signup,
     routes_site,
+    routes_subscribe,
     routes_subscriptions,
     routes_topics,
     routes_trending,
@@ -58,6 +61,7 @@ ROUTERS = (
     routes_signup,
     routes_ops,
 )
+SITE_ROUTERS = (routes_site, routes_subscribe)  # the pages: HTML, outside the OpenAPI document
 DOCS_ASSETS = "/docs-assets"
 
 
@@ -91,8 +95,16 @@ def create_app(
         backends.index,
         encoder,
         cursor_secret=secret.encode(),
-        rrf_k=settings.rrf_k,
-        candidates=settings.hybrid_candidates,
+        fusion=Fusion(
+            keyword_weight=settings.hybrid_keyword_weight,
+            agreement_weight=settings.hybrid_agreement_weight,
+            floor=settings.semantic_floor,
+            feedback_docs=settings.semantic_feedback_docs,
+            feedback_weight=settings.semantic_feedback_weight,
+            known_item_weight=settings.semantic_known_item_weight,
+            candidates=settings.hybrid_candidates,
+            budget_s=settings.search_budget_ms / 1000,
+        ),
         encoder_unavailable_reason=encoder_reason,
     )
     app = FastAPIOffline(
@@ -122,6 +134,7 @@ def create_app(
     limits.install(app, settings.max_body_bytes)
     for module in ROUTERS:
         app.include_router(module.router)
-    app.include_router(routes_site.router)
+    for module in SITE_ROUTERS:
+        app.include_router(module.router)
     openapi.install(app, settings)
     return app

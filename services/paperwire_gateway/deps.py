@@ -33,6 +33,7 @@ from paperwire_common.trends.service import TrendReadService
 from .availability import Breaker
 from .revalidation import FeedVersions
 from .settings import GatewaySettings
+from .site.labels import TopicLabels
 
 Readiness = Callable[[], dict[str, bool]]
 # Marks the `size` parameters bounded by GatewaySettings.max_page_size: openapi.py writes the bound in.
@@ -57,6 +58,7 @@ class GatewayContext:
     readiness: Readiness | None = None  # in-process services' readiness (run all), besides the backends
     probes: dict[str, Probe] = field(default_factory=dict)  # the backends /readyz probes (kafka, elasticsearch, ...)
     kafka_breaker: Breaker = field(default_factory=lambda: Breaker("kafka", 5.0))  # writes fail fast while down
+    topic_labels: TopicLabels = field(default_factory=TopicLabels)  # the site's cache of topic labels
 
 
 def context(request: Request) -> GatewayContext:
@@ -112,6 +114,11 @@ async def get_probes(request: Request) -> dict[str, Probe]:
 
 async def get_kafka_breaker(request: Request) -> Breaker:
     return context(request).kafka_breaker
+
+
+async def get_topic_labels(request: Request) -> TopicLabels:
+    ctx = context(request)
+    return await ctx.topic_labels.current(ctx.topics)
 
 
 async def get_subscription_service(request: Request) -> SubscriptionService:
@@ -170,6 +177,7 @@ TopicServiceDep = Annotated[TopicReadService, Depends(get_topic_service)]
 ReadinessDep = Annotated[Readiness | None, Depends(get_readiness)]
 ProbesDep = Annotated[dict[str, Probe], Depends(get_probes)]
 KafkaBreakerDep = Annotated[Breaker, Depends(get_kafka_breaker)]
+TopicLabelsDep = Annotated[TopicLabels, Depends(get_topic_labels)]
 PublicUrlDep = Annotated[str, Depends(get_public_url)]
 FeedVersionsDep = Annotated[FeedVersions, Depends(get_feed_versions)]
 SubscriptionServiceDep = Annotated[SubscriptionService, Depends(get_subscription_service)]

@@ -10,7 +10,7 @@ class GatewaySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PAPERWIRE_GATEWAY_", extra="ignore")
 
     host: str = Field("127.0.0.1", description="HTTP bind address")
-    port: int = Field(8000, ge=1, le=65535, description="HTTP port (REST, web page, /metrics)")
+    port: int = Field(8000, ge=1, le=65535, description="HTTP port (REST, the site, /metrics)")
     grpc_port: int = Field(50051, ge=0, le=65535, description="gRPC port (0 = off)")
     grpc_host: str = Field(
         "127.0.0.1", description="gRPC bind address (plaintext: keep it on loopback or a private net)"
@@ -37,12 +37,31 @@ class GatewaySettings(BaseSettings):
     retry_after_s: int = Field(
         5, ge=1, le=3600, description="Retry-After of a 503 (a backend unreachable); writes fail at once meanwhile"
     )
-    rrf_k: int = Field(60, ge=1, le=1000, description="reciprocal rank fusion constant of hybrid search")
+    hybrid_keyword_weight: float = Field(
+        0.05, ge=0.0, le=1.0, description="weight α of the normalised keyword score in hybrid search (the rest: vector)"
+    )
+    hybrid_agreement_weight: float = Field(
+        0.3, ge=0.0, le=1.0, description="added to α times the share of the keyword top 10 the vector top 10 holds too"
+    )
+    semantic_floor: float = Field(
+        0.28, ge=-1.0, le=1.0, description="least cosine of a vector-only result (semantic and hybrid search)"
+    )
+    semantic_feedback_docs: int = Field(
+        3, ge=0, le=20, description="pseudo-relevance feedback: the query vector moves toward its best N hits (0 = off)"
+    )
+    semantic_feedback_weight: float = Field(0.6, ge=0.0, le=2.0, description="... by this much")
+    semantic_known_item_weight: float = Field(
+        1.0,
+        ge=0.0,
+        le=4.0,
+        description="a query that is one paper's title moves toward that paper's vector by this much (0 = off)",
+    )
+    hybrid_candidates: int = Field(100, ge=10, le=1000, description="vector results kept per semantic or hybrid query")
+    search_budget_ms: int = Field(
+        1000, ge=10, le=60_000, description="time budget of one search; past it, the answer is what was found"
+    )
     operator_token: str = Field(
         "",
         description="bearer token of operator routes (POST /v1/digests/send) until API keys exist; unset = those "
         "routes answer 403",
-    )
-    hybrid_candidates: int = Field(
-        100, ge=10, le=1000, description="keyword and vector candidates fused per hybrid query"
     )

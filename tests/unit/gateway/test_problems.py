@@ -37,6 +37,7 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
         ({"q": "a", "from": "2024-13-01"}, 422, "from"),
         ({"q": "a OR"}, 400, "OR"),
         ({"q": "(a b"}, 400, "parenthes"),
+        ({"q": "a", "facets": "colour"}, 400, "unknown facet"),
     ],
 )
 async def test_bad_searches(client: httpx.AsyncClient, params: dict[str, str], status: int, detail: str) -> None:
