@@ -6,11 +6,14 @@ of a process shares the same instances: in embedded mode the gateway reads the v
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
 from .bus.embedded import EmbeddedBus
 from .bus.port import EventBus
+from .intake import IntakeStore, make_intake_store
+from .keys import KeyStore, make_key_store
 from .registry import MemoryRegistry, PaperRegistry, RedisRegistry, SqliteRegistry
 from .search.embedded import EmbeddedIndex
 from .search.port import SearchIndex
@@ -33,6 +36,8 @@ class Backends:
     trends: TrendStore
     topics: TopicStore
     redis: Any = None
+    keys: KeyStore = field(default_factory=lambda: make_key_store(None))
+    intake: IntakeStore = field(default_factory=lambda: make_intake_store(None))
     _started: bool = field(default=False, repr=False)
 
     async def start(self) -> None:
@@ -62,7 +67,7 @@ def make_backends(
     trends: TrendSettings | None = None,
     topics: TopicStoreSettings | None = None,
 ) -> Backends:
-    """Every adapter of `settings.backend`. The trend and topic stores take their settings (half-lives, dedupe
+    """Every adapter of `settings.backend` (bus, index, registry, trend, topic, API key and intake stores). The trend and topic stores take their settings (half-lives, dedupe
     horizon, retention) from `trends` / `topics`, by default from the environment (PAPERWIRE_TRENDING_*)."""
     ts = trends or TrendSettings()
     retention = (topics or TopicStoreSettings()).topics_emitted_retention_s
@@ -70,9 +75,8 @@ def make_backends(
     bus: EventBus
     index: SearchIndex
     registry: PaperRegistry
+    data_dir = settings.embedded_data_dir if settings.backend == "embedded" else None
     if settings.backend == "embedded":
-        import os
-
         bus = EmbeddedBus()
         if settings.embedded_data_dir:
             os.makedirs(settings.embedded_data_dir, exist_ok=True)
@@ -94,4 +98,8 @@ def make_backends(
         redis, ts.half_lives(), horizon_s=ts.dedupe_horizon_s, prefix=settings.namespace + "paperwire:trend:{pw}"
     )
     topic_store = make_topic_store(redis, settings.namespace, emitted_retention_s=retention)
-    return Backends(settings, bus, index, registry, trend_store, topic_store, redis)
+    keys = make_key_store(redis, settings.namespace, os.path.join(data_dir, "keys.sqlite") if data_dir else None)
+    intake = make_intake_store(
+        redis, settings.namespace, os.path.join(data_dir, "intake.sqlite") if data_dir else None
+    )
+    return Backends(settings, bus, index, registry, trend_store, topic_store, redis, keys=keys, intake=intake)

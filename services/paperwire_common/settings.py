@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .workers import health_ports_text
@@ -29,6 +29,11 @@ class CommonSettings(BaseSettings):
     index_alias: str = Field("papers", description="search index alias (points at papers-v1, ...)")
     embedded_data_dir: str | None = Field(
         None, description="where the embedded index persists (SQLite); unset = in memory"
+    )
+    master_key: SecretStr | None = Field(
+        None,
+        description="the operator's credential: manages API keys, holds every scope (embedded backend: generated "
+        "into the data dir as master.key when unset; kafka backend: required by the gateway)",
     )
     embeddings: bool = Field(True, description="compute sentence embeddings (needs the ONNX model stack)")
     health_host: str = Field("127.0.0.1", description="bind address of a lone service's health/metrics port")
