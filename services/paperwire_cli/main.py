@@ -19,7 +19,13 @@ def _backend_env(args: argparse.Namespace) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from paperwire_common.keys.master import missing
+
     from .runner import SAMPLE, SERVICES, run_all, run_one
+
+    if args.service in ("all", "gateway") and (why := missing(CommonSettings())):
+        print(f"paperwire: the gateway refuses to start: {why}", file=sys.stderr)
+        return 2
 
     if args.service == "all":
         ingest = args.ingest if args.ingest is not None else ([str(SAMPLE)] if not args.no_sample else [])

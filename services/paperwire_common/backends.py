@@ -67,8 +67,9 @@ def make_backends(
     trends: TrendSettings | None = None,
     topics: TopicStoreSettings | None = None,
 ) -> Backends:
-    """Every adapter of `settings.backend` (bus, index, registry, trend, topic, API key and intake stores). The trend and topic stores take their settings (half-lives, dedupe
-    horizon, retention) from `trends` / `topics`, by default from the environment (PAPERWIRE_TRENDING_*)."""
+    """Every adapter of `settings.backend` (bus, index, registry, trend, topic, API key and intake stores). The
+    trend and topic stores take their settings (half-lives, dedupe horizon, retention) from `trends` / `topics`,
+    by default from the environment (PAPERWIRE_TRENDING_*)."""
     ts = trends or TrendSettings()
     retention = (topics or TopicStoreSettings()).topics_emitted_retention_s
     redis: Any = None
@@ -99,7 +100,5 @@ def make_backends(
     )
     topic_store = make_topic_store(redis, settings.namespace, emitted_retention_s=retention)
     keys = make_key_store(redis, settings.namespace, os.path.join(data_dir, "keys.sqlite") if data_dir else None)
-    intake = make_intake_store(
-        redis, settings.namespace, os.path.join(data_dir, "intake.sqlite") if data_dir else None
-    )
+    intake = make_intake_store(redis, settings.namespace, os.path.join(data_dir, "intake.sqlite") if data_dir else None)
     return Backends(settings, bus, index, registry, trend_store, topic_store, redis, keys=keys, intake=intake)

@@ -10,15 +10,18 @@ request that would cost more than the dependency does.
 
 # No `from __future__ import annotations`: FastAPI reads the Annotated dependencies at runtime.
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 
 from paperwire_common.bus.port import EventBus
 from paperwire_common.clock import Clock
+from paperwire_common.ingest import IngestSummary
+from paperwire_common.intake import IntakeStore
+from paperwire_common.keys import KeyService, Principal, Scope
 from paperwire_common.search.port import SearchIndex
 from paperwire_common.search.service import SearchService
 from paperwire_common.topics.service import TopicReadService
@@ -27,6 +30,8 @@ from paperwire_common.trends.service import TrendReadService
 from .settings import GatewaySettings
 
 Readiness = Callable[[], dict[str, bool]]
+# POST /v1/papers: (body, format name or "auto") -> summary; the runner passes the ingestor's in.
+PaperIngest = Callable[[bytes, str], Awaitable[IngestSummary]]
 # Marks the `size` parameters bounded by GatewaySettings.max_page_size: openapi.py writes the bound in.
 PAGE_SIZE_MARK = "x-paperwire-page-size"
 
@@ -42,7 +47,10 @@ class GatewayContext:
     search: SearchService
     trends: TrendReadService
     topics: TopicReadService
+    keys: KeyService
+    intake: IntakeStore
     readiness: Readiness | None = None  # in-process services' readiness (run all), besides the index
+    ingest: PaperIngest | None = None  # None: this gateway cannot take papers (503)
 
 
 def context(request: Request) -> GatewayContext:
@@ -84,6 +92,18 @@ async def get_readiness(request: Request) -> Readiness | None:
     return context(request).readiness
 
 
+async def get_key_service(request: Request) -> KeyService:
+    return context(request).keys
+
+
+async def get_intake(request: Request) -> IntakeStore:
+    return context(request).intake
+
+
+async def get_ingest(request: Request) -> PaperIngest | None:
+    return context(request).ingest
+
+
 SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 IndexDep = Annotated[SearchIndex, Depends(get_index)]
@@ -92,6 +112,57 @@ SearchServiceDep = Annotated[SearchService, Depends(get_search_service)]
 TrendServiceDep = Annotated[TrendReadService, Depends(get_trend_service)]
 TopicServiceDep = Annotated[TopicReadService, Depends(get_topic_service)]
 ReadinessDep = Annotated[Readiness | None, Depends(get_readiness)]
+KeyServiceDep = Annotated[KeyService, Depends(get_key_service)]
+IntakeDep = Annotated[IntakeStore, Depends(get_intake)]
+IngestDep = Annotated[PaperIngest | None, Depends(get_ingest)]
+
+# ------------------------------------------------------------------------------------------------ keys and scopes
+# access.py verifies the bearer key of every request (401 for a bad one) and leaves its Principal in the scope.
+
+CHALLENGE = 'Bearer realm="paperwire"'
+
+
+async def get_current_key(request: Request) -> Principal | None:
+    """The Principal of the request's key; None for an anonymous request."""
+    principal: Principal | None = request.scope.get("state", {}).get("principal")
+    return principal
+
+
+CurrentKey = Annotated[Principal | None, Depends(get_current_key)]
+
+
+def require_scope(scope: Scope) -> Any:
+    """A dependency giving the request's Principal when its key holds `scope` (the master key holds every one):
+    no key → 401 with `WWW-Authenticate`, a key without the scope → 403. Use as
+    `key: Annotated[Principal, require_scope("subscriptions:write")]` or in `dependencies=[...]`."""
+
+    async def scoped(request: Request) -> Principal:
+        principal = await get_current_key(request)
+        if principal is None:
+            raise HTTPException(401, f"this needs a key with scope {scope}", headers={"WWW-Authenticate": CHALLENGE})
+        if not principal.allows(scope):
+            raise HTTPException(403, f"the key {principal.key_id} lacks the scope {scope}")
+        return principal
+
+    scoped.__name__ = "require_" + scope.replace(":", "_")
+    return Depends(scoped)
+
+
+async def require_master(request: Request) -> Principal:
+    """The master key only (key management)."""
+    principal = await get_current_key(request)
+    if principal is None:
+        raise HTTPException(401, "this needs the master key", headers={"WWW-Authenticate": CHALLENGE})
+    if not principal.master:
+        raise HTTPException(403, "only the master key manages keys")
+    return principal
+
+
+EventsWriter = Annotated[Principal, require_scope("events:write")]
+PapersWriter = Annotated[Principal, require_scope("papers:write")]
+SubscriptionsWriter = Annotated[Principal, require_scope("subscriptions:write")]
+Admin = Annotated[Principal, require_scope("admin")]
+MasterKey = Annotated[Principal, Depends(require_master)]
 
 
 def check_page_size(size: int, settings: GatewaySettings) -> int:

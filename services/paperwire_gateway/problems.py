@@ -17,9 +17,9 @@ log = get_logger(__name__)
 PROBLEM = "application/problem+json"
 
 
-def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
+def problem(status: int, title: str, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
-    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
 def install(app: FastAPI) -> None:
@@ -47,13 +47,35 @@ def install(app: FastAPI) -> None:
         return problem(404, "Not Found", f"no paper with id {exc.args[0]!r}")
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem(exc.status_code, _title(exc.status_code), str(exc.detail))
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 405:
+            return problem(405, "Method Not Allowed", f"{request.method} is not allowed here", headers=_allow(request))
+        # Keeps the exception's headers: a 405's `Allow`, a 401's `WWW-Authenticate`.
+        return problem(
+            exc.status_code,
+            _title(exc.status_code),
+            str(exc.detail),
+            headers=dict(exc.headers) if exc.headers else None,
+        )
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
         log.exception("gateway.unhandled", path=request.url.path)
         return problem(500, "Internal error", "the server failed; the error was logged")
+
+
+def _allow(request: Request) -> dict[str, str]:
+    """`Allow` with the methods of every route of this path (Starlette names only the first route's)."""
+    path = request.scope["path"]
+    methods = {m for regex, ms in request.app.state.route_methods if regex.match(path) for m in ms}
+    return {"Allow": ", ".join(sorted(methods))}
+
+
+def index_methods(app: FastAPI, routers: list[Any]) -> None:
+    """Remember each route's path pattern and methods, for `Allow` (FastAPI wraps included routers)."""
+    app.state.route_methods = [
+        (r.path_regex, frozenset(r.methods)) for router in routers for r in router.routes if getattr(r, "methods", None)
+    ]
 
 
 def _title(status: int) -> str:

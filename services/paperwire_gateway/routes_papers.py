@@ -6,10 +6,13 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException
 
+from .bodies import JSON_ONLY
 from .deps import IndexDep, PageSize, SearchServiceDep
 from .schemas import Paper, Recommendations, RecommendationsRequest, SimilarPapers, problems
 
 router = APIRouter(tags=["papers"])
+# Index-internal fields no answer carries (the raw vector: a search's `fields=embedding` is refused too).
+HIDDEN_FIELDS = frozenset({"embedding"})
 
 
 @router.get("/v1/papers/{paper_id}", response_model=Paper, response_model_exclude_unset=True, responses=problems(404))
@@ -18,8 +21,7 @@ async def get_paper(index: IndexDep, paper_id: str) -> dict[str, Any]:
     doc = await index.get(paper_id)
     if doc is None:
         raise HTTPException(404, f"no paper with id {paper_id!r}")
-    doc.pop("embedding", None)
-    return dict(doc)
+    return {k: v for k, v in doc.items() if k not in HIDDEN_FIELDS}
 
 
 @router.get(
@@ -38,7 +40,8 @@ async def similar_papers(svc: SearchServiceDep, paper_id: str, size: PageSize) -
     "/v1/recommendations",
     response_model=Recommendations,
     response_model_exclude_unset=True,
-    responses=problems(404, 413, 422),
+    responses=problems(400, 404, 413, 415, 422),
+    dependencies=[JSON_ONLY],
 )
 async def recommendations(svc: SearchServiceDep, body: RecommendationsRequest, size: PageSize) -> dict[str, Any]:
     """Papers like the positive ones and unlike the negative ones (Semantic Scholar's request shape)."""

@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Query
 from paperwire_common.search.port import Filters
 
 from .deps import PageSize, SearchServiceDep
+from .routes_papers import HIDDEN_FIELDS
 from .schemas import SearchPage, Suggestions, problems
 
 router = APIRouter(tags=["search"])
@@ -45,6 +46,8 @@ async def search(
         date_to=to.isoformat() if to else None,
     )
     want = tuple(f.strip() for f in fields.split(",") if f.strip()) if fields else None
+    if want and (hidden := sorted(HIDDEN_FIELDS & set(want))):
+        raise HTTPException(422, f"fields: {', '.join(hidden)} is not served (see /v1/papers/{{id}}/similar)")
     page = await svc.search(q, mode=mode, size=size, filters=filters, cursor=cursor, fields=want, explain=explain)
     body: dict[str, Any] = {
         "total": page.total,

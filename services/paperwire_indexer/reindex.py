@@ -51,7 +51,9 @@ async def reindex(b: Backends, *, delete_old: bool = False) -> dict[str, Any]:
     await live.es.indices.create(index=new, settings=SETTINGS, mappings=MAPPINGS)
     target = ElasticIndex(live.url, new)  # writes go to the concrete index, not the alias
     group = f"paperwire-reindex-{new}-{int(time.time())}"
-    building = Backends(b.settings, b.bus, target, b.registry, b.trends, b.topics, b.redis, keys=b.keys, intake=b.intake)
+    building = Backends(
+        b.settings, b.bus, target, b.registry, b.trends, b.topics, b.redis, keys=b.keys, intake=b.intake
+    )
     indexer = Indexer(building, IndexerSettings(group=group))
     try:
         replayed = await _drain(b, indexer)

@@ -59,7 +59,7 @@ async def test_star_snapshots_may_gain_at_most_the_rate(store: IntakeStore) -> N
     assert await store.check_stars([StarSnapshot("p", 5000, t), StarSnapshot("p", 4000, t + 1)], RATE) == []
     # 2 hours later: +200 allowed, +201 not; a refused batch records nothing (not even its good snapshot).
     refused = await store.check_stars([StarSnapshot("q", 10, t), StarSnapshot("p", 5201, t + 2 * HOUR)], RATE)
-    assert [(r.index, r.previous, r.previous_ts) for r in refused] == [(1, 5000, t)]
+    assert [(r.at, r.previous, r.previous_ts) for r in refused] == [(1, 5000, t)]
     assert refused[0].allowed == pytest.approx(200.0)
     assert await store.check_stars([StarSnapshot("q", 1_000_000, t)], RATE) == [], "q is still unknown"
     assert await store.check_stars([StarSnapshot("p", 5200, t + 2 * HOUR)], RATE) == []
@@ -67,5 +67,5 @@ async def test_star_snapshots_may_gain_at_most_the_rate(store: IntakeStore) -> N
     assert len(await store.check_stars([StarSnapshot("p", 5201, t + 2 * HOUR)], RATE)) == 1
     batch = [StarSnapshot("p", 5250, t + 2.5 * HOUR), StarSnapshot("p", 5300, t + 2.6 * HOUR)]
     (r,) = await store.check_stars(batch, RATE)
-    assert r.index == 1 and r.previous == 5250, "the second is measured from the first"
+    assert r.at == 1 and r.previous == 5250, "the second is measured from the first"
     assert await store.check_stars([StarSnapshot("p", 10**9, t + 10**7 * HOUR)], RATE) == []

@@ -22,7 +22,7 @@ class StarSnapshot(NamedTuple):
 
 
 class StarRefusal(NamedTuple):
-    index: int  # into the snapshots checked
+    at: int  # index into the snapshots checked
     previous: int  # the highest snapshot before it
     previous_ts: float
     allowed: float  # the gain that was allowed

@@ -22,14 +22,22 @@ class MasterKeyMissing(RuntimeError):
     pass
 
 
-def resolve_master_key(settings: CommonSettings) -> str:
-    if settings.master_key is not None and settings.master_key.get_secret_value():
-        return settings.master_key.get_secret_value()
-    if settings.backend == "kafka":
-        raise MasterKeyMissing(
+def missing(settings: CommonSettings) -> str | None:
+    """Why the gateway cannot start with these settings (kafka backend without a master key), or None."""
+    if settings.backend == "kafka" and not (settings.master_key and settings.master_key.get_secret_value()):
+        return (
             "PAPERWIRE_MASTER_KEY is not set: with the kafka backend every gateway replica needs the same "
             "master key (e.g. `openssl rand -base64 32`)"
         )
+    return None
+
+
+def resolve_master_key(settings: CommonSettings) -> str:
+    if settings.master_key is not None and settings.master_key.get_secret_value():
+        return settings.master_key.get_secret_value()
+    why = missing(settings)
+    if why:
+        raise MasterKeyMissing(why)
     if not settings.embedded_data_dir:
         log.warning(
             "keys.master_key_ephemeral",

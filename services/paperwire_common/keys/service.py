@@ -46,9 +46,7 @@ class KeyService:
     def is_master(self, token: str) -> bool:
         return hmac.compare_digest(key_hash(token), self._master_hash)
 
-    async def create(
-        self, name: str, scopes: Sequence[str], expires_at: float | None = None
-    ) -> tuple[KeyRecord, str]:
+    async def create(self, name: str, scopes: Sequence[str], expires_at: float | None = None) -> tuple[KeyRecord, str]:
         """A new key: its record and the key itself, which is shown once and never stored."""
         unknown = sorted(set(scopes) - set(SCOPES))
         if unknown:
@@ -57,7 +55,7 @@ class KeyService:
         record = KeyRecord(
             id="k_" + secrets.token_hex(6),
             name=name,
-            scopes=tuple(s for s in SCOPES if s in scopes),  # type: ignore[misc]
+            scopes=tuple(s for s in SCOPES if s in scopes),
             prefix=token[:10],
             hash=key_hash(token),
             created_at=self.clock.now(),

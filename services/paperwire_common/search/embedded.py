@@ -19,7 +19,7 @@ import re
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -212,9 +212,10 @@ def _filter_sql(f: Filters) -> tuple[str, list[Any]]:
         sql.append("d.published_at >= ?")  # ISO strings sort as dates; a missing date ('') is before any
         params.append(check_date(f.date_from, "date_from").isoformat())
     if f.date_to:
-        # Inclusive of the whole day, also for datetimes: before the next day.
+        # Inclusive of the whole day, also for datetimes: before the next day (the last day has none).
+        last = check_date(f.date_to, "date_to")
         sql.append("d.published_at <> '' AND d.published_at < ?")
-        params.append((check_date(f.date_to, "date_to") + timedelta(days=1)).isoformat())
+        params.append((last + timedelta(days=1)).isoformat() if last < date.max else "A")  # "A" sorts after digits
     return "".join(f" AND {s}" for s in sql), params
 
 

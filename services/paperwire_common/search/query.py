@@ -17,6 +17,7 @@ meant for the user (HTTP 400).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -277,11 +278,16 @@ def _collapse(b: BoolQuery) -> Node | None:
     return b
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def parse(q: str) -> ParsedQuery:
     if len(q) > MAX_QUERY_CHARS:
         raise QuerySyntaxError(f"query is {len(q)} characters long; the limit is {MAX_QUERY_CHARS}")
     if q.count('"') % 2:
         raise QuerySyntaxError('unbalanced quote: every " needs a closing "')
+    if _CONTROL.search(q):
+        raise QuerySyntaxError("the query contains a control character (such as NUL); remove it")
     p = _Parser(_tokens(q))
     root = p.sequence()
     if (t := p.peek()) is not None:

@@ -90,8 +90,10 @@ class SearchService:
 
     def _open_cursor(self, cursor: str, fp: str) -> dict[str, Any]:
         body, _, sig = cursor.rpartition(".")
+        if not body or not cursor.isascii():  # compare_digest refuses non-ASCII str: no cursor of ours has any
+            raise CursorError("invalid cursor: not issued by this server")
         good = hmac.new(self.secret, body.encode(), hashlib.sha256).hexdigest()[:32]
-        if not body or not hmac.compare_digest(sig, good):
+        if not hmac.compare_digest(sig, good):
             raise CursorError("invalid cursor: not issued by this server")
         state: dict[str, Any] = json.loads(base64.urlsafe_b64decode(body.encode()))
         if state.get("f") != fp:

@@ -1,0 +1,92 @@
+"""Who is asking, and may they: the bearer key and the rate limit of every request, as one ASGI middleware.
+
+A request with `Authorization: Bearer <key>` is served as that key's Principal (deps.CurrentKey, and
+deps.require_scope for writes); a malformed, unknown, revoked or expired key is a 401 at once, on reads too.
+Without a key a request is anonymous: reads are public unless PAPERWIRE_GATEWAY_PUBLIC_READS=false, writes are
+refused by their route's scope (401). Then the quota of the key, or of the client address without one, is
+counted (ratelimit.py). The master key has no quota. Operations endpoints (health, readiness, metrics) are
+neither authenticated nor limited, so probes and scrapes never spend a quota.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from paperwire_common.keys import KeyService, Principal
+
+from .problems import problem
+from .ratelimit import RateLimits
+
+OPERATIONS = frozenset({"/healthz", "/readyz", "/metrics"})
+# Served without a key even when reads are not public: the documentation and the web page are static.
+STATIC = ("/docs", "/redoc", "/openapi.json", "/docs-assets", "/favicon.ico")
+READS = frozenset({"GET", "HEAD"})
+CHALLENGE = 'Bearer realm="paperwire"'
+
+
+def bearer(scope: Scope) -> str | None:
+    """The Authorization header's value ('' when absent)."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            return str(value.decode("latin-1"))
+    return None
+
+
+def unauthorized(detail: str, error: str | None = None) -> Any:
+    challenge = CHALLENGE + (f', error="{error}"' if error else "")
+    return problem(401, "Unauthorized", detail, headers={"WWW-Authenticate": challenge})
+
+
+class Access:
+    def __init__(self, app: ASGIApp, keys: KeyService, limits: RateLimits | None, public_reads: bool) -> None:
+        self.app, self.keys, self.limits, self.public_reads = app, keys, limits, public_reads
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in OPERATIONS:
+            await self.app(scope, receive, send)
+            return
+        principal: Principal | None = None
+        header = bearer(scope)
+        if header is not None:
+            scheme, _, token = header.partition(" ")
+            token = token.strip()
+            if scheme.lower() != "bearer" or not token:
+                await unauthorized("the Authorization header must be `Bearer <key>`", "invalid_request")(
+                    scope, receive, send
+                )
+                return
+            principal = await self.keys.verify(token)
+            if principal is None:
+                await unauthorized("the key is unknown, revoked or expired", "invalid_token")(scope, receive, send)
+                return
+        elif not self.public_reads and scope["method"] in READS and not scope["path"].startswith(STATIC):
+            await unauthorized("reads need a key here (PAPERWIRE_GATEWAY_PUBLIC_READS=false)")(scope, receive, send)
+            return
+        scope.setdefault("state", {})["principal"] = principal
+        if self.limits is None or (principal is not None and principal.master):
+            await self.app(scope, receive, send)
+            return
+        if principal is not None:
+            verdict = await self.limits.check("key:" + principal.key_id, self.limits.key)
+        else:
+            client = scope.get("client")
+            verdict = await self.limits.check("addr:" + (client[0] if client else "unknown"), self.limits.anonymous)
+        if not verdict.allowed:
+            headers = {k.decode(): v.decode() for k, v in verdict.headers}
+            refused = problem(
+                429,
+                "Too Many Requests",
+                f"over the quota of this {'key' if principal else 'client address'}; retry in {verdict.retry_after} s",
+                headers={**headers, "Retry-After": str(verdict.retry_after)},
+            )
+            await refused(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *verdict.headers]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
