@@ -18,6 +18,9 @@ SAMPLE = ROOT / "data" / "sample" / "seed_papers.jsonl"
 SEED_PAGE = ROOT / "data" / "sample" / "seed_page.txt"
 _NAMESPACES: set[str] = set()  # created in this session: only these are cleaned up (others may be running)
 REQUIRE = os.environ.get("PAPERWIRE_REQUIRE_SERVERS") == "1"
+# The master key of gateways built in tests (create_app(..., master_key=TEST_MASTER_KEY)): every scope, no quota.
+TEST_MASTER_KEY = "test-master-key-0123456789abcdef"
+MASTER_AUTH = {"Authorization": f"Bearer {TEST_MASTER_KEY}"}
 
 KAFKA = os.environ.get("PAPERWIRE_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 ES = os.environ.get("PAPERWIRE_ELASTICSEARCH_URL", "http://127.0.0.1:9200")

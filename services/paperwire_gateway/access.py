@@ -27,10 +27,10 @@ CHALLENGE = 'Bearer realm="paperwire"'
 
 
 def bearer(scope: Scope) -> str | None:
-    """The Authorization header's value ('' when absent)."""
+    """The Authorization header's value; None when absent or empty (an anonymous request)."""
     for name, value in scope["headers"]:
         if name == b"authorization":
-            return str(value.decode("latin-1"))
+            return str(value.decode("latin-1")).strip() or None
     return None
 
 

@@ -10,6 +10,7 @@ import pytest
 from paperwire_common.backends import make_backends
 from paperwire_common.settings import CommonSettings
 from paperwire_gateway.app import create_app
+from tests.conftest import TEST_MASTER_KEY
 
 
 @pytest.fixture
@@ -17,7 +18,7 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
     b = make_backends(CommonSettings(backend="embedded"))
     await b.start()
     await b.index.upsert([{"id": "p1", "version": 1, "content_hash": "h", "title": "Runs fast", "abstract": "x"}])
-    transport = httpx.ASGITransport(app=create_app(b))
+    transport = httpx.ASGITransport(app=create_app(b, master_key=TEST_MASTER_KEY))
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
         yield c
     await b.stop()
