@@ -6,7 +6,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.requests import ClientDisconnect
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paperwire_common.logging import get_logger
@@ -57,6 +58,11 @@ def install(app: FastAPI) -> None:
             str(exc.detail),
             headers=dict(exc.headers) if exc.headers else None,
         )
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(_: Request, exc: ClientDisconnect) -> Response:
+        # The client left (or timeouts.py cut a slow body off with its 408): nobody reads an answer.
+        return Response(status_code=400)
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:

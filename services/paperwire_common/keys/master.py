@@ -54,9 +54,11 @@ def resolve_master_key(settings: CommonSettings) -> str:
             f.write(secrets.token_urlsafe(32) + "\n")
         try:
             os.link(tmp, path)
-            log.info("keys.master_key_generated", path=str(path.resolve()))
         except FileExistsError:
             pass  # another process made it first: use theirs
+        else:
+            log.info("keys.master_key_generated", path=str(path.resolve()))
+            return path.read_text().strip()
         finally:
             tmp.unlink()
     key = path.read_text().strip()
