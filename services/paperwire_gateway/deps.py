@@ -10,12 +10,14 @@ request that would cost more than the dependency does.
 
 # No `from __future__ import annotations`: FastAPI reads the Annotated dependencies at runtime.
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BeforeValidator
 
 from paperwire_common.bus.port import EventBus
 from paperwire_common.clock import Clock
@@ -210,3 +212,17 @@ def page_size(default: int) -> Any:
 PageSize = Annotated[int, page_size(10)]  # search, similar papers, recommendations
 FeedSize = Annotated[int, page_size(20)]  # trending and latest feeds
 TopicListSize = Annotated[int, page_size(50)]  # topics
+
+
+# ------------------------------------------------------------------------------------------------ dates
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_date(value: Any) -> Any:
+    if isinstance(value, str) and not _ISO_DATE.fullmatch(value):
+        raise ValueError("Input should be a date like 2024-05-31")
+    return value
+
+
+# A query date exactly as the document says (format: date): pydantic alone would read `0` as 1970-01-01.
+ISO_DATE = BeforeValidator(_iso_date)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from paperwire_common.trends.service import DailyEntry, DailySort
 
-from .deps import SettingsDep, TrendServiceDep
+from .deps import ISO_DATE, SettingsDep, TrendServiceDep
 from .schemas import DailyPaper, problems
 
 router = APIRouter(tags=["compatibility"])
@@ -40,7 +40,7 @@ def to_daily_paper(entry: DailyEntry) -> dict[str, Any]:
 async def daily_papers(
     trends: TrendServiceDep,
     settings: SettingsDep,
-    date: dt.date | None = None,
+    date: Annotated[dt.date | None, ISO_DATE] = None,
     sort: DailySort = "trending",
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> list[dict[str, Any]]:

@@ -117,7 +117,8 @@ async def post_events(
     if not items:
         raise HTTPException(422, "no events")
     if len(items) > settings.max_events_per_request:
-        raise HTTPException(413, f"{len(items)} events; at most {settings.max_events_per_request} per request")
+        # 422 (not 413): the document states the bound as maxItems, so it is invalid input like any other.
+        raise HTTPException(422, f"{len(items)} events; at most {settings.max_events_per_request} per request")
     events = validate(items)
     now = clock.now()
     oldest = now - (trends.settings.dedupe_horizon_s - settings.max_event_future_s)

@@ -30,6 +30,8 @@ MEDIA_FORMATS = {
 Format = Literal["auto", "text", "jsonl", "arxiv-atom", "oai-pmh", "daily-papers"]
 BODY_TYPES = sorted(t for t in MEDIA_FORMATS if t)
 _BODY = {"schema": {"type": "string", "format": "binary"}}
+# A JSON body is any JSON document: a daily-papers array or object, or a single JSONL record.
+_JSON_BODY = {"schema": {"description": "daily-papers JSON (an array or an object) or one JSONL record"}}
 
 
 @router.post(
@@ -37,7 +39,12 @@ _BODY = {"schema": {"type": "string", "format": "binary"}}
     status_code=202,
     response_model=IngestAccepted,
     responses=problems(401, 403, 408, 413, 415, 422, 503),
-    openapi_extra={"requestBody": {"required": True, "content": {t: _BODY for t in BODY_TYPES}}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {t: _JSON_BODY if t == "application/json" else _BODY for t in BODY_TYPES},
+        }
+    },
 )
 async def ingest_papers(
     request: Request,
