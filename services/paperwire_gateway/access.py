@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from paperwire_common.keys import KeyService, Principal
 
 from .problems import problem
-from .ratelimit import RateLimits
+from .ratelimit import RateLimits, Verdict
 
 OPERATIONS = frozenset({"/healthz", "/readyz", "/metrics"})
 # Served without a key even when reads are not public: the documentation and the web page are static.
@@ -59,29 +59,23 @@ class Access:
                 return
             principal = await self.keys.verify(token)
             if principal is None:
+                # Counted against the address's quota: a stream of made-up keys is throttled like any other.
+                refused = await self._over_quota(scope, None)
+                if refused is not None:
+                    await refused(scope, receive, send)
+                    return
                 await unauthorized("the key is unknown, revoked or expired", "invalid_token")(scope, receive, send)
                 return
-        elif not self.public_reads and scope["method"] in READS and not scope["path"].startswith(STATIC):
+        elif not self.public_reads and scope["method"] in READS and not _static(scope["path"]):
             await unauthorized("reads need a key here (PAPERWIRE_GATEWAY_PUBLIC_READS=false)")(scope, receive, send)
             return
         scope.setdefault("state", {})["principal"] = principal
         if self.limits is None or (principal is not None and principal.master):
             await self.app(scope, receive, send)
             return
-        if principal is not None:
-            verdict = await self.limits.check("key:" + principal.key_id, self.limits.key)
-        else:
-            client = scope.get("client")
-            verdict = await self.limits.check("addr:" + (client[0] if client else "unknown"), self.limits.anonymous)
+        verdict = await self._count(scope, principal)
         if not verdict.allowed:
-            headers = {k.decode(): v.decode() for k, v in verdict.headers}
-            refused = problem(
-                429,
-                "Too Many Requests",
-                f"over the quota of this {'key' if principal else 'client address'}; retry in {verdict.retry_after} s",
-                headers={**headers, "Retry-After": str(verdict.retry_after)},
-            )
-            await refused(scope, receive, send)
+            await self._too_many(verdict, principal)(scope, receive, send)
             return
 
         async def with_headers(message: Message) -> None:
@@ -90,3 +84,30 @@ class Access:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+    async def _count(self, scope: Scope, principal: Principal | None) -> Verdict:
+        assert self.limits is not None
+        if principal is not None:
+            return await self.limits.check("key:" + principal.key_id, self.limits.key)
+        client = scope.get("client")
+        return await self.limits.check("addr:" + (client[0] if client else "unknown"), self.limits.anonymous)
+
+    async def _over_quota(self, scope: Scope, principal: Principal | None) -> Any:
+        """The 429 answer when this request is over its quota, else None (the request was counted)."""
+        if self.limits is None:
+            return None
+        verdict = await self._count(scope, principal)
+        return None if verdict.allowed else self._too_many(verdict, principal)
+
+    def _too_many(self, verdict: Verdict, principal: Principal | None) -> Any:
+        headers = {k.decode(): v.decode() for k, v in verdict.headers}
+        return problem(
+            429,
+            "Too Many Requests",
+            f"over the quota of this {'key' if principal else 'client address'}; retry in {verdict.retry_after} s",
+            headers={**headers, "Retry-After": str(verdict.retry_after)},
+        )
+
+
+def _static(path: str) -> bool:
+    return path == "/" or path.startswith(STATIC)

@@ -53,6 +53,9 @@ async def test_anonymous_quota_per_address(client: httpx.AsyncClient) -> None:
     for _ in range(5):
         r = await client.get("/healthz")
         assert r.status_code == 200 and "ratelimit" not in r.headers
+    # Made-up keys spend the address's quota too (then 429, not another 401).
+    r = await client.get("/v1/feeds/latest", headers={"Authorization": "Bearer pw_guess"})
+    assert r.status_code == 429
 
 
 async def test_a_key_has_its_own_quota_and_the_master_key_none(client: httpx.AsyncClient) -> None:

@@ -221,6 +221,7 @@ async def test_reads_can_require_a_key() -> None:
         assert r.status_code == 401 and "www-authenticate" in r.headers
         assert (await c.get("/v1/feeds/latest", headers=MASTER_AUTH)).status_code == 200
         assert (await c.get("/healthz")).status_code == 200 and (await c.get("/openapi.json")).status_code == 200
+        assert (await c.get("/")).status_code == 200, "the web page is static"
         op = app.openapi()["paths"]["/v1/feeds/latest"]["get"]
         assert op["security"] == [{"bearerKey": []}]
     await b.stop()
