@@ -55,7 +55,7 @@ format: install ## apply ruff formatting and safe fixes
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 
-infra-up: ## start real Kafka (KRaft), Elasticsearch 8 and Redis on loopback, no Docker
+infra-up: ## start real Kafka (KRaft), Elasticsearch 9 and Redis on loopback, no Docker
 	$(INFRA) up
 
 infra-down: ## stop them; leaves no process behind

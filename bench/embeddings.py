@@ -1,13 +1,16 @@
 """Benchmark the paper encoder on the seed corpus: throughput per setting, load time, peak RSS, truncation effect.
 
     uv run python bench/embeddings.py [--data PATH] [--judgments PATH] [--repeats N] [--grid full|quick|none]
+                                      [--procs N]
 
 Each setting runs in a fresh subprocess, so its load time and peak RSS are its own. Throughput is papers/s over
 whole-corpus encode() calls after one warm-up call (median and best of --repeats). The first row feeds the encoder
 one batch at a time with ORT's default thread spinning, as the untuned encoder of /work/shared/notes/embeddings.md
 (~13 papers/s) padded and ran. Wall-clock rates are only as good as the machine is idle: "cpu ms/p" (process CPU
 time per paper, all threads) and "loadavg" are printed so that a run on a shared box can still be read; at one
-thread, 1000 / cpu ms/p is about the rate an idle core would give.
+thread, 1000 / cpu ms/p is about the rate an idle core would give. "ffn8" rows run the model's feed-forward layers
+in int8 (the default, quantize.py; one paper per run), the others the packaged float graph. The --procs row runs N
+encoders of one thread each at the same time, as N enricher processes would: its rate is their sum.
 """
 
 from __future__ import annotations
@@ -50,12 +53,12 @@ def peak_rss_mib() -> float:
 
 
 def run_one(
-    data: Path, max_tokens: int, batch_size: int, threads: int, sorted_: bool, spin: bool, repeats: int
+    data: Path, max_tokens: int, batch_size: int, threads: int, sorted_: bool, spin: bool, repeats: int, ffn: bool
 ) -> dict[str, Any]:
     texts = load_texts(data)
     t0 = time.perf_counter()
     enc = OnnxMiniLMEncoder(
-        max_tokens=max_tokens, batch_size=batch_size, intra_op_num_threads=threads, allow_spinning=spin
+        max_tokens=max_tokens, batch_size=batch_size, intra_op_num_threads=threads, allow_spinning=spin, int8_ffn=ffn
     )
     load_s = time.perf_counter() - t0
 
@@ -81,6 +84,7 @@ def run_one(
         "threads": threads,
         "sorted": sorted_,
         "spin": spin,
+        "ffn": ffn,
         "median": statistics.median(rates),
         "cpu_ms": statistics.median(cpu_ms),
         "loadavg": (load_before + os.getloadavg()[0]) / 2,
@@ -139,49 +143,78 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument(
         "--grid",
-        choices=("full", "quick", "none"),
+        choices=("full", "quick", "compare", "none"),
         default="full",
-        help="full: max_tokens 256/128 x threads 1/2 x batch 8-64; quick: 2 threads, batch 8/32; none: quality only",
+        help="full: max_tokens 256/128 x threads 1/2 x batch 8-64; quick: 2 threads, batch 8/32; compare: float "
+        "against int8 feed-forward at 128 tokens, no quality lines; none: quality only",
     )
-    ap.add_argument("--one", help=argparse.SUPPRESS)  # "max_tokens,batch,threads,sorted,spin": child mode
+    ap.add_argument("--procs", type=int, default=2, help="encoders of one thread run at once in the last row (0: none)")
+    ap.add_argument("--one", help=argparse.SUPPRESS)  # "max_tokens,batch,threads,sorted,spin,ffn": child mode
     args = ap.parse_args(argv)
 
     if args.one:
-        mt, bs, th, so, sp = (int(x) for x in args.one.split(","))
-        print(json.dumps(run_one(args.data, mt, bs, th, bool(so), bool(sp), args.repeats)))
+        mt, bs, th, so, sp, ffn = (int(x) for x in args.one.split(","))
+        print(json.dumps(run_one(args.data, mt, bs, th, bool(so), bool(sp), args.repeats, bool(ffn))))
         return
 
-    # The notes' untuned setting (no cross-batch sort, ORT's default spinning), then spinning alone, then the grid.
-    grid: list[tuple[int, int, int, int, int]] = [(256, 32, 2, 0, 1), (256, 32, 2, 1, 1)]
+    # The notes' untuned setting (no cross-batch sort, ORT's default spinning), then spinning alone, then the grid
+    # of the float graph, then the int8 feed-forward one (one paper per run, so no batch sizes).
+    grid: list[tuple[int, int, int, int, int, int]] = [(256, 32, 2, 0, 1, 0), (256, 32, 2, 1, 1, 0)]
     for mt in (256, 128):
         for th in (1, 2) if args.grid == "full" else (2,):
-            grid += [(mt, bs, th, 1, 0) for bs in ((8, 16, 32, 64) if args.grid == "full" else (8, 32))]
+            grid += [(mt, bs, th, 1, 0, 0) for bs in ((8, 16, 32, 64) if args.grid == "full" else (8, 32))]
+    grid += [(mt, 1, th, 1, 0, 1) for mt in (256, 128) for th in (1, 2)]
+    if args.grid == "compare":
+        grid = [(128, 8, 2, 1, 0, 0), (128, 8, 1, 1, 0, 0), (128, 1, 2, 1, 0, 1), (128, 1, 1, 1, 0, 1)]
     if args.grid == "none":
         grid = []
     print(f"data: {args.data}  repeats: {args.repeats}", flush=True)
-    cols = [("max_tok", 7), ("batch", 5), ("thr", 3), ("sort", 4), ("spin", 4), ("p/s med", 8), ("p/s best", 8)]
-    cols += [("cpu ms/p", 8), ("load s", 6), ("RSS MiB", 7), ("loadavg", 7)]
+    cols = [("max_tok", 7), ("batch", 5), ("thr", 3), ("sort", 4), ("spin", 4), ("ffn8", 4), ("p/s med", 8)]
+    cols += [("p/s best", 8), ("cpu ms/p", 8), ("load s", 6), ("RSS MiB", 7), ("loadavg", 7)]
     header = " ".join(f"{name:>{width}}" for name, width in cols)
     if grid:
         print(header)
         print("-" * len(header), flush=True)
-    results = []
-    for mt, bs, th, so, sp in grid:
-        cmd = [sys.executable, __file__, "--data", str(args.data), "--repeats", str(args.repeats)]
-        out = subprocess.run([*cmd, "--one", f"{mt},{bs},{th},{so},{sp}"], check=True, capture_output=True, text=True)
-        r = json.loads(out.stdout.strip().splitlines()[-1])
-        results.append(r)
+    cmd = [sys.executable, __file__, "--data", str(args.data), "--repeats", str(args.repeats)]
+
+    def show(mt: int, bs: int, th: str | int, so: int, sp: int, ffn: int, r: dict[str, Any]) -> None:
+        yes = {0: "no", 1: "yes"}
         print(
-            f"{mt:>7} {bs:>5} {th:>3} {'yes' if so else 'no':>4} {'yes' if sp else 'no':>4} {r['median']:>8.1f} "
-            f"{r['best']:>8.1f} {r['cpu_ms']:>8.0f} {r['load_s']:>6.2f} {r['rss_mib']:>7.0f} {r['loadavg']:>7.1f}",
+            f"{mt:>7} {bs:>5} {th:>3} {yes[so]:>4} {yes[sp]:>4} {yes[ffn]:>4} {r['median']:>8.1f} {r['best']:>8.1f} "
+            f"{r['cpu_ms']:>8.0f} {r['load_s']:>6.2f} {r['rss_mib']:>7.0f} {r['loadavg']:>7.1f}",
             flush=True,
         )
+
+    results = []
+    for mt, bs, th, so, sp, ffn in grid:
+        out = subprocess.run(
+            [*cmd, "--one", f"{mt},{bs},{th},{so},{sp},{ffn}"], check=True, capture_output=True, text=True
+        )
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        results.append(r)
+        show(mt, bs, th, so, sp, ffn, r)
     for mt in sorted({r["max_tokens"] for r in results if not r["spin"]}, reverse=True):
         best = max((r for r in results if r["max_tokens"] == mt and not r["spin"]), key=lambda r: r["median"])
         print(
-            f"best at {mt} tokens: batch {best['batch']}, {best['threads']} threads: {best['median']:.1f} papers/s "
-            f"(mean {best['mean_pieces']:.0f} word pieces/paper, {best['n']} papers)"
+            f"best at {mt} tokens: batch {best['batch']}, {best['threads']} threads, ffn8 {best['ffn']}: "
+            f"{best['median']:.1f} papers/s (mean {best['mean_pieces']:.0f} word pieces/paper, {best['n']} papers)"
         )
+    if grid and args.procs > 0:
+        # N one-thread encoders at once (the default settings at 128 tokens): the rate of N enricher processes.
+        procs = [
+            subprocess.Popen([*cmd, "--one", "128,1,1,1,0,1"], stdout=subprocess.PIPE, text=True)
+            for _ in range(args.procs)
+        ]
+        rs = [json.loads(pr.communicate()[0].strip().splitlines()[-1]) for pr in procs]
+        total = {k: sum(r[k] for r in rs) for k in ("median", "best")}
+        total |= {k: statistics.mean(r[k] for r in rs) for k in ("cpu_ms", "load_s", "rss_mib", "loadavg")}
+        show(128, 1, f"{args.procs}x1", 1, 0, 1, total)
+        print(
+            f"{args.procs} processes of one thread each at once (128 tokens, ffn8): "
+            f"{total['median']:.1f} papers/s in all"
+        )
+    if args.grid == "compare":
+        return
     t = truncation_proxy(args.data, args.judgments)
     print(
         f"truncation 128 vs 256: cosine between a paper's two vectors mean {t['mean_cos']:.4f}, "

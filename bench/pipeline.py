@@ -1,6 +1,7 @@
 """End-to-end pipeline throughput: a synthetic JSONL corpus -> ingestor -> enricher -> indexer -> searchable,
-on the embedded backend and on real Kafka + Elasticsearch (+ Redis), beside Elasticsearch's raw bulk rate
-for the same documents. Prints a table; nothing here asserts.
+on the embedded backend (in memory, and durable on a data dir as `make run` runs it) and on real Kafka +
+Elasticsearch (+ Redis), beside Elasticsearch's raw bulk rate for the same documents. Prints a table; nothing
+here asserts.
 
   python bench/pipeline.py --papers 100000 [--backend both|embedded|kafka] [--keyphrases yake|off]
 
@@ -15,6 +16,7 @@ import asyncio
 import json
 import os
 import resource
+import shutil
 import socket
 import subprocess
 import sys
@@ -58,7 +60,8 @@ async def wait_count(index: Any, n: int, timeout: float, label: str) -> None:
         await asyncio.sleep(0.5)
 
 
-async def run_embedded(path: Path, n: int, keyphrases: str) -> float:
+async def run_embedded(path: Path, n: int, keyphrases: str, data_dir: Path | None = None) -> float:
+    """In memory, or durable on `data_dir` (the bus log, index and registry in SQLite, as `make run`)."""
     os.environ["PAPERWIRE_ENRICHER_KEYPHRASES"] = keyphrases
     from paperwire_cli.runner import build_worker
     from paperwire_common.backends import make_backends
@@ -66,7 +69,9 @@ async def run_embedded(path: Path, n: int, keyphrases: str) -> float:
     from paperwire_ingestor.service import Ingestor
     from paperwire_ingestor.settings import IngestorSettings
 
-    common = CommonSettings(backend="embedded", embeddings=False)
+    if data_dir is not None:
+        shutil.rmtree(data_dir, ignore_errors=True)
+    common = CommonSettings(backend="embedded", embeddings=False, embedded_data_dir=str(data_dir) if data_dir else None)
     b = make_backends(common)
     await b.start()
     stop = asyncio.Event()
@@ -214,10 +219,18 @@ def main() -> int:
     if a.backend in ("both", "embedded"):
         rows.append(
             (
-                "embedded (in-process bus, SQLite FTS5)",
+                "embedded, in memory (bus in memory, SQLite FTS5)",
                 asyncio.run(run_embedded(path, a.papers, a.keyphrases)),
             )
         )
+        durable = ROOT / "bench" / "out" / "pipeline-data"
+        rows.append(
+            (
+                "embedded, durable (`make run`: data dir)",
+                asyncio.run(run_embedded(path, a.papers, a.keyphrases, durable)),
+            )
+        )
+        shutil.rmtree(durable, ignore_errors=True)
     raw = None
     if a.backend in ("both", "kafka"):
         rows.append(

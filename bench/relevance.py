@@ -95,11 +95,15 @@ def main() -> int:
         ap.error(f"--modes must be a subset of {','.join(MODES)}")
 
     from paperwire_common.logging import configure_logging
-    from paperwire_enricher.embeddings import load_default_encoder
+    from paperwire_enricher.service import load_encoder
+    from paperwire_enricher.settings import EnricherSettings
 
     configure_logging("WARNING")
-    # The enricher inside the pipeline loads its own copy; this one embeds the queries, as the gateway does.
-    encoder = load_default_encoder()
+    # The enricher inside the pipeline loads its own copy; this one embeds the queries, as the gateway does (both
+    # from the PAPERWIRE_ENRICHER_EMBEDDING_* settings, e.g. PAPERWIRE_ENRICHER_EMBEDDING_INT8_FFN=false).
+    encoder = load_encoder(EnricherSettings(), True)
+    if encoder is None:
+        raise SystemExit("the embedding model stack is not installed")
     queries = load_queries()
     reports: list[Report] = []
     if a.backend in ("embedded", "both"):

@@ -50,7 +50,7 @@ install_one() {
     grpcurl) go_tool grpcurl github.com/fullstorydev/grpcurl/cmd/grpcurl "$GRPCURL_VERSION" ;;
     # The module's command is cmd/server, so its binary is named `server`.
     toxiproxy) go_tool toxiproxy-server github.com/Shopify/toxiproxy/v2/cmd/server "$TOXIPROXY_VERSION" server ;;
-    vegeta) go_tool vegeta github.com/tsenart/vegeta/v12 "$VEGETA_VERSION" ;;
+    vegeta) go_tool vegeta github.com/tsenart/vegeta/v12 "$VEGETA_VERSION" vegeta ;;  # go names it vegeta, not v12
     *) die "unknown tool '$1' (known: ${KNOWN_TOOLS[*]})" ;;
   esac
 }

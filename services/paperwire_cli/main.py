@@ -53,7 +53,7 @@ def cmd_topics(args: argparse.Namespace) -> int:
 
 
 def cmd_streams(args: argparse.Namespace) -> int:
-    from paperwire_common.streams import ALL_STREAMS
+    from paperwire_common.streams import ALL_STREAMS, ensure_streams
 
     if args.action == "create":
         from paperwire_common.backends import make_backends
@@ -61,8 +61,7 @@ def cmd_streams(args: argparse.Namespace) -> int:
         async def go() -> None:
             b = make_backends(CommonSettings())
             await b.bus.start()
-            for spec in ALL_STREAMS:
-                await b.bus.ensure_topics([spec.name, spec.dlq], partitions=spec.partitions)
+            await ensure_streams(b.bus)
             await b.bus.stop()
 
         asyncio.run(go())

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import signal
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -93,38 +95,57 @@ async def _drained(loop: ConsumerLoop, bus: EventBus) -> bool:
     return all(committed[tp] >= end for tp, end in ends.items())
 
 
-async def wait_drained(loops: list[ConsumerLoop], bus: EventBus, timeout_s: float = 600) -> None:
+async def wait_drained(
+    loops: list[ConsumerLoop],
+    bus: EventBus,
+    timeout_s: float = 600,
+    progress: Callable[[list[bool]], None] | None = None,
+) -> None:
     """Until every consumer has committed up to the end of its topics (the pipeline is idle).
 
     End offsets, not lag: a Kafka consumer that has not fetched yet reports a lag of 0. Loops are checked in
     pipeline order, and each publishes before it commits, so one pass that finds all of them done is final.
+    `progress` gets each pass's findings (which loops are at their ends).
     """
     deadline = asyncio.get_running_loop().time() + timeout_s
     while asyncio.get_running_loop().time() < deadline:
-        for lp in loops:
-            if not await _drained(lp, bus):
-                break
-        else:
+        done = [await _drained(lp, bus) for lp in loops]
+        if progress is not None:
+            progress(done)
+        if all(done):
             return
         await asyncio.sleep(0.2)
     raise TimeoutError("pipeline did not drain")
 
 
 async def run_all(ingest: list[str], on_ready: Callable[[], Awaitable[None]] | None = None) -> int:
+    from paperwire_common.bus.sqlite_log import LogInUse
     from paperwire_gateway.service import Gateway
     from paperwire_ingestor.service import Ingestor
 
     common = CommonSettings()
-    b = make_backends(common)
+    try:
+        b = make_backends(common)
+    except LogInUse as e:  # another `run all` on this data dir
+        print(f"paperwire: {e}", file=sys.stderr)
+        return 1
     await b.start()
     stop = asyncio.Event()
     install_stop(stop)
     workers = {n: build_worker(n, b, common) for n in WORKERS}
     loops = [lp for _, lp in workers.values()]
-    state = {"ingested": False}
+    # Ready = what was accepted before this start is served: the start-up ingest published, and every consumer
+    # reached the end its streams had then (after a restart: the trend store rolled forward from its snapshot).
+    # Live lag afterwards is normal operation; a halted consumer is not.
+    state = {"ingest": False, "caught_up": False}
+    at_end = dict.fromkeys(WORKERS, False)
 
     def readiness() -> dict[str, bool]:
-        return {"pipeline": all(lp.started for lp in loops) and state["ingested"]}
+        checks = {"ingest": state["ingest"]}
+        for n, (_, lp) in workers.items():
+            # before the latch: this pass's finding (names the parts still behind)
+            checks[n] = lp.started and lp.halted is None and (state["caught_up"] or at_end[n])
+        return checks
 
     # One model in memory: the gateway embeds queries with the encoder a worker already loaded.
     encoder = next((svc.encoder for n, (svc, _) in workers.items() if REGISTRY[n].encoder), None)
@@ -140,8 +161,10 @@ async def run_all(ingest: list[str], on_ready: Callable[[], Awaitable[None]] | N
         for path in ingest:
             s = await ing.ingest_path(path)
             log.info("ingest.summary", source=path, summary=s.line())
-        await wait_drained(loops, b.bus)
-        state["ingested"] = True
+        state["ingest"] = True
+        # No deadline: a big start-up ingest takes as long as it takes; /readyz says meanwhile which part is behind.
+        await wait_drained(loops, b.bus, math.inf, progress=lambda done: at_end.update(zip(WORKERS, done, strict=True)))
+        state["caught_up"] = True
         log.info(
             "paperwire.ready",
             documents=await b.index.count(),
@@ -175,8 +198,12 @@ async def run_one(name: str) -> int:
         svc, lp = build_worker(name, b, common)
         port = lp.settings.health_port or REGISTRY[name].health_port
 
+        method = REGISTRY[name].ready
+        own = getattr(svc, method) if method else None
+
         async def ready() -> dict[str, bool]:
-            return {"consumer": lp.started and lp.halted is None, "index": await b.index.ready()}
+            checks = {"consumer": lp.started and lp.halted is None, "index": await b.index.ready()}
+            return checks | (await own() if own else {})
 
         tasks[name] = asyncio.create_task(lp.run(stop))
         tasks.update(worker_tasks(name, svc, stop))

@@ -63,8 +63,11 @@ class ConsumerLoop:
         handler: Handler,
         settings: ConsumerSettings,
         clock: Clock | None = None,
+        on_start: Callable[[Consumer], Awaitable[object]] | None = None,
     ) -> None:
         self.service, self.group = service, group
+        # Runs once the consumer has started, before the first poll (trending: resume where its store stands).
+        self.on_start = on_start
         self.consumer, self.producer, self.handler = consumer, producer, handler
         self.settings = settings
         self.clock = clock or SystemClock()
@@ -181,14 +184,19 @@ class ConsumerLoop:
         self.stats.batches += 1
         return len(records)
 
+    async def _start(self) -> None:
+        await self.consumer.start()
+        if self.on_start is not None:
+            await self.on_start(self.consumer)
+        self.started = True
+
     async def drain(self, until: Mapping[tuple[str, int], int], timeout_s: float = 3600) -> int:
         """Consume until this loop has committed up to `until` (end offsets taken before the call), then stop.
 
         For replays (reindex, trending rebuild): an explicit target, because a lag of 0 also reads as
         "caught up" while a Kafka consumer is still joining its group.
         """
-        await self.consumer.start()
-        self.started = True
+        await self._start()
         done = 0
         try:
             # The group may have committed some partitions already (a second drain): start from there.
@@ -215,8 +223,7 @@ class ConsumerLoop:
         On a poison halt the loop stops consuming but the process stays up (readiness fails, the
         `paperwire_consumer_halted` gauge is 1) so the alert fires and an operator can look.
         """
-        await self.consumer.start()
-        self.started = True
+        await self._start()
         backoff = self.settings.retry_backoff_s
         try:
             while not stop.is_set():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class _Event(BaseModel):
@@ -74,6 +74,7 @@ class PaperEnriched(_Event):
     embedding: list[float] | None = Field(default=None, description="L2-normalised sentence embedding")
     embedding_model: str | None = None
     enriched_at: float
+    summary: str | None = Field(default=None, description="extractive: the abstract's most central sentences")
 
 
 EngagementType = Literal["view", "upvote", "unvote", "download", "star", "mention", "comment"]
@@ -105,10 +106,42 @@ class TopicEvent(_Event):
     detected_at: float
 
 
-class Webhook(BaseModel):
-    """A subscriber's endpoint (gateway-managed, not a topic)."""
+SubscriptionChannel = Literal["webhook", "email"]
+SubscriptionStatus = Literal["active", "pending_confirmation", "disabled", "unsubscribed", "deleted"]
+NotifyEventType = Literal["topic.created", "topic.trending", "search.match", "paper.recommended"]
 
-    model_config = ConfigDict(extra="forbid")
-    url: HttpUrl
-    secret: str = Field(min_length=16)
-    events: list[str]
+
+class WebhookSecret(BaseModel):
+    """One signing secret of a webhook subscription; a rotated-out secret signs until `expires_at`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    secret: str = Field(pattern=r"^whsec_[A-Za-z0-9+/=]+$", description="whsec_<base64 of the key bytes>")
+    created_at: float
+    expires_at: float | None = Field(default=None, description="None while current; set when rotated out")
+
+
+class SubscriptionRecord(_Event):
+    """subscriptions.v1 — the whole current state of one subscription (compacted: the last record per key wins;
+    status `deleted` is the deletion marker). Key: subscription id. Written by whoever changes it (gateway,
+    notifier), read by every process into its view."""
+
+    schema_version: Literal[1] = 1
+    id: str = Field(min_length=1, max_length=64)
+    revision: int = Field(ge=1, description="bumped on every change; a view keeps the highest")
+    owner: str = Field(min_length=1, max_length=200, description="who may see and change it (an API key id)")
+    channel: SubscriptionChannel
+    url: str | None = Field(default=None, max_length=2048, description="webhook endpoint")
+    email: str | None = Field(default=None, max_length=320)
+    events: list[NotifyEventType] = Field(default_factory=list, description="webhook event types")
+    query: str | None = Field(default=None, max_length=1000, description="saved search (query language)")
+    topics: list[str] = Field(default_factory=list, max_length=100, description="topic ids or labels")
+    positive_paper_ids: list[str] = Field(default_factory=list, max_length=500, description="library")
+    schedule: Literal["daily"] | None = None
+    secrets: list[WebhookSecret] = Field(default_factory=list, description="current first, then rotated-out")
+    status: SubscriptionStatus = "active"
+    status_reason: str | None = Field(default=None, max_length=2000, description="why it is disabled")
+    confirm_token: str | None = None
+    unsubscribe_token: str | None = None
+    created_at: float
+    updated_at: float
+    confirmed_at: float | None = None

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .workers import health_ports_text
@@ -27,8 +27,15 @@ class CommonSettings(BaseSettings):
         description="prefix of Kafka topics and groups, the index alias and Redis keys (isolates deployments)",
     )
     index_alias: str = Field("papers", description="search index alias (points at papers-v1, ...)")
+    public_url: str = Field(
+        "",
+        description="base URL of the site in every link Paperwire writes (feeds, e-mails, webhooks), e.g. "
+        "https://papers.example.org; unset = the gateway's own address (http://<gateway host>:<gateway port>)",
+    )
     embedded_data_dir: str | None = Field(
-        None, description="where the embedded index persists (SQLite); unset = in memory"
+        None,
+        description="where the embedded backend persists (SQLite: bus log, index, registry, trend snapshot, "
+        "topics, notifications, API keys, intake); unset = all in memory (`make run`: .paperwire/data)",
     )
     master_key: SecretStr | None = Field(
         None,
@@ -39,6 +46,14 @@ class CommonSettings(BaseSettings):
     health_host: str = Field("127.0.0.1", description="bind address of a lone service's health/metrics port")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR")
     log_format: Literal["json", "console"] = Field("json", description="json lines or human console")
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        v = v.strip().rstrip("/")
+        if v and not v.startswith(("http://", "https://")):
+            raise ValueError("PAPERWIRE_PUBLIC_URL must be an http:// or https:// URL")
+        return v
 
 
 class ConsumerSettings(BaseSettings):

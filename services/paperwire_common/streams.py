@@ -4,10 +4,11 @@ key, producer, consumers and dead-letter topic."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel
 
-from .events import Engagement, PaperEnriched, PaperRaw, TopicEvent
+from .events import Engagement, PaperEnriched, PaperRaw, SubscriptionRecord, TopicEvent
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,12 @@ class StreamSpec:
     producer: str
     consumers: tuple[str, ...]
     partitions: int = 3
+    compacted: bool = False  # cleanup.policy=compact: the last record per key is kept forever (a table)
+
+    @property
+    def configs(self) -> dict[str, str]:
+        """Kafka topic configs of the stream itself (its dead-letter topic is a plain log)."""
+        return {"cleanup.policy": "compact"} if self.compacted else {}
 
     @property
     def dlq(self) -> str:
@@ -38,13 +45,31 @@ ENGAGEMENT = StreamSpec(
     "engagement.v1", Engagement, "org.paperwire.engagement.v1", "paper_id", "gateway", ("trending",)
 )
 TOPIC_EVENTS = StreamSpec(
-    "topics.v1", TopicEvent, "org.paperwire.topic.v1", "topic_id", "trending", ("notifier",), partitions=1
+    "topics.v1", TopicEvent, "org.paperwire.topic.v1", "topic_id", "trending", ("notifier", "gateway"), partitions=1
 )
 
-ALL_STREAMS: tuple[StreamSpec, ...] = (PAPERS_RAW, PAPERS_ENRICHED, ENGAGEMENT, TOPIC_EVENTS)
+SUBSCRIPTIONS = StreamSpec(
+    "subscriptions.v1",
+    SubscriptionRecord,
+    "org.paperwire.subscription.v1",
+    "id",
+    "gateway, notifier",
+    ("gateway", "notifier"),
+    partitions=1,
+    compacted=True,
+)
+
+ALL_STREAMS: tuple[StreamSpec, ...] = (PAPERS_RAW, PAPERS_ENRICHED, ENGAGEMENT, TOPIC_EVENTS, SUBSCRIPTIONS)
 BY_NAME = {t.name: t for t in ALL_STREAMS}
 
 
 def all_stream_names() -> list[str]:
     """Every topic including its dead-letter topic (what `ensure_topics` creates)."""
     return [n for t in ALL_STREAMS for n in (t.name, t.dlq)]
+
+
+async def ensure_streams(bus: Any) -> None:
+    """Create every stream and its dead-letter topic (idempotent): what services and `paperwire streams create` do."""
+    for spec in ALL_STREAMS:
+        await bus.ensure_topics([spec.name], partitions=spec.partitions, configs=spec.configs)
+        await bus.ensure_topics([spec.dlq], partitions=spec.partitions)

@@ -3,7 +3,8 @@ documentation (`paperwire settings`, the README), the Docker HEALTHCHECK (`paper
 health-port defaults of ConsumerSettings and tests/unit/test_deploy_files.py all read it.
 
 A worker's service class is built as `cls(backends, settings[, encoder=...])` and exposes `loop()` (its
-ConsumerLoop); `tasks` names coroutine methods `method(stop: asyncio.Event)` the runner starts beside the loop.
+ConsumerLoop); `tasks` names coroutine methods `method(stop: asyncio.Event)` the runner starts beside the loop;
+`ready` names a coroutine method returning more checks (`dict[str, bool]`) for the worker's /readyz.
 
 To add a worker: write `paperwire_<name>/service.py` and `settings.py` (a ConsumerSettings with the env prefix
 PAPERWIRE_<NAME>_), add one `Worker(...)` line below, run `make readme`, and add the service to
@@ -28,6 +29,7 @@ class Worker:
     run_all: bool = True  # started by `paperwire run all`
     encoder: bool = False  # gets the process's sentence encoder (encoder=...)
     tasks: tuple[tuple[str, str], ...] = ()  # (task name, coroutine method) started beside the loop
+    ready: str | None = None  # coroutine method: its checks join the consumer's in /readyz
 
     def service_class(self) -> type[Any]:
         return load(self.service)
@@ -59,6 +61,14 @@ WORKERS: dict[str, Worker] = {
             "paperwire_trending.settings:TrendingSettings",
             9103,
             tasks=(("topics", "run_topics"),),
+        ),
+        Worker(
+            "notifier",
+            "paperwire_notifier.service:Notifier",
+            "paperwire_notifier.settings:NotifierSettings",
+            9104,
+            tasks=(("deliveries", "run_deliveries"),),
+            ready="ready",
         ),
     )
 }

@@ -40,9 +40,11 @@ TOKENIZER_PATH = Path(__file__).parent / "assets" / "all-MiniLM-L6-v2.tokenizer.
 #   tests/relevance/judgments.json was 0.679 at 128 vs 0.662 at 256 (paired difference not significant over 34
 #   queries). all-MiniLM-L6-v2 was trained with inputs cut at 128 pieces. It does move vectors (mean cosine 0.90 between
 #   a paper's 128- and 256-piece vectors), so changing it means re-embedding the index.
-# - batch_size 8: CPU cost per paper is flat from batch 1 to 64, but ORT's arena keeps the peak of the exported
-#   attention's batch x 12 x len x len float tensors: peak RSS ~335 MiB at 8, ~640 MiB at 32, ~1.1 GiB at 64
+# - batch_size 8 (float model): CPU cost per paper is flat from batch 1 to 64, but ORT's arena keeps the peak of the
+#   exported attention's batch x 12 x len x len float tensors: peak RSS ~335 MiB at 8, ~640 MiB at 32, ~1.1 GiB at 64
 #   (2-3x that at 256 pieces).
+# - int8_ffn: the feed-forward MatMuls in int8 (quantize.py) cut the CPU per paper by about a third at the same
+#   nDCG; the vectors move little (cosine ~0.996 to the float ones), but they are a different model_id.
 DEFAULT_MAX_TOKENS = 128
 DEFAULT_BATCH_SIZE = 8
 
@@ -104,7 +106,6 @@ def _default_threads() -> int:
 class OnnxMiniLMEncoder:
     """all-MiniLM-L6-v2 (int8 weights) on onnxruntime: mean pooling over the attention mask, then L2 norm."""
 
-    model_id: str = "all-MiniLM-L6-v2-int8"
     dims: int = 384
 
     def __init__(
@@ -114,6 +115,7 @@ class OnnxMiniLMEncoder:
         batch_size: int = DEFAULT_BATCH_SIZE,
         intra_op_num_threads: int | None = None,
         allow_spinning: bool = False,
+        int8_ffn: bool = True,
         model_path: Path | None = None,
         model_sha256: str | None = None,
         tokenizer_path: Path = TOKENIZER_PATH,
@@ -126,6 +128,9 @@ class OnnxMiniLMEncoder:
         try:
             import onnxruntime as ort
             from tokenizers import Tokenizer
+
+            if int8_ffn:
+                import onnx  # noqa: F401  (quantize.py derives the int8 model with it)
         except ImportError as exc:
             raise EmbeddingUnavailable(f"embedding stack not installed: {exc}") from exc
 
@@ -146,8 +151,16 @@ class OnnxMiniLMEncoder:
                 f"{model_path}: sha256 {actual} does not match the pinned {model_sha256}; refusing to load it"
             )
 
+        if int8_ffn:
+            from .quantize import int8_ffn_model
+
+            model_path = int8_ffn_model(model_path, actual)
+        self.model_id = "all-MiniLM-L6-v2-int8" + ("-ffn8" if int8_ffn else "")
         self.max_tokens = max_tokens
-        self.batch_size = batch_size
+        # int8 activations are scaled per tensor, i.e. per batch: in a batch of several papers a paper's vector
+        # would depend on its batch-mates (and replays would not give the same vectors). One paper a run is as
+        # cheap there (no padding at all) and makes each vector a function of its own text only.
+        self.batch_size = 1 if int8_ffn else batch_size
         self.intra_op_num_threads = intra_op_num_threads or _default_threads()
 
         tokenizer = Tokenizer.from_file(str(tokenizer_path))
@@ -218,6 +231,7 @@ def load_default_encoder(
     batch_size: int = DEFAULT_BATCH_SIZE,
     intra_op_num_threads: int | None = None,
     allow_spinning: bool = False,
+    int8_ffn: bool = True,
 ) -> OnnxMiniLMEncoder:
     """The production encoder; :class:`EmbeddingUnavailable` if the model stack is not installed."""
     return OnnxMiniLMEncoder(
@@ -225,4 +239,5 @@ def load_default_encoder(
         batch_size=batch_size,
         intra_op_num_threads=intra_op_num_threads,
         allow_spinning=allow_spinning,
+        int8_ffn=int8_ffn,
     )

@@ -9,6 +9,7 @@ from paperwire_common.events import PaperEnriched, PaperRaw
 from .entities import extract_entities
 from .keyphrases import KeyphraseExtractor
 from .links import extract_links
+from .summary import summarize
 
 
 def enrich(
@@ -33,4 +34,5 @@ def enrich(
         embedding=[round(float(x), 6) for x in embedding] if embedding is not None else None,
         embedding_model=embedding_model if embedding is not None else None,
         enriched_at=now,
+        summary=summarize(raw.abstract),
     )

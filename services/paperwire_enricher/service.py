@@ -33,7 +33,9 @@ def load_encoder(settings: EnricherSettings, enabled: bool) -> Any:
 
     try:
         return load_default_encoder(
-            max_tokens=settings.embedding_max_tokens, intra_op_num_threads=settings.embedding_threads or None
+            max_tokens=settings.embedding_max_tokens,
+            intra_op_num_threads=settings.embedding_threads or None,
+            int8_ffn=settings.embedding_int8_ffn,
         )
     except EmbeddingUnavailable as e:  # the model stack is optional: search degrades to keyword
         log.warning("enricher.embeddings_unavailable", reason=str(e))

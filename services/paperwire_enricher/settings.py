@@ -20,3 +20,6 @@ class EnricherSettings(ConsumerSettings):
         128, ge=16, le=512, description="tokens of title+abstract embedded (the model was trained at 128)"
     )
     embedding_threads: int = Field(0, ge=0, description="onnxruntime threads (0 = all cores)")
+    embedding_int8_ffn: bool = Field(
+        True, description="feed-forward layers in int8: faster, same nDCG (the gateway's query encoder reads it too)"
+    )

@@ -19,7 +19,10 @@ from paperwire_common.clock import Clock, SystemClock
 from paperwire_common.keys import KeyService
 from paperwire_common.keys.master import resolve_master_key
 from paperwire_common.logging import get_logger
+from paperwire_common.mail.digest import DigestBuilder
 from paperwire_common.search.service import QueryEncoder, SearchService
+from paperwire_common.subscriptions.service import SubscriptionService
+from paperwire_common.subscriptions.settings import NotifySettings
 from paperwire_common.topics.service import TopicReadService
 from paperwire_common.trends.service import TrendReadService
 from paperwire_common.trends.settings import TrendSettings
@@ -30,12 +33,15 @@ from . import (
     problems,
     routes_compat,
     routes_events,
+    routes_feeds,
     routes_ingest,
     routes_keys,
     routes_ops,
     routes_papers,
     routes_search,
+    routes_signup,
     routes_site,
+    routes_subscriptions,
     routes_topics,
     routes_trending,
 )
@@ -52,8 +58,11 @@ ROUTERS = (
     routes_ingest,
     routes_events,
     routes_trending,
+    routes_feeds,
     routes_compat,
     routes_topics,
+    routes_subscriptions,
+    routes_signup,
     routes_keys,
     routes_ops,
 )
@@ -61,6 +70,12 @@ DOCS_ASSETS = "/docs-assets"
 # Headers a browser script may send and read across origins (CORS).
 CORS_REQUEST_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key"]
 CORS_EXPOSED_HEADERS = ["RateLimit", "RateLimit-Policy", "Retry-After", "WWW-Authenticate"]
+
+
+def own_url(settings: GatewaySettings) -> str:
+    """The gateway's own address: the default of PAPERWIRE_PUBLIC_URL."""
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    return f"http://{host}:{settings.port}"
 
 
 def create_app(
@@ -71,6 +86,7 @@ def create_app(
     clock: Clock | None = None,
     encoder_reason: str = "the embedding model is not loaded (PAPERWIRE_EMBEDDINGS=false or no model stack)",
     trend_settings: TrendSettings | None = None,
+    notify_settings: NotifySettings | None = None,
     *,
     master_key: str | None = None,
     ingest: PaperIngest | None = None,
@@ -81,7 +97,10 @@ def create_app(
     master.key (generated on first start); `ingest`: what POST /v1/papers calls (the runner passes the
     ingestor's); `keys`: a KeyService to share (gRPC uses the same); `rate_limits`: True = from the settings."""
     settings = settings or GatewaySettings()
+    notify = notify_settings or NotifySettings()
     clock = clock or SystemClock()
+    # Base of every link we hand out (pages, feeds, mails, webhook bodies): PAPERWIRE_PUBLIC_URL or our own address.
+    public = backends.settings.public_url.rstrip("/") if backends.settings.public_url else own_url(settings)
     secret = settings.cursor_secret
     if not secret:
         # Cursors then only work against this process; several gateways behind one URL need a shared secret.
@@ -118,6 +137,9 @@ def create_app(
         search=search,
         trends=TrendReadService(backends.trends, backends.index, trend_settings or TrendSettings(), clock),
         topics=TopicReadService(backends.topics, backends.index),
+        public_url=public,
+        subscriptions=SubscriptionService(backends.subscriptions, backends.deliveries, notify, public, clock=clock),
+        digests=DigestBuilder(backends.index, backends.trends, backends.topics, notify, public),
         keys=keys,
         intake=backends.intake,
         readiness=readiness,

@@ -12,7 +12,7 @@ request that would cost more than the dependency does.
 
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Query, Request
@@ -24,11 +24,14 @@ from paperwire_common.clock import Clock
 from paperwire_common.ingest import IngestSummary
 from paperwire_common.intake import IntakeStore
 from paperwire_common.keys import KeyService, Principal, Scope
+from paperwire_common.mail.digest import DigestBuilder
 from paperwire_common.search.port import SearchIndex
 from paperwire_common.search.service import SearchService
+from paperwire_common.subscriptions.service import ANONYMOUS, SubscriptionService
 from paperwire_common.topics.service import TopicReadService
 from paperwire_common.trends.service import TrendReadService
 
+from .revalidation import FeedVersions
 from .settings import GatewaySettings
 
 Readiness = Callable[[], dict[str, bool]]
@@ -49,8 +52,12 @@ class GatewayContext:
     search: SearchService
     trends: TrendReadService
     topics: TopicReadService
+    subscriptions: SubscriptionService
+    digests: DigestBuilder
     keys: KeyService
     intake: IntakeStore
+    public_url: str = "http://127.0.0.1:8000"  # base of links to the site (PAPERWIRE_PUBLIC_URL), no trailing /
+    feed_versions: FeedVersions = field(default_factory=FeedVersions)
     readiness: Readiness | None = None  # in-process services' readiness (run all), besides the index
     ingest: PaperIngest | None = None  # None: this gateway cannot take papers (503)
 
@@ -90,8 +97,24 @@ async def get_topic_service(request: Request) -> TopicReadService:
     return context(request).topics
 
 
+async def get_public_url(request: Request) -> str:
+    return context(request).public_url
+
+
+async def get_feed_versions(request: Request) -> FeedVersions:
+    return context(request).feed_versions
+
+
 async def get_readiness(request: Request) -> Readiness | None:
     return context(request).readiness
+
+
+async def get_subscription_service(request: Request) -> SubscriptionService:
+    return context(request).subscriptions
+
+
+async def get_digests(request: Request) -> DigestBuilder:
+    return context(request).digests
 
 
 async def get_key_service(request: Request) -> KeyService:
@@ -114,6 +137,10 @@ SearchServiceDep = Annotated[SearchService, Depends(get_search_service)]
 TrendServiceDep = Annotated[TrendReadService, Depends(get_trend_service)]
 TopicServiceDep = Annotated[TopicReadService, Depends(get_topic_service)]
 ReadinessDep = Annotated[Readiness | None, Depends(get_readiness)]
+PublicUrlDep = Annotated[str, Depends(get_public_url)]
+FeedVersionsDep = Annotated[FeedVersions, Depends(get_feed_versions)]
+SubscriptionServiceDep = Annotated[SubscriptionService, Depends(get_subscription_service)]
+DigestsDep = Annotated[DigestBuilder, Depends(get_digests)]
 KeyServiceDep = Annotated[KeyService, Depends(get_key_service)]
 IntakeDep = Annotated[IntakeStore, Depends(get_intake)]
 IngestDep = Annotated[PaperIngest | None, Depends(get_ingest)]
@@ -165,6 +192,24 @@ PapersWriter = Annotated[Principal, require_scope("papers:write")]
 SubscriptionsWriter = Annotated[Principal, require_scope("subscriptions:write")]
 Admin = Annotated[Principal, require_scope("admin")]
 MasterKey = Annotated[Principal, Depends(require_master)]
+
+
+async def get_current_owner(key: SubscriptionsWriter) -> str:
+    """Whose subscriptions these are: the key's id (`k_…`, or `master`). A key sees and changes only the
+    subscriptions made with it; the site's anonymous e-mail sign-ups belong to ANONYMOUS, which no key id can be
+    (KeyRecord ids are `k_…`)."""
+    if key.key_id == ANONYMOUS:  # unreachable by construction; kept so no future id scheme can reach them
+        raise HTTPException(403, "this key cannot own subscriptions")
+    return key.key_id
+
+
+async def require_operator(key: Admin) -> Principal:
+    """Operator routes of the services (the digest run): a key with scope `admin`, or the master key."""
+    return key
+
+
+CurrentOwner = Annotated[str, Depends(get_current_owner)]
+Operator = Annotated[Principal, Depends(require_operator)]
 
 
 def check_page_size(size: int, settings: GatewaySettings) -> int:

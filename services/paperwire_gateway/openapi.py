@@ -32,8 +32,9 @@ def _operations(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
 def _errors_as_problems(doc: dict[str, Any]) -> None:
     for op in _operations(doc):
         for answer in op.get("responses", {}).values():
-            schema = ((answer.get("content") or {}).get("application/json") or {}).get("schema") or {}
-            if schema.get("$ref") in _AS_PROBLEM:
+            # Under the route's own media type (a feed's Atom, a page's text/html): problems are JSON.
+            schemas = [(c.get("schema") or {}) for c in (answer.get("content") or {}).values()]
+            if any(schema.get("$ref") in _AS_PROBLEM for schema in schemas):
                 answer["content"] = {PROBLEM: {"schema": {"$ref": _REF + "Problem"}}}
     schemas = doc.get("components", {}).get("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):

@@ -13,6 +13,7 @@ from starlette.requests import ClientDisconnect
 from paperwire_common.logging import get_logger
 from paperwire_common.search.query import QuerySyntaxError
 from paperwire_common.search.service import CursorError, NotFound, SemanticUnavailable
+from paperwire_common.subscriptions.service import ConfirmationPending, SubscriptionInvalid, SubscriptionNotFound
 
 log = get_logger(__name__)
 PROBLEM = "application/problem+json"
@@ -46,6 +47,19 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(NotFound)
     async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
         return problem(404, "Not Found", f"no paper with id {exc.args[0]!r}")
+
+    @app.exception_handler(SubscriptionInvalid)
+    async def _subscription_invalid(_: Request, exc: SubscriptionInvalid) -> JSONResponse:
+        return problem(422, "Invalid subscription", str(exc))
+
+    @app.exception_handler(SubscriptionNotFound)
+    async def _subscription_not_found(_: Request, exc: SubscriptionNotFound) -> JSONResponse:
+        return problem(404, "Not Found", f"no subscription with id {exc.args[0]!r}")
+
+    @app.exception_handler(ConfirmationPending)
+    async def _confirmation_pending(_: Request, exc: ConfirmationPending) -> JSONResponse:
+        retry = str(max(1, round(exc.retry_after_s)))
+        return problem(429, "Too Many Requests", str(exc), headers={"Retry-After": retry})
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

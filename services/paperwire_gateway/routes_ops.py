@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from .deps import IndexDep, ReadinessDep
+from .deps import IndexDep, ReadinessDep, SubscriptionServiceDep
 from .schemas import Health, Ready
 
 router = APIRouter(tags=["operations"])
@@ -21,9 +21,13 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", response_model=Ready, responses={503: {"model": Ready, "description": "not ready"}})
-async def readyz(index: IndexDep, readiness: ReadinessDep) -> Any:
-    """Readiness: the index answers and every in-process service has started."""
-    checks = {"index": await index.ready(), **(readiness() if readiness else {})}
+async def readyz(index: IndexDep, subs: SubscriptionServiceDep, readiness: ReadinessDep) -> Any:
+    """Readiness: the index answers, the subscription store serves, and every in-process service has started."""
+    checks = {
+        "index": await index.ready(),
+        "subscriptions": await subs.store.ready(),
+        **(readiness() if readiness else {}),
+    }
     ok = all(checks.values())
     return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503)
 

@@ -2,12 +2,13 @@
 
 # No `from __future__ import annotations`: FastAPI reads the body model and bounds from the annotations.
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Query
 
+from . import scholar
 from .bodies import JSON_ONLY
-from .deps import IndexDep, PageSize, SearchServiceDep
+from .deps import IndexDep, PageSize, PublicUrlDep, SearchServiceDep
 from .schemas import Paper, Recommendations, RecommendationsRequest, SimilarPapers, problems
 
 router = APIRouter(tags=["papers"])
@@ -43,10 +44,26 @@ async def similar_papers(svc: SearchServiceDep, paper_id: str, size: PageSize) -
     responses=problems(400, 404, 413, 415, 422),
     dependencies=[JSON_ONLY],
 )
-async def recommendations(svc: SearchServiceDep, body: RecommendationsRequest, size: PageSize) -> dict[str, Any]:
-    """Papers like the positive ones and unlike the negative ones (Semantic Scholar's request shape)."""
-    overlap = set(body.positive_ids) & set(body.negative_ids)
+async def recommendations(
+    svc: SearchServiceDep,
+    public_url: PublicUrlDep,
+    body: RecommendationsRequest,
+    fields: Annotated[
+        str | None,
+        Query(max_length=500, description=f"comma-separated, of: {', '.join(scholar.FIELDS)} (default paperId,title)"),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=scholar.MAX_LIMIT)] = scholar.DEFAULT_LIMIT,
+) -> dict[str, Any]:
+    """Papers like the positive ones and unlike the negative ones, in Semantic Scholar's Recommendations API
+    shape (POST /recommendations/v1/papers): `positivePaperIds`, `negativePaperIds` -> `recommendedPapers`."""
+    try:
+        want = scholar.parse_fields(fields)
+    except scholar.UnsupportedFields as e:
+        raise HTTPException(400, str(e)) from None
+    positive = list(dict.fromkeys(scholar.paper_id(p) for p in body.positivePaperIds))
+    negative = list(dict.fromkeys(scholar.paper_id(p) for p in body.negativePaperIds))
+    overlap = set(positive) & set(negative)
     if overlap:
         raise HTTPException(422, f"ids both positive and negative: {sorted(overlap)}")
-    items = await svc.recommend(body.positive_ids, body.negative_ids, size)
-    return {"recommended_papers": items}
+    items = await svc.recommend(positive, negative, limit)
+    return {"recommendedPapers": [scholar.recommended_paper(i, want, public_url) for i in items]}

@@ -14,6 +14,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictFloat, S
 
 from paperwire_common.events import EngagementType
 from paperwire_common.keys import Scope
+from paperwire_common.subscriptions.validation import EMAIL_PATTERN
+from paperwire_common.trends.port import MAX_STARS, MAX_TS
 
 # ------------------------------------------------------------------------------------------------ errors
 
@@ -111,15 +113,43 @@ class SimilarPapers(BaseModel):
     items: list[SearchItem]
 
 
+PaperId = Annotated[str, Field(min_length=1, max_length=200)]
+
+
 class RecommendationsRequest(BaseModel):
-    positive_ids: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(min_length=1, max_length=100)
-    negative_ids: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
-        default_factory=list, max_length=100
-    )
+    """Semantic Scholar's request: liked and disliked papers (its `ArXiv:`/`DOI:`/`URL:` ids or Paperwire's)."""
+
+    model_config = ConfigDict(extra="forbid")
+    positivePaperIds: list[PaperId] = Field(min_length=1, max_length=100)
+    negativePaperIds: list[PaperId] = Field(default_factory=list, max_length=100)
+
+
+class RecommendedAuthor(BaseModel):
+    authorId: str | None = Field(description="always null: Paperwire has no author ids")
+    name: str
+
+
+class OpenAccessPdf(BaseModel):
+    url: str
+    status: str
+
+
+class RecommendedPaper(BaseModel):
+    """A paper in Semantic Scholar's field names; only the fields asked for (`fields=`) are present."""
+
+    paperId: str
+    externalIds: dict[str, str] | None = Field(None, description="ArXiv and DOI, when known")
+    url: str | None = Field(None, description="the paper's page on this site")
+    title: str | None = None
+    abstract: str | None = None
+    year: int | None = None
+    publicationDate: str | None = Field(None, description="YYYY-MM-DD")
+    authors: list[RecommendedAuthor] | None = None
+    openAccessPdf: OpenAccessPdf | None = Field(None, description="the arXiv PDF of an arXiv paper")
 
 
 class Recommendations(BaseModel):
-    recommended_papers: list[SearchItem]
+    recommendedPapers: list[RecommendedPaper]
 
 
 class Suggestion(BaseModel):
@@ -152,6 +182,10 @@ class FeedItem(BaseModel):
     arxiv_id: str | None = None
     source: str | None = None
     upvotes: int | None = None
+    project_urls: list[str] | None = None
+    summary: str | None = Field(None, description="extractive summary, when the enricher made one")
+    doi: str | None = None
+    ingested_at: float | None = Field(None, description="epoch seconds when its current version arrived")
 
 
 class TrendingItem(FeedItem):
@@ -193,26 +227,34 @@ class TrendExplain(BaseModel):
 
 class DailyPaperAuthor(BaseModel):
     name: str
+    hidden: bool
 
 
 class DailyPaperPaper(BaseModel):
     id: str = Field(description="the arXiv id when the paper has one, else Paperwire's id")
     title: str
-    summary: str
+    summary: str = Field(description="the abstract")
     authors: list[DailyPaperAuthor]
-    publishedAt: str | None
-    upvotes: int
+    publishedAt: str | None = Field(description="publication time, YYYY-MM-DDTHH:MM:SS.sssZ; null when unknown")
+    submittedOnDailyAt: str | None = Field(description="when it arrived (ingested_at), the day of the daily list")
+    upvotes: int = Field(description="net upvotes")
     githubRepo: str | None
+    projectPage: str | None
+    ai_summary: str | None = Field(None, description="the extractive summary, when the enricher made one")
+    ai_keywords: list[str] = Field(description="keyphrases")
+    mediaUrls: list[str]
 
 
 class DailyPaper(BaseModel):
     """One entry of Hugging Face's `/api/daily_papers` answer."""
 
     paper: DailyPaperPaper
+    publishedAt: str | None = Field(description="when it was put on the daily list (its arrival)")
+    submittedOnDailyAt: str | None = Field(description="the same: when it arrived")
     title: str
     summary: str
-    publishedAt: str | None
     numComments: int
+    isAuthorParticipating: bool
 
 
 # ------------------------------------------------------------------------------------------------ topics
@@ -250,8 +292,6 @@ class TopicDetail(TopicSummary):
 
 # Ids the trend store could not dedupe (control characters are its separators) are refused at the door.
 _ID = r"^[^\x00-\x1f\x7f]+$"
-MAX_STARS = 1_000_000_000  # the trend store's bound (trends.port): above it a snapshot could not be scored
-MAX_TS = float(2**36)  # epoch seconds, the trend store's bound (year ~4147)
 
 
 class EngagementIn(BaseModel):
@@ -264,6 +304,7 @@ class EngagementIn(BaseModel):
     paper_id: Annotated[str, Field(min_length=1, max_length=200, pattern=_ID)]
     type: EngagementType
     actor_id: Annotated[str, Field(min_length=1, max_length=160, pattern=_ID)]
+    # Bounds of the trend store (trends.port): a value it could not score is a 422 here, not a dead letter later.
     ts: Annotated[
         StrictFloat | StrictInt | None,
         Field(ge=0, le=MAX_TS, allow_inf_nan=False, description="epoch seconds; default: now"),
@@ -333,6 +374,137 @@ class KeyList(BaseModel):
     keys: list[KeyInfo]
 
 
+# ------------------------------------------------------------------------------------------------ subscriptions
+
+NotifyEvent = Literal["topic.created", "topic.trending", "search.match", "paper.recommended"]
+TopicRef = Annotated[str, Field(min_length=1, max_length=200)]
+PaperRef = Annotated[str, Field(min_length=1, max_length=200)]
+SavedSearch = Annotated[
+    str | None,
+    Field(max_length=1000, description="a saved search in the query language of /v1/search (keyword mode)"),
+]
+EmailAddress = Annotated[
+    str, Field(min_length=3, max_length=320, pattern=EMAIL_PATTERN, description="an e-mail address (user@domain)")
+]
+SubscriptionTopics = Annotated[
+    list[TopicRef], Field(max_length=100, description="only these topics (ids or labels); empty = every topic")
+]
+
+
+class WebhookSubscriptionIn(BaseModel):
+    """A webhook endpoint: signed deliveries (Standard Webhooks) of the events named."""
+
+    model_config = ConfigDict(extra="forbid")
+    channel: Literal["webhook"]
+    url: str = Field(
+        min_length=1,
+        max_length=2048,
+        pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://\S+$",
+        description="https URL of the receiver; refused when it resolves to a loopback, private, link-local, "
+        "CGNAT, multicast or reserved address (SSRF guard)",
+    )
+    events: list[NotifyEvent] = Field(min_length=1, max_length=4)
+    query: SavedSearch = None
+    topics: SubscriptionTopics = []
+    positivePaperIds: list[PaperRef] = Field(
+        [], max_length=500, description="a library: paper.recommended for new papers similar to these"
+    )
+
+
+class EmailSubscriptionIn(BaseModel):
+    """A daily digest e-mail; nothing is sent until the address confirms (double opt-in)."""
+
+    model_config = ConfigDict(extra="forbid")
+    channel: Literal["email"]
+    email: EmailAddress
+    schedule: Literal["daily"] = "daily"
+    query: SavedSearch = None
+    topics: SubscriptionTopics = []
+
+
+SubscriptionIn = Annotated[WebhookSubscriptionIn | EmailSubscriptionIn, Field(discriminator="channel")]
+
+
+class EmailSignupIn(BaseModel):
+    """The site's sign-up form: an e-mail address and, optionally, what the digest should be about."""
+
+    model_config = ConfigDict(extra="forbid")
+    email: EmailAddress
+    query: SavedSearch = None
+    topics: SubscriptionTopics = []
+
+
+class Subscription(BaseModel):
+    """A subscription as its owner reads it (never its secret or tokens). Times are ISO-8601 UTC."""
+
+    id: str
+    channel: Literal["webhook", "email"]
+    status: Literal["active", "pending_confirmation", "disabled", "unsubscribed"]
+    status_reason: str | None = Field(description="why it is disabled or unsubscribed")
+    events: list[NotifyEvent]
+    query: str | None
+    topics: list[str]
+    positivePaperIds: list[str]
+    created_at: str
+    updated_at: str
+    url: str | None = Field(None, description="webhooks: the endpoint")
+    email: str | None = Field(None, description="e-mail: the address")
+    schedule: Literal["daily"] | None = None
+    confirmed_at: str | None = Field(None, description="e-mail: when the address confirmed; null until then")
+
+
+class SubscriptionCreated(Subscription):
+    secret: str | None = Field(
+        None, description="webhooks: the signing secret (whsec_<base64>), shown only in this answer"
+    )
+
+
+class SubscriptionList(BaseModel):
+    items: list[Subscription] = Field(description="oldest first")
+
+
+class SecretRotated(BaseModel):
+    id: str
+    secret: str = Field(description="the new signing secret (whsec_<base64>), shown only in this answer")
+    previous_secret_expires_at: str = Field(description="until then deliveries carry both signatures")
+
+
+class PingQueued(BaseModel):
+    webhook_id: str = Field(description="the delivery's webhook-id: find its attempts in /deliveries")
+    event_type: Literal["ping"]
+
+
+class DeliveryAttempt(BaseModel):
+    webhook_id: str = Field(description="the webhook-id header: the same on every attempt of one delivery")
+    event_type: str
+    event_id: str | None = Field(description="the event delivered")
+    attempt: int = Field(description="1-based")
+    at: str = Field(description="when the attempt finished (ISO-8601 UTC)")
+    outcome: Literal["delivered", "retry", "dead"]
+    status_code: int | None = Field(description="the receiver's HTTP status; null on a timeout or connection error")
+    error: str | None = Field(description="what failed, when no 2xx came back")
+    latency_ms: float
+    next_attempt_at: str | None = Field(description="when the next attempt is due (outcome retry)")
+
+
+class DeliveryLog(BaseModel):
+    subscription_id: str
+    attempts: list[DeliveryAttempt] = Field(description="newest first")
+
+
+class SignupAccepted(BaseModel):
+    status: Literal["pending_confirmation"]
+    detail: str
+
+
+class DigestsQueued(BaseModel):
+    day: str = Field(description="the digest day (YYYY-MM-DD; it starts at PAPERWIRE_NOTIFIER_DIGEST_HOUR_UTC)")
+    queued: int = Field(
+        description="digests handed to the outbox now (the notifier sends them at once); 0 when "
+        "every confirmed subscription already had today's"
+    )
+
+
 # ------------------------------------------------------------------------------------------------ operations
 
 
@@ -342,19 +514,22 @@ class Health(BaseModel):
 
 class Ready(BaseModel):
     status: Literal["ready", "not ready"]
-    checks: dict[str, bool] = Field(description="each check: the index, and every in-process service")
+    checks: dict[str, bool] = Field(
+        description="each check: the index, the subscription store, and every in-process service"
+    )
 
 
-def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """The `responses=` of a route: these error statuses, each a Problem (openapi.py sets the media type)."""
-    return {s: {"model": Problem, "description": ERRORS.get(s, "error")} for s in statuses}
+def problems(*statuses: int, why: dict[int, str] | None = None) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` of a route: these error statuses, each a Problem (openapi.py sets the media type);
+    `why` says what a status means on this route, where the general reason is too vague."""
+    return {s: {"model": Problem, "description": (why or {}).get(s) or ERRORS.get(s, "error")} for s in statuses}
 
 
 ERRORS = {
-    400: "invalid query syntax, cursor or body",
+    400: "invalid query syntax, cursor, body or fields",
     401: "no key, or a malformed, unknown, revoked or expired key (`WWW-Authenticate` says which)",
     403: "the key lacks the scope this needs",
-    404: "no such paper, topic or key",
+    404: "no such paper, topic, subscription or key",
     408: "the request body did not arrive in time",
     413: "request body or batch too large",
     415: "the body's Content-Type is not one this accepts",

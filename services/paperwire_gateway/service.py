@@ -7,10 +7,12 @@ import asyncio
 import uvicorn
 
 from paperwire_common.backends import Backends
+from paperwire_common.clock import Clock
 from paperwire_common.health import QuietServer
 from paperwire_common.keys.master import resolve_master_key
 from paperwire_common.logging import get_logger
 from paperwire_common.search.service import QueryEncoder
+from paperwire_common.subscriptions.settings import NotifySettings
 
 from .app import create_app
 from .deps import PaperIngest, Readiness
@@ -28,13 +30,25 @@ class Gateway:
         readiness: Readiness | None = None,
         encoder: QueryEncoder | None = None,
         ingest: PaperIngest | None = None,
+        *,
+        clock: Clock | None = None,
+        notify_settings: NotifySettings | None = None,
     ) -> None:
         """Raises MasterKeyMissing on the kafka backend without PAPERWIRE_MASTER_KEY (the gateway refuses to
         start: replicas must share it)."""
         self.settings = settings or GatewaySettings()
         self.backends = backends
         master = resolve_master_key(backends.settings)
-        self.app = create_app(backends, self.settings, readiness, encoder, master_key=master, ingest=ingest)
+        self.app = create_app(
+            backends,
+            self.settings,
+            readiness,
+            encoder,
+            clock=clock,
+            notify_settings=notify_settings,
+            master_key=master,
+            ingest=ingest,
+        )
         # One KeyService per process: REST and gRPC verify keys with the same cache.
         self.keys = self.app.state.ctx.keys
         config = uvicorn.Config(
@@ -52,15 +66,15 @@ class Gateway:
         task = asyncio.create_task(self.server.serve())
         grpc_task = None
         if self.settings.grpc_port:
-            from .grpc_api import serve_grpc
+            from .grpc import serve_grpc
 
             grpc_task = asyncio.create_task(
-                serve_grpc(self.backends, self.app.state.ctx.search, self.settings.host, self.settings.grpc_port, stop)
+                serve_grpc(self.app.state.ctx, self.settings.grpc_host, self.settings.grpc_port, stop)
             )
         log.info(
             "gateway.listening",
             url=f"http://{self.settings.host}:{self.settings.port}",
-            grpc=f"{self.settings.host}:{self.settings.grpc_port}" if grpc_task else "off",
+            grpc=f"{self.settings.grpc_host}:{self.settings.grpc_port}" if grpc_task else "off",
         )
         await stop.wait()
         self.server.should_exit = True

@@ -12,6 +12,12 @@ class GatewaySettings(BaseSettings):
     host: str = Field("127.0.0.1", description="HTTP bind address")
     port: int = Field(8000, ge=1, le=65535, description="HTTP port (REST, web page, /metrics)")
     grpc_port: int = Field(50051, ge=0, le=65535, description="gRPC port (0 = off)")
+    grpc_host: str = Field(
+        "127.0.0.1", description="gRPC bind address (plaintext: keep it on loopback or a private net)"
+    )
+    grpc_max_watchers: int = Field(
+        100, ge=1, le=100_000, description="open WatchTopicEvents streams per gateway (RESOURCE_EXHAUSTED above)"
+    )
     max_page_size: int = Field(100, ge=1, le=1000, description="largest `size` a search may ask for")
     cursor_secret: str = Field(
         "",

@@ -11,6 +11,7 @@ The old index is kept unless --delete-old; searches never see a missing or half-
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from typing import Any
@@ -51,9 +52,7 @@ async def reindex(b: Backends, *, delete_old: bool = False) -> dict[str, Any]:
     await live.es.indices.create(index=new, settings=SETTINGS, mappings=MAPPINGS)
     target = ElasticIndex(live.url, new)  # writes go to the concrete index, not the alias
     group = f"paperwire-reindex-{new}-{int(time.time())}"
-    building = Backends(
-        b.settings, b.bus, target, b.registry, b.trends, b.topics, b.redis, keys=b.keys, intake=b.intake
-    )
+    building = dataclasses.replace(b, index=target)  # the same stores, writing to the new index
     indexer = Indexer(building, IndexerSettings(group=group))
     try:
         replayed = await _drain(b, indexer)

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from paperwire_common.envelope import Decoded
 from paperwire_common.events import Engagement, PaperEnriched
-from paperwire_common.trends.port import Kind, ScoreUpdate
+from paperwire_common.trends.port import MAX_STARS, MAX_TS, Kind, ScoreUpdate
 
 from .settings import TrendingSettings
 
@@ -45,6 +45,8 @@ def view_bucket(ts: float, bucket_s: float) -> int:
 def check_time(ts: float, now: float, s: TrendingSettings, what: str) -> str | None:
     if not math.isfinite(ts):
         return f"{what} is not a finite number"
+    if not 0 <= ts <= MAX_TS:
+        return f"{what} {ts!r} is outside [0, {MAX_TS:.0f}] (epoch seconds)"
     if ts > now + s.max_future_s:
         return f"{what} {ts:.3f} is {ts - now:.0f}s ahead of the clock (max {s.max_future_s:.0f}s)"
     return None
@@ -79,6 +81,8 @@ def engagement_update(d: Decoded[BaseModel], e: Engagement, s: TrendingSettings)
     if t == "star":
         if e.stars is None:
             return "star event without a stars snapshot"
+        if e.stars > MAX_STARS:  # the schema only says >= 0; 10**309 would not even convert to a float
+            return f"star snapshot of {len(str(e.stars))} digits is above the maximum {MAX_STARS}"
         return ScoreUpdate(
             Kind.STAR, "star", pid, e.ts, s.weight_star, r.topic, r.partition, r.offset, e.id, stars=e.stars
         )
@@ -116,7 +120,8 @@ class Plan:
 
 
 def plan_batch(batch: Iterable[Decoded[BaseModel]], s: TrendingSettings, now: float) -> Plan:
-    """Updates for a batch in record order; refused events (future or non-finite time, ...) as failures."""
+    """Updates for a batch in record order; refused events (future, non-finite or out-of-range time, a star count
+    above the maximum, ...) as failures."""
     plan = Plan()
     for d in batch:
         ev = d.event

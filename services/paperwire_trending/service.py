@@ -5,10 +5,12 @@ one atomic step and skips records below the stored offsets, so a batch redeliver
 the Kafka commit never happened) changes nothing.
 
 Refused events go to the DLQ with the reason and count nothing: a timestamp more than `max_future_s` ahead of
-the clock (or not finite), a star event without a snapshot, ids with reserved control characters, and events
-older than the dedupe horizon of their partition. Engagement for a paper not yet seen on papers.enriched.v1
-is *held*, not dead-lettered: it accrues in a pending set and is ranked once the paper is announced. The two
-topics are read independently (a rebuild may read all of engagement first): dead-lettering would lose data.
+the clock (or not finite, or outside the store's range), a star event without a snapshot or above the maximum
+star count (trends.port.MAX_STARS), ids with reserved control characters, events older than the dedupe horizon
+of their partition, and anything else the store refuses as out of its bounds. Engagement for a paper not yet
+seen on papers.enriched.v1 is *held*, not dead-lettered: it accrues in a pending set and is ranked once the paper
+is announced. The two topics are read independently (a rebuild may read all of engagement first):
+dead-lettering would lose data.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ from prometheus_client import Counter
 from pydantic import BaseModel
 
 from paperwire_common.backends import Backends
-from paperwire_common.bus.port import TopicPartitionOffsets
+from paperwire_common.bus.port import Consumer, TopicPartitionOffsets
 from paperwire_common.clock import Clock, SystemClock
 from paperwire_common.consumer import ConsumerLoop
 from paperwire_common.envelope import Decoded
+from paperwire_common.logging import get_logger
 from paperwire_common.streams import ENGAGEMENT, PAPERS_ENRICHED
 from paperwire_common.trends import TrendStore
 
@@ -31,6 +34,7 @@ from .settings import TrendingSettings
 from .topic_job import run_periodically
 
 NAME = "trending"
+log = get_logger(__name__)
 
 UPDATES = Counter(
     "paperwire_trending_updates_total",
@@ -70,9 +74,10 @@ class Trending:
             )
             for i in res.late
         ]
-        failures = plan.failures + late
+        invalid = [(plan.sources[i], f"refused by the trend store: {why}") for i, why in res.invalid]
+        failures = plan.failures + late + invalid
         UPDATES.labels("applied").inc(res.applied)
-        UPDATES.labels("skipped").inc(len(plan.updates) - res.applied - len(late))
+        UPDATES.labels("skipped").inc(len(plan.updates) - res.applied - len(late) - len(invalid))
         UPDATES.labels("refused").inc(len(failures))
         return failures
 
@@ -92,6 +97,37 @@ class Trending:
             initial_delay_s=self.settings.topics_initial_delay_s,
         )
 
+    async def resume_from_store(self, consumer: Consumer) -> dict[tuple[str, int], int]:
+        """Move the group back to the store's offsets where it is ahead of them; returns the moves.
+
+        The store records the offsets it applied atomically with the scores, so they are the truth about what
+        counts. The bus's commits are ahead of them only when the store lost writes: the embedded store after a
+        restart (rebuilt from its snapshot, or from nothing), Redis restored from an older RDB file or restarted
+        empty. Replaying from the store's offsets then restores exactly the scores that were lost; records the
+        store already has are skipped by offset, so moving back too far costs time, never correctness."""
+        stored = await self.store.offsets(self.group)
+        ends = {(t, p): end for t in consumer.topics for p, end in (await self.b.bus.end_offsets(t)).items()}
+        tps = list(ends)
+        ahead = {tp: off for tp, off in stored.items() if tp in ends and off > ends[tp]}
+        if ahead:  # its records would be skipped as replays: the store belongs to another log
+            log.error(
+                "trending.store_ahead_of_the_log",
+                group=self.group,
+                partitions={f"{t}:{p}": off for (t, p), off in ahead.items()},
+                fix="rebuild the store (embedded: delete trends.sqlite)",
+            )
+        committed = await consumer.committed_offsets(tps)
+        back = {tp: stored.get(tp, 0) for tp in tps if stored.get(tp, 0) < committed[tp]}
+        if back:
+            log.info(
+                "trending.resume_from_store",
+                group=self.group,
+                partitions=len(back),
+                records=sum(committed[tp] - off for tp, off in back.items()),
+            )
+            await consumer.seek(back)
+        return back
+
     def loop(self) -> ConsumerLoop:
         consumer = self.b.bus.consumer(self.group, [ENGAGEMENT.name, PAPERS_ENRICHED.name])
         return ConsumerLoop(
@@ -102,4 +138,5 @@ class Trending:
             handler=self.handle,
             settings=self.settings,
             clock=self.clock,
+            on_start=self.resume_from_store,
         )

@@ -1,4 +1,4 @@
-"""One contract, every SearchIndex adapter (embedded SQLite FTS5 + numpy, Elasticsearch 8)."""
+"""One contract, every SearchIndex adapter (embedded SQLite FTS5 + numpy, Elasticsearch 9)."""
 
 from __future__ import annotations
 
@@ -276,6 +276,30 @@ async def test_search_after_pages_every_match_once_in_order(index: SearchIndex, 
     assert [pid for p in pages for pid in p] == whole
     if q == "":  # browsing: newest first, then by id
         assert whole[:6] == ["g03", "g07", "g11", "g15", "g19", "g23"]
+
+
+@pytest.mark.parametrize("q", ["graphs", ""])
+async def test_arrival_order_and_window_with_and_without_a_query(index: SearchIndex, q: str) -> None:
+    # Arrival (ingested_at) is unrelated to publication: the order must come from ingested_at alone.
+    docs = [
+        doc(f"a{i:02d}", f"Graph study {i}", "graphs", published_at=f"2024-01-{i + 1:02d}", ingested_at=1000.0 - i % 5)
+        for i in range(12)
+    ]
+    await load(index, [*docs, doc("nots", "Graphs without an arrival time", "graphs")])
+    got = await index.search(SearchRequest(q=q, size=20, order="arrival", highlight=False))
+    ids = [h.id for h in got.hits]
+    assert ids[:3] == ["a00", "a05", "a10"] and ids[-1] == "nots", "newest arrival first, id tie-break, none last"
+    after, paged = None, []
+    while True:
+        page = await index.search(SearchRequest(q=q, size=5, order="arrival", search_after=after, highlight=False))
+        if not page.hits:
+            break
+        paged += [h.id for h in page.hits]
+        after = page.hits[-1].sort
+    assert paged == ids
+    window = Filters(arrived_from=997.0, arrived_before=999.0)  # 997 <= ingested_at < 999
+    got = await index.search(SearchRequest(q=q, size=20, filters=window, order="arrival"))
+    assert [h.id for h in got.hits] == ["a02", "a07", "a03", "a08"] and got.total == 4
 
 
 def unit(angle_degrees: float) -> list[float]:

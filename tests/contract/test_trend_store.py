@@ -7,9 +7,13 @@ semantics that keeps every term and sums Σ w·2^(−(t − ts)/H) directly (no 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import fcntl
 import math
 import os
 import random
+import tempfile
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +47,22 @@ async def connect_redis() -> Any:
     return Redis.from_url(REDIS_URL)
 
 
+@contextlib.asynccontextmanager
+async def locked_test_db() -> AsyncIterator[Any]:
+    """The test db, flushed before and after, held under a machine-wide file lock: several checkouts running the
+    suite against one Redis would otherwise flush each other's data in the middle of a test."""
+    with open(os.path.join(tempfile.gettempdir(), "paperwire-redis-test-db.lock"), "w") as lock:
+        await asyncio.to_thread(fcntl.flock, lock, fcntl.LOCK_EX)
+        client = await connect_redis()
+        try:
+            await client.flushdb()
+            yield client
+        finally:
+            await client.flushdb()
+            await client.aclose()
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 @pytest.fixture(params=["embedded", pytest.param("redis", marks=pytest.mark.redis)])
 async def open_store(request: pytest.FixtureRequest) -> AsyncIterator[StoreFactory]:
     """open_store(**kw) -> a store; a second call opens another adapter over the same data (a restart)."""
@@ -60,17 +80,12 @@ async def open_store(request: pytest.FixtureRequest) -> AsyncIterator[StoreFacto
         return
     from paperwire_common.trends.redis import RedisTrendStore
 
-    r = await connect_redis()
-    await r.flushdb()
+    async with locked_test_db() as r:
 
-    def open_redis(**kw: Any) -> TrendStore:
-        return RedisTrendStore(r, HL, horizon_s=kw.pop("horizon_s", HORIZON), **kw)
+        def open_redis(**kw: Any) -> TrendStore:
+            return RedisTrendStore(r, HL, horizon_s=kw.pop("horizon_s", HORIZON), **kw)
 
-    try:
         yield open_redis
-    finally:
-        await r.flushdb()
-        await r.aclose()
 
 
 # ------------------------------------------------------------------------------------------- update builders
@@ -543,3 +558,111 @@ async def test_breakdown_sums_to_the_score(open_store: StoreFactory) -> None:
             parts = [b.score for b in bd[w].values()]
             assert set(bd[w]) <= set(ETYPES)
             assert abs(math.fsum(parts) - s) <= 1e-9 * math.fsum(abs(x) for x in parts)
+
+
+# ------------------------------------------------------------------------------------------- poison (issue 14)
+async def test_a_star_snapshot_of_1e308_after_0_is_refused_and_the_score_stays_finite(
+    open_store: StoreFactory,
+) -> None:
+    store, st = open_store(), Stream()
+    await apply(store, [st.paper("p:a", T, w=1.0)])
+    await apply(store, [st.star("p:a", 0, T + 1)])  # the baseline
+    huge = st.star("p:a", 10**308, T + 2, eid="huge")
+    res = await apply(store, [huge])
+    assert res.applied == 0 and [i for i, _ in res.invalid] == [0] and "star count" in res.invalid[0][1]
+    # later real snapshots count from the real baseline: the refused one left no high-water mark
+    res = await apply(store, [st.star("p:a", 10, T + 3)])
+    assert res.applied == 1 and res.invalid == ()
+    bd = (await store.breakdown("p:a", T + 3))["24h"]
+    assert bd["star"].count == 10
+    ((_, s),) = await store.top("24h", None, 10, T + 3)
+    assert math.isfinite(s) and math.isclose(s, 2.0 ** (-3 / 86_400.0) + 2.0 * 10, rel_tol=1e-12)
+    # and its event id was not consumed: the same id, corrected, still counts
+    res = await apply(store, [st.star("p:a", 12, T + 4, eid="huge")])
+    assert res.applied == 1 and (await store.breakdown("p:a", T + 4))["24h"]["star"].count == 12
+
+
+async def test_a_star_snapshot_of_1e309_neither_fails_the_batch_nor_poisons_the_partition(
+    open_store: StoreFactory,
+) -> None:
+    store, st = open_store(), Stream()
+    await apply(store, [st.paper("p:a", T, w=1.0), st.star("p:a", 5, T + 1)])
+    batch = [st.add("p:a", "mention", T + 2, 3.0), st.star("p:a", 10**309, T + 3), st.star("p:a", 9, T + 4)]
+    res = await apply(store, batch)  # an OverflowError here used to fail the batch half-written
+    assert (res.applied, [i for i, _ in res.invalid], res.late) == (2, [1], ())
+    assert (await store.breakdown("p:a", T + 4))["24h"]["star"].count == 4
+    assert (await store.offsets(CONSUMER))[(ENG, Stream.part("p:a"))] == batch[-1].offset + 1
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"ts": math.nan},
+        {"ts": math.inf},
+        {"ts": -1.0},
+        {"ts": 2.0**37},
+        {"weight": math.inf},
+        {"weight": -math.inf},
+        {"weight": 1e7},
+        {"stars": -1},
+        {"stars": 2**64},
+    ],
+)
+async def test_values_outside_the_bounds_are_refused_without_a_trace(
+    open_store: StoreFactory, bad: dict[str, Any]
+) -> None:
+    store, st = open_store(), Stream()
+    await apply(store, [st.paper("p:a", T, w=1.0), st.star("p:a", 1, T)])
+    now = T + 10
+    before = await snapshot(store, now, ["p:a"], [])
+    poison = st.star("p:a", 50, T + 5, eid="poison")._replace(**bad)
+    res = await apply(store, [poison])
+    assert res.applied == 0 and [i for i, _ in res.invalid] == [0]
+    after = await snapshot(store, now, ["p:a"], [])
+    assert after.pop("offsets") == {**before.pop("offsets"), (ENG, poison.partition): poison.offset + 1}
+    assert_same(after, before)
+    # no watermark moved (a later event is not "late"), no id consumed, no star mark set
+    res = await apply(store, [st.star("p:a", 3, T + 6, eid="poison")])
+    assert (res.applied, res.late, res.invalid) == (1, (), ())
+    assert (await store.breakdown("p:a", now))["24h"]["star"].count == 2
+
+
+async def test_a_batch_that_fails_leaves_no_trace(open_store: StoreFactory) -> None:
+    """A malformed update (a bug upstream: an upvote without an actor) makes the call raise; nothing of the batch
+    may be stored — not the event ids, watermarks, star marks or offsets of the updates before it."""
+    store, st = open_store(), Stream()
+    await apply(store, [st.paper("p:a", T, ["nlp"], w=1.0), st.star("p:a", 1, T)])
+    now = T + 100
+    before = await snapshot(store, now, ["p:a", "p:b"], ["nlp"])
+    good = [
+        st.add("p:a", "mention", T + 10, 3.0),
+        st.star("p:a", 40, T + 11),
+        st.vote("p:a", "ann", T + 12),
+        st.paper("p:b", T + 13, ["nlp"]),
+        st.view("p:a", "bob", T + 14),
+    ]
+    broken = st.vote("p:a", "zed", T + 15)._replace(key=None)  # type: ignore[arg-type]
+    with pytest.raises(Exception):  # noqa: B017 - TypeError (embedded) or the script's error (Redis)
+        await apply(store, [*good[:3], broken, *good[3:]])
+    assert_same(await snapshot(store, now, ["p:a", "p:b"], ["nlp"]), before)
+    res = await apply(store, good)  # the same events again, without the broken one: every one counts
+    assert res.applied == 5
+    bd = (await store.breakdown("p:a", now))["24h"]
+    assert (bd["mention"].count, bd["star"].count, bd["upvote"].count, bd["view"].count) == (1, 39, 1, 1)
+
+
+async def test_scores_stay_finite_at_the_bounds(open_store: StoreFactory) -> None:
+    """The largest weight and star gain, many times over, across rebases: every score finite."""
+    store, st = open_store(max_exponent=512.0), Stream()
+    await apply(store, [st.paper("p:a", T, w=1e6)])
+    batch = [st.star("p:a", 0, T)]
+    for k in range(1, 200):
+        batch.append(st.star("p:a", k * 5_000_000, T + k * 86_400.0 * 5, w=1e6))  # gains of 5e6 stars
+        batch.append(st.add("p:a", "mention", T + k * 86_400.0 * 5, 1e6))
+    for i in range(0, len(batch), 50):
+        res = await apply(store, batch[i : i + 50])
+        assert res.invalid == ()
+    now = T + 200 * 86_400.0 * 5
+    for w in HL:
+        ((_, s),) = await store.top(w, None, 10, now)
+        assert math.isfinite(s) and s > 0

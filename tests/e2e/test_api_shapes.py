@@ -119,10 +119,28 @@ async def test_papers_neighbours_and_recommendations(client: httpx.AsyncClient, 
         schemas.Recommendations,
         "POST",
         "/v1/recommendations",
-        json={"positive_ids": ids[:2], "negative_ids": ids[2:3]},
-        params={"size": 4},
+        json={"positivePaperIds": ids[:2], "negativePaperIds": ids[2:3]},
+        params={"limit": 4},
     )
-    assert len(rec["recommended_papers"]) == 4
+    assert len(rec["recommendedPapers"]) == 4 and set(rec["recommendedPapers"][0]) == {"paperId", "title"}
+    assert not {p["paperId"] for p in rec["recommendedPapers"]} & set(ids[:3])
+    rich = await ok(
+        client,
+        schemas.Recommendations,
+        "POST",
+        "/v1/recommendations",
+        json={"positivePaperIds": ids[:1]},
+        params={"fields": "title,url,authors.name,publicationDate,externalIds", "limit": 2},
+    )
+    first = rich["recommendedPapers"][0]
+    assert list(first) == ["paperId", "externalIds", "url", "title", "publicationDate", "authors"]
+    assert first["url"] == f"http://127.0.0.1:8000/papers/{first['paperId']}" and first["externalIds"] == {}
+    bad = await client.post("/v1/recommendations", json={"positivePaperIds": ids[:1]}, params={"fields": "venue,x"})
+    assert bad.status_code == 400 and "Unrecognized or unsupported fields: [venue, x]" in bad.json()["detail"]
+    old = await client.post("/v1/recommendations", json={"positive_ids": ids[:1]})
+    assert old.status_code == 422, "the old snake_case body is refused, not silently empty"
+    gone = await client.post("/v1/recommendations", json={"positivePaperIds": ["ArXiv:0000.00000"]})
+    assert gone.status_code == 404
 
 
 async def test_trending_compat_topics_events_and_ops(client: httpx.AsyncClient, seeded: Pipeline) -> None:
@@ -140,7 +158,7 @@ async def test_trending_compat_topics_events_and_ops(client: httpx.AsyncClient, 
     assert ex["windows"]["24h"]["breakdown"]["upvote"]["count"] == 3
     for params in ({}, {"sort": "publishedAt", "limit": 5}, {"date": "2024-01-01"}):
         await ok(client, schemas.DailyPaper, "GET", "/api/daily_papers", params=params)
-    daily = await ok(client, schemas.DailyPaper, "GET", "/api/daily_papers", params={"limit": 1})
+    daily = await ok(client, schemas.DailyPaper, "GET", "/api/daily_papers", params={"limit": 1, "sort": "trending"})
     assert daily[0]["paper"]["upvotes"] == 3
     topics = await ok(client, schemas.TopicSummary, "GET", "/v1/topics", params={"sort": "trending"})
     assert topics, "the seed corpus clusters into topics"

@@ -60,3 +60,16 @@ def test_ingest_cli_summary_and_bad_files(
 
     again = paperwire("ingest", str(SAMPLE), "--backend", "kafka", **env)
     assert "read 247, new 0, updated 0, unchanged 247, rejected 0" in again.stdout
+
+
+def test_a_second_run_all_on_the_same_data_dir_exits_with_a_message(tmp_path: Path) -> None:
+    import asyncio
+
+    from paperwire_common.bus.embedded import EmbeddedBus
+
+    held = EmbeddedBus(path=str(tmp_path / "bus.sqlite"))  # as a running `make run` holds it
+    try:
+        r = paperwire("run", "all", "--no-sample", PAPERWIRE_EMBEDDED_DATA_DIR=str(tmp_path))
+    finally:
+        asyncio.run(held.stop())
+    assert r.returncode == 1 and "in use by another paperwire process" in r.stderr, r.stderr[-2000:]

@@ -41,7 +41,7 @@ async def test_events_to_trending_feed_explain_and_daily_papers() -> None:
             total = sum(b["score"] for b in ex["windows"]["24h"]["breakdown"].values())
             assert abs(total - ex["windows"]["24h"]["score"]) < 1e-6 * total, "the breakdown adds up to the score"
 
-            daily = (await c.get("/api/daily_papers", params={"limit": 3})).json()
+            daily = (await c.get("/api/daily_papers", params={"limit": 3, "sort": "trending"})).json()
             assert daily[0]["paper"]["id"] == hot and daily[0]["paper"]["upvotes"] == 10
             assert set(daily[0]) >= {"paper", "title", "summary", "publishedAt", "numComments"}
 

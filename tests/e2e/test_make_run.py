@@ -3,6 +3,7 @@ the sample corpus ingested, the gateway answering REST and gRPC, and a clean sto
 
 from __future__ import annotations
 
+import datetime
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT, free_port
+from tests.tools import need_tool
 
 
 def test_run_all_serves_the_sample_corpus() -> None:
@@ -73,6 +75,21 @@ def test_run_all_serves_the_sample_corpus() -> None:
             with pytest.raises(grpc.RpcError) as err:
                 stub.Search(papers_pb2.SearchRequest(q='"open'), timeout=10)
             assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+            health = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=10)
+            assert health.status == health_pb2.HealthCheckResponse.SERVING, "ready: SERVING"
+        listed = subprocess.run(
+            [need_tool("grpcurl"), "-plaintext", f"127.0.0.1:{grpc_port}", "list"], capture_output=True, timeout=30
+        )
+        assert {"paperwire.v1.Papers", "grpc.health.v1.Health"} <= set(listed.stdout.decode().split())
+
+        today = datetime.datetime.now(datetime.UTC).date().isoformat()
+        daily = httpx.get(f"{base}/api/daily_papers", params={"date": today}).json()
+        assert len(daily) == 50 and daily[0]["paper"]["submittedOnDailyAt"].startswith(today), "arrived today"
+        atom = httpx.get(f"{base}/v1/feeds/latest.atom")
+        assert atom.status_code == 200 and atom.headers["content-type"].startswith("application/atom+xml")
+        assert f"http://127.0.0.1:{port}/papers/" in atom.text, "links default to the gateway's own address"
     finally:
         proc.send_signal(signal.SIGINT)
         code = proc.wait(30)

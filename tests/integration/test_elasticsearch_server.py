@@ -1,10 +1,11 @@
-"""Real Elasticsearch 8 (the local node assembled from Maven Central, or any 8.x) with the production mapping."""
+"""Real Elasticsearch 9 (the local node assembled from Maven Central, or any 9.x) with the production mapping."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Any
 
+import elasticsearch
 import httpx
 import pytest
 from elasticsearch import AsyncElasticsearch
@@ -25,10 +26,17 @@ async def es(es_url: str, namespace: str) -> AsyncIterator[tuple[AsyncElasticsea
     await client.close()
 
 
-async def test_server_is_elasticsearch_8(es_url: str) -> None:
+async def test_server_is_elasticsearch_9_as_the_client(es_url: str) -> None:
     r = httpx.get(es_url)
     assert r.headers.get("X-elastic-product") == "Elasticsearch"
-    assert r.json()["version"]["number"].startswith("8.")
+    assert r.json()["version"]["number"].startswith("9.")
+    # The client sends compatible-with=<its major>; a server of another major answers 400 media_type_header_exception.
+    assert elasticsearch.__versionstr__.split(".")[0] == r.json()["version"]["number"].split(".")[0]
+    client = AsyncElasticsearch(es_url)
+    try:
+        assert (await client.info())["version"]["number"] == r.json()["version"]["number"]
+    finally:
+        await client.close()
 
 
 async def test_production_mapping_bulk_search_stemming(es: tuple[AsyncElasticsearch, str]) -> None:
@@ -84,6 +92,9 @@ async def test_dense_vector_knn(es: tuple[AsyncElasticsearch, str]) -> None:
         index=name, knn={"field": "embedding", "query_vector": vec(3), "k": 2, "num_candidates": 10}
     )
     assert r["hits"]["hits"][0]["_id"] == "v3"
+    # int8 HNSW on every server: 9.x would otherwise pick 1-bit bbq_hnsw for 384 dims.
+    got = await client.indices.get_field_mapping(index=name, fields="embedding")
+    assert got[name]["mappings"]["embedding"]["mapping"]["embedding"]["index_options"]["type"] == "int8_hnsw"
 
 
 async def test_an_index_from_an_older_release_gets_the_new_fields(es_url: str, namespace: str) -> None:

@@ -28,7 +28,7 @@ from paperwire_common.trends import EmbeddedTrendStore, TrendStore
 from paperwire_common.trends.redis import RedisTrendStore
 from paperwire_trending.service import Trending
 from paperwire_trending.settings import TrendingSettings
-from tests.contract.test_trend_store import HL, REDIS_URL, Stream, T, apply, connect_redis
+from tests.contract.test_trend_store import HL, REDIS_URL, Stream, T, apply, locked_test_db
 from tests.unit.trending.feed import D, Feed, H, embedded_backends
 
 pytestmark = pytest.mark.redis
@@ -36,13 +36,8 @@ pytestmark = pytest.mark.redis
 
 @pytest.fixture
 async def r() -> AsyncIterator[Any]:
-    client = await connect_redis()
-    await client.flushdb()
-    try:
+    async with locked_test_db() as client:
         yield client
-    finally:
-        await client.flushdb()
-        await client.aclose()
 
 
 def _events(n_papers: int, n_events: int, seed: int = 1, topics: int = 1) -> list[Any]:

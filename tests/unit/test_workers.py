@@ -21,7 +21,7 @@ def test_each_worker_names_its_service_settings_and_port(name: str) -> None:
     assert issubclass(settings, ConsumerSettings)
     assert settings.model_config.get("env_prefix") == f"PAPERWIRE_{name.upper()}_"
     assert callable(getattr(spec.service_class(), "loop", None))
-    for _, method in spec.tasks:
+    for method in [m for _, m in spec.tasks] + ([spec.ready] if spec.ready else []):
         assert asyncio.iscoroutinefunction(getattr(spec.service_class(), method))
     assert f"{name} {spec.health_port}" in ConsumerSettings.model_fields["health_port"].description  # type: ignore[operator]
 
@@ -43,4 +43,4 @@ async def test_build_worker_builds_every_registered_worker() -> None:
     enricher, _ = runner.build_worker("enricher", b, common)
     assert enricher.encoder is None  # embeddings off: the encoder the runner passed in
     with pytest.raises(ValueError, match="unknown worker"):
-        runner.build_worker("notifier", b, common)
+        runner.build_worker("mailer", b, common)

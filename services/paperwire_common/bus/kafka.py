@@ -65,14 +65,18 @@ class KafkaBus:
             await self._producer.stop()
             self._producer = None
 
-    async def ensure_topics(self, names: Sequence[str], partitions: int = 3) -> None:
+    async def ensure_topics(
+        self, names: Sequence[str], partitions: int = 3, configs: Mapping[str, str] | None = None
+    ) -> None:
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, client_id=f"{self.client_id}-admin")
         await admin.start()
         try:
             existing = set(await admin.list_topics())
             wanted = [self.ns + n for n in names]
             missing = [
-                NewTopic(n, num_partitions=partitions, replication_factor=1) for n in wanted if n not in existing
+                NewTopic(n, num_partitions=partitions, replication_factor=1, topic_configs=dict(configs or {}))
+                for n in wanted
+                if n not in existing
             ]
             if missing:
                 await admin.create_topics(missing)
@@ -110,6 +114,57 @@ class KafkaBus:
     def consumer(self, group: str, topics: Sequence[str], *, from_beginning: bool = True) -> KafkaConsumer:
         return KafkaConsumer(self.bootstrap, group, list(topics), from_beginning, self.client_id, self.ns)
 
+    def reader(self, topic: str, partition: int, offset: int | None = None) -> KafkaReader:
+        return KafkaReader(self.bootstrap, self.ns + topic, topic, partition, offset, self.client_id)
+
+
+class KafkaReader:
+    """A group-less consumer assigned one partition (no commits, no rebalances)."""
+
+    def __init__(
+        self, bootstrap: str, name: str, topic: str, partition: int, offset: int | None, client_id: str
+    ) -> None:
+        self.topic, self._asked = topic, offset
+        self.tp = TopicPartition(name, partition)
+        self.position = 0
+        # earliest: an offset the broker no longer keeps (retention) resumes at the oldest record it has.
+        self._c = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap,
+            client_id=f"{client_id}-reader",
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+
+    async def start(self) -> None:
+        await self._c.start()
+        self._c.assign([self.tp])
+        first = (await self._c.beginning_offsets([self.tp]))[self.tp]
+        end = (await self._c.end_offsets([self.tp]))[self.tp]
+        self.position = end if self._asked is None else min(max(self._asked, first), end)
+        self._c.seek(self.tp, self.position)
+
+    async def stop(self) -> None:
+        await self._c.stop()
+
+    async def poll(self, max_records: int, timeout_s: float) -> list[Record]:
+        got = await self._c.getmany(self.tp, timeout_ms=int(timeout_s * 1000), max_records=max_records)
+        out = [
+            Record(
+                self.topic,
+                (r.key or b"").decode(),
+                r.value or b"",
+                tuple(r.headers) if r.headers else (),
+                r.partition,
+                r.offset,
+                r.timestamp / 1000.0,
+            )
+            for r in got.get(self.tp, [])
+        ]
+        if out:
+            self.position = out[-1].offset + 1
+        return out
+
 
 class _FlushOnRevoke(ConsumerRebalanceListener):
     def __init__(self, owner: KafkaConsumer) -> None:
@@ -124,6 +179,7 @@ class _FlushOnRevoke(ConsumerRebalanceListener):
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         self.owner.generation += 1
+        await self.owner._apply_seeks(assigned)
         log.info("kafka.partitions_assigned", group=self.owner.group, partitions=len(assigned))
 
 
@@ -141,6 +197,7 @@ class KafkaConsumer:
         self.batch_lock = asyncio.Lock()
         self.generation = 0
         self._first_polled: dict[TopicPartition, int] = {}  # first offset polled per partition (see rewind)
+        self._seeks: dict[TopicPartition, int] = {}  # asked for by seek(), applied once the partition is assigned
         self._c = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
             group_id=ns + group,
@@ -185,6 +242,19 @@ class KafkaConsumer:
     async def commit(self, offsets: Mapping[tuple[str, int], int]) -> None:
         if offsets:
             await self._c.commit({TopicPartition(self.ns + t, p): off for (t, p), off in offsets.items()})
+
+    async def seek(self, offsets: Mapping[tuple[str, int], int]) -> None:
+        self._seeks.update({TopicPartition(self.ns + t, p): off for (t, p), off in offsets.items()})
+        await self._apply_seeks(self._c.assignment())
+
+    async def _apply_seeks(self, assigned: Any) -> None:
+        due = {tp: self._seeks.pop(tp) for tp in list(self._seeks) if tp in assigned}
+        for tp, off in due.items():
+            self._c.seek(tp, off)
+            self._first_polled.pop(tp, None)
+        if due:
+            await self._c.commit(due)  # so a rewind (and a restart) come back here, not to the old commit
+            log.info("kafka.sought", group=self.group, partitions=len(due))
 
     async def rewind(self) -> None:
         # Not seek_to_committed(): it leaves a partition with no committed offset (or offset 0) where it is,

@@ -1,4 +1,4 @@
-"""The search index port and its adapters (embedded SQLite FTS5 + numpy, Elasticsearch 8)."""
+"""The search index port and its adapters (embedded SQLite FTS5 + numpy, Elasticsearch 9)."""
 
 from .port import SearchIndex, SearchRequest, SearchResponse
 

@@ -42,6 +42,7 @@ def to_document(e: PaperEnriched) -> dict[str, Any]:
         "code_url": e.code_urls[0] if e.code_urls else None,
         "has_code": bool(e.code_urls),
         "ingested_at": p.ingested_at,
+        "summary": e.summary,
         "embedding": e.embedding,
     }
     return {k: v for k, v in doc.items() if v is not None}
@@ -68,6 +69,7 @@ DEFAULT_FIELDS = (
     "project_urls",
     "has_code",
     "version",
+    "summary",
 )
 
 FACET_SIZE = 20  # values per facet, most frequent first (ties by value)

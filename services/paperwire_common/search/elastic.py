@@ -1,4 +1,4 @@
-"""SearchIndex on Elasticsearch 8 (async client 8.x: the 9.x client cannot talk to an 8.x server).
+"""SearchIndex on Elasticsearch 9 (async client 9.x: it sends compatible-with=9, which an 8.x server refuses).
 
 Writes use `version_type=external` with the paper's version, so a replayed or duplicated document is a
 409 that we count as done: replays never re-version the index. Only 429 and 5xx are retried.
@@ -254,6 +254,8 @@ class ElasticIndex:
                     # matches; a hit found only through a typo's neighbour still ranks, without that mark.
                     "highlight_query": {"bool": {"must": [_node(pq, fuzzy=False)]}},
                 }
+        if req.order == "arrival":
+            sort = [{"ingested_at": {"order": "desc", "missing": "_last"}}, {"id": "asc"}]
         if req.search_after is not None:
             kw["search_after"] = list(req.search_after)
         if req.facets:
@@ -444,6 +446,13 @@ def _filters(f: Filters) -> list[dict[str, Any]]:
         if f.date_to:  # rounded up to the end of that day: inclusive also for datetimes
             rng["lte"] = check_date(f.date_to, "date_to").isoformat() + "||/d"
         out.append({"range": {"published_at": rng}})
+    if f.arrived_from is not None or f.arrived_before is not None:
+        arrived: dict[str, float] = {}
+        if f.arrived_from is not None:
+            arrived["gte"] = f.arrived_from
+        if f.arrived_before is not None:
+            arrived["lt"] = f.arrived_before
+        out.append({"range": {"ingested_at": arrived}})
     return out
 
 

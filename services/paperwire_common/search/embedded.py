@@ -41,9 +41,9 @@ from .query import Clause, Node, QuerySyntaxError, check_date, parse
 try:  # optional: a C implementation of the same distance
     from rapidfuzz.distance import OSA as _OSA
 except ImportError:  # pragma: no cover - depends on the environment
-    _OSA = None
+    _OSA = None  # type: ignore[assignment]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _TOKENIZER = "tokenize = 'porter unicode61 remove_diacritics 2'"
 # `docs` is kept narrow (what filters, facets, sorting and suggestions read) so scans and joins over many
 # matches stay in cache; the JSON and the vector live in `bodies`, read only for the hits returned.
@@ -51,8 +51,9 @@ _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS docs (
     rid INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, version INTEGER NOT NULL, content_hash TEXT NOT NULL,
     title TEXT NOT NULL DEFAULT '', published_at TEXT NOT NULL DEFAULT '', year INTEGER, source TEXT,
-    has_code INTEGER, has_vec INTEGER NOT NULL DEFAULT 0);
+    has_code INTEGER, has_vec INTEGER NOT NULL DEFAULT 0, arrived REAL NOT NULL DEFAULT -1);
 CREATE INDEX IF NOT EXISTS docs_recent ON docs (published_at DESC, id);
+CREATE INDEX IF NOT EXISTS docs_arrival ON docs (arrived DESC, id);
 CREATE TABLE IF NOT EXISTS bodies (rid INTEGER PRIMARY KEY, doc TEXT NOT NULL, embedding BLOB);
 CREATE TABLE IF NOT EXISTS doc_topics (topic TEXT NOT NULL, rid INTEGER NOT NULL, PRIMARY KEY (topic, rid))
     WITHOUT ROWID;
@@ -170,6 +171,7 @@ def _prepare(d: dict[str, Any]) -> _Prepared:
         str(d["source"]) if d.get("source") is not None else None,
         int(bool(d["has_code"])) if d.get("has_code") is not None else None,
         int(vec is not None),
+        _arrived_key(d.get("ingested_at")),
     )
     body = (
         json.dumps({k: v for k, v in d.items() if k != "embedding"}),
@@ -195,6 +197,13 @@ def _published_key(value: Any) -> str:
     return dt.isoformat()
 
 
+def _arrived_key(value: Any) -> float:
+    """ingested_at as the `arrived` column: -1 when missing, so the arrival order is total without NULLs."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return -1.0
+
+
 def _filter_sql(f: Filters) -> tuple[str, list[Any]]:
     """Filters as ` AND ...` conditions on `docs d`."""
     sql: list[str] = []
@@ -216,6 +225,12 @@ def _filter_sql(f: Filters) -> tuple[str, list[Any]]:
         last = check_date(f.date_to, "date_to")
         sql.append("d.published_at <> '' AND d.published_at < ?")
         params.append((last + timedelta(days=1)).isoformat() if last < date.max else "A")  # "A" sorts after digits
+    if f.arrived_from is not None:
+        sql.append("d.arrived >= ?")
+        params.append(float(f.arrived_from))
+    if f.arrived_before is not None:
+        sql.append("d.arrived >= 0 AND d.arrived < ?")
+        params.append(float(f.arrived_before))
     return "".join(f" AND {s}" for s in sql), params
 
 
@@ -244,7 +259,8 @@ class EmbeddedIndex:
     def _migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         old: list[dict[str, Any]] = []
-        if version < SCHEMA_VERSION and self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'docs'").fetchone():
+        exists = self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'docs'").fetchone() is not None
+        if version < 2 and exists:
             # v1 (docs + a title/abstract FTS table): every derived table changed, so rebuild from the documents.
             for pid, ver, chash, raw, blob in self.db.execute(
                 "SELECT id, version, content_hash, doc, embedding FROM docs"
@@ -254,6 +270,14 @@ class EmbeddedIndex:
                     d["embedding"] = np.frombuffer(blob, dtype=np.float32).tolist()
                 old.append(d)
             self.db.executescript("DROP TABLE IF EXISTS docs_fts; DROP TABLE IF EXISTS docs;")
+        elif version == 2 and exists:
+            # v2 -> v3: the `arrived` column (ingested_at) for the arrival order and filters, from the bodies.
+            self.db.executescript(
+                "ALTER TABLE docs ADD COLUMN arrived REAL NOT NULL DEFAULT -1;"
+                "UPDATE docs SET arrived = coalesce((SELECT CASE WHEN typeof(json_extract(b.doc, '$.ingested_at'))"
+                " IN ('real', 'integer') THEN json_extract(b.doc, '$.ingested_at') END"
+                " FROM bodies b WHERE b.rid = docs.rid), -1);"
+            )
         self.db.executescript(_SCHEMA)
         if old:
             self._write_batch(old)
@@ -331,14 +355,14 @@ class EmbeddedIndex:
             self._unindex(rid, old)
             self.db.execute(
                 "UPDATE docs SET version=?, content_hash=?, title=?, published_at=?, year=?, source=?, has_code=?, "
-                "has_vec=? WHERE rid = ?",
+                "has_vec=?, arrived=? WHERE rid = ?",
                 (*cols, rid),
             )
             self.db.execute("UPDATE bodies SET doc = ?, embedding = ? WHERE rid = ?", (*body, rid))
         else:
             cur = self.db.execute(
-                "INSERT INTO docs (id, version, content_hash, title, published_at, year, source, has_code, has_vec) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO docs (id, version, content_hash, title, published_at, year, source, has_code, has_vec, "
+                "arrived) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (pid, *cols),
             )
             rid = int(cur.lastrowid or 0)
@@ -485,34 +509,47 @@ class EmbeddedIndex:
         )
         total = int(self.db.execute("SELECT count(*) FROM temp.hits").fetchone()[0])
         after = _after(req.search_after, (float, int))
-        cond, cond_params = "", []
-        if after is not None:
-            cond, cond_params = " WHERE score < ? OR (score = ? AND id > ?)", [after[0], after[0], after[1]]
-        rows = self.db.execute(
-            f"SELECT rid, score, id FROM temp.hits{cond} ORDER BY score DESC, id LIMIT ?", (*cond_params, req.size)
-        ).fetchall()
+        # (rid, score, sort key, id): the sort key is the score, or `arrived` in the arrival order
+        if req.order == "arrival":
+            cond, cond_params = "", []
+            if after is not None:
+                cond = " WHERE d.arrived < ? OR (d.arrived = ? AND h.id > ?)"
+                cond_params = [after[0], after[0], after[1]]
+            rows = self.db.execute(
+                f"SELECT h.rid, h.score, d.arrived, h.id FROM temp.hits h JOIN docs d ON d.rid = h.rid{cond} "
+                "ORDER BY d.arrived DESC, h.id LIMIT ?",
+                (*cond_params, req.size),
+            ).fetchall()
+        else:
+            cond, cond_params = "", []
+            if after is not None:
+                cond, cond_params = " WHERE score < ? OR (score = ? AND id > ?)", [after[0], after[0], after[1]]
+            rows = self.db.execute(
+                f"SELECT rid, score, score, id FROM temp.hits{cond} ORDER BY score DESC, id LIMIT ?",
+                (*cond_params, req.size),
+            ).fetchall()
         docs = self._docs([r[0] for r in rows], req.fields)
         hits = [
-            SearchHit(pid, float(score), docs[rid], self._highlights(expr, rid) if req.highlight else {}, (score, pid))
-            for rid, score, pid in rows
+            SearchHit(pid, float(score), docs[rid], self._highlights(expr, rid) if req.highlight else {}, (key, pid))
+            for rid, score, key, pid in rows
         ]
         facets = self._facets("temp.hits d", "", []) if req.facets else {}
         return SearchResponse(total, hits, facets)
 
     def _browse(self, req: SearchRequest, where: str, params: list[Any]) -> SearchResponse:
-        """An empty query: every document (filtered), newest first."""
-        after = _after(req.search_after, str)
+        """An empty query: every document (filtered), newest first (by publication, or by arrival)."""
+        key = "d.arrived" if req.order == "arrival" else "d.published_at"
+        after = _after(req.search_after, (float, int) if req.order == "arrival" else str)
         cond, cond_params = "", []
         if after is not None:
-            cond = " AND (d.published_at < ? OR (d.published_at = ? AND d.id > ?))"
+            cond = f" AND ({key} < ? OR ({key} = ? AND d.id > ?))"
             cond_params = [after[0], after[0], after[1]]
         rows = self.db.execute(
-            f"SELECT d.rid, d.published_at, d.id FROM docs d WHERE 1{where}{cond} "
-            "ORDER BY d.published_at DESC, d.id LIMIT ?",
+            f"SELECT d.rid, {key}, d.id FROM docs d WHERE 1{where}{cond} ORDER BY {key} DESC, d.id LIMIT ?",
             (*params, *cond_params, req.size),
         ).fetchall()
         docs = self._docs([r[0] for r in rows], req.fields)
-        hits = [SearchHit(pid, 0.0, docs[rid], {}, (published, pid)) for rid, published, pid in rows]
+        hits = [SearchHit(pid, 0.0, docs[rid], {}, (sort_key, pid)) for rid, sort_key, pid in rows]
         # The total and the facets of a browse are passes over everything: cached until the next write.
         total, facets = self._browse_cache.get(req.filters, (None, None))
         if total is None:

@@ -1,5 +1,5 @@
-"""The production index mapping (Elasticsearch 8). The local no-Docker node registers the analysis names
-the stock distribution gets from its analysis-common module, so this mapping serves both unchanged."""
+"""The production index mapping (Elasticsearch 9; 8.x reads it too). The local no-Docker node registers the
+analysis names the stock distribution gets from its analysis-common module, so this mapping serves both unchanged."""
 
 from __future__ import annotations
 
@@ -58,7 +58,15 @@ MAPPINGS: dict[str, Any] = {
         "project_urls": {"type": "keyword"},
         "has_code": {"type": "boolean"},
         "ingested_at": {"type": "double"},
-        "embedding": {"type": "dense_vector", "dims": EMBEDDING_DIMS, "index": True, "similarity": "cosine"},
+        "summary": {"type": "text", "index": False},  # stored, shown (digest, feeds, site), never searched
+        # int8 HNSW, stated: it is 8.x's default, but 9.x defaults to bbq_hnsw (1-bit) at 384 dims and above.
+        "embedding": {
+            "type": "dense_vector",
+            "dims": EMBEDDING_DIMS,
+            "index": True,
+            "similarity": "cosine",
+            "index_options": {"type": "int8_hnsw"},
+        },
         # Title suggestions (document.suggest_suffixes): the folded title, and its text from every word on, as
         # plain keywords for `prefix` queries, and its length to rank by. A completion field holding the same
         # suffixes cost more than all other fields together at index time.

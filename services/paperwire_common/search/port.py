@@ -24,10 +24,23 @@ class Filters:
     source: str | None = None
     date_from: str | None = None  # inclusive, YYYY-MM-DD (on published_at)
     date_to: str | None = None  # inclusive, YYYY-MM-DD
+    # On ingested_at (when the paper's current version arrived), epoch seconds: from <= ingested_at < before.
+    arrived_from: float | None = None
+    arrived_before: float | None = None
 
     @property
     def empty(self) -> bool:
-        return not any((self.topic, self.has_code is not None, self.source, self.date_from, self.date_to))
+        return not any(
+            (
+                self.topic,
+                self.has_code is not None,
+                self.source,
+                self.date_from,
+                self.date_to,
+                self.arrived_from is not None,
+                self.arrived_before is not None,
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -45,6 +58,9 @@ class SearchRequest:
     # False: the caller ignores the total, so the adapter may stop counting at the page (SearchResponse.total is
     # then only a lower bound). Counting every match of a common word costs Elasticsearch as much as the search.
     count: bool = True
+    # "relevance": by score, or newest publication first for an empty query; "arrival": newest ingested_at
+    # first (then id), with or without a query (feeds of new papers, the daily list).
+    order: Literal["relevance", "arrival"] = "relevance"
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Research topics (clusters of papers): the TopicStore port (port.py), its memory and Redis adapters, the
+"""Research topics (clusters of papers): the TopicStore port (port.py), its memory, SQLite and Redis adapters, the
 stored model (model.py) and the read side the gateway serves (service.py). Clustering and detection live in
 paperwire_trending, which writes the store."""
 
@@ -14,10 +14,19 @@ __all__ = ["MemoryTopicStore", "TopicRecord", "TopicState", "TopicStore", "Trend
 
 
 def make_topic_store(
-    redis: Any, namespace: str = "", *, emitted_retention_s: float = DEFAULT_RETENTION_S
+    redis: Any,
+    namespace: str = "",
+    *,
+    emitted_retention_s: float = DEFAULT_RETENTION_S,
+    path: str | None = None,
 ) -> TopicStore:
-    """Redis when a client is given (kafka backend), else in memory (embedded backend)."""
+    """Redis when a client is given (kafka backend), else in memory (embedded backend), in the SQLite file `path`
+    when given (embedded with a data dir)."""
     if redis is None:
+        if path is not None:
+            from .sqlite import SqliteTopicStore
+
+            return SqliteTopicStore(path, emitted_retention_s)
         return MemoryTopicStore(emitted_retention_s)
     from .redis import RedisTopicStore
 

@@ -27,3 +27,6 @@ class MemoryTopicStore:
 
     async def get(self, topic_id: str) -> TopicRecord | None:
         return self._topics.get(topic_id)
+
+    async def close(self) -> None:
+        return None

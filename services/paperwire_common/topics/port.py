@@ -1,6 +1,6 @@
 """TopicStore port: the current topics (what the last re-clustering found) and the ids of the events already
-emitted. Adapters: memory.py (embedded backend), redis.py (kafka backend); tests/contract/test_topic_store.py
-runs the same contract against both.
+emitted. Adapters: memory.py (embedded backend), sqlite.py (embedded backend on a data dir: `make run`),
+redis.py (kafka backend); tests/contract/test_topic_store.py runs the same contract against all three.
 
 A re-clustering replaces the whole state in one atomic step: every topic, plus the event ids it emitted. Event
 ids are kept `emitted_retention_s` (their detection time is the score) so the set stays bounded; a trending id
@@ -42,3 +42,7 @@ class TopicStore(Protocol):
         ...
 
     async def get(self, topic_id: str) -> TopicRecord | None: ...
+
+    async def close(self) -> None:
+        """Release what the store holds open (the embedded SQLite file); the store is not used after."""
+        ...

@@ -82,3 +82,6 @@ class RedisTopicStore:
     async def get(self, topic_id: str) -> TopicRecord | None:
         raw = await self.r.hget(self.k_topics, topic_id)
         return TopicRecord.model_validate_json(raw) if raw is not None else None
+
+    async def close(self) -> None:
+        return None  # the client belongs to the caller (Backends closes it)

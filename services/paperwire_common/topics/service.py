@@ -56,6 +56,28 @@ class TopicReadService:
         topics = sorted(await self.store.list(), key=_sort_key(sort))
         return [summary(r) for r in topics[: max(size, 0)]]
 
+    async def get_summary(self, topic_id: str) -> dict[str, Any] | None:
+        """The summary alone (no papers); None if unknown."""
+        r = await self.store.get(topic_id)
+        return summary(r) if r is not None else None
+
+    async def feed(
+        self, topic_id: str, size: int, fields: tuple[str, ...]
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+        """The summary and the `size` newest arrivals among its papers (documents with `fields`, ingested_at
+        always); None if unknown."""
+        r = await self.store.get(topic_id)
+        if r is None:
+            return None
+        want = fields if "ingested_at" in fields else (*fields, "ingested_at")
+        docs = await self.index.get_many(r.members, want)
+
+        def newest(d: dict[str, Any]) -> tuple[float, str]:
+            t = d.get("ingested_at")
+            return (-float(t) if isinstance(t, int | float) else math.inf, d["id"])
+
+        return summary(r), sorted(docs.values(), key=newest)[: max(size, 0)]
+
     async def get_topic(self, topic_id: str, max_papers: int = 100) -> dict[str, Any] | None:
         """The summary plus its papers [{id, title}], newest arrivals first; None if unknown. Papers deleted from
         the index since the last re-clustering are left out."""

@@ -27,9 +27,22 @@ def make_trend_store(
     horizon_s: float,
     max_exponent: float = MAX_EXPONENT,
     prefix: str = "paperwire:trend:{pw}",
+    snapshot_path: str | None = None,
+    snapshot_interval_s: float = 30.0,
 ) -> TrendStore:
-    """Redis when a client is given (kafka backend), else in memory (embedded backend)."""
+    """Redis when a client is given (kafka backend), else in memory (embedded backend), made durable by a
+    snapshot at `snapshot_path` when given (embedded with a data dir)."""
     if redis is None:
+        if snapshot_path is not None:
+            from .snapshot import SnapshotTrendStore
+
+            return SnapshotTrendStore(
+                half_lives,
+                snapshot_path,
+                horizon_s=horizon_s,
+                max_exponent=max_exponent,
+                interval_s=snapshot_interval_s,
+            )
         return EmbeddedTrendStore(half_lives, horizon_s=horizon_s, max_exponent=max_exponent)
     from .redis import RedisTrendStore
 

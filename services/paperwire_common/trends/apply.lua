@@ -1,5 +1,6 @@
--- TrendStore.apply as one atomic Redis script. embedded.py (_Apply) states the same semantics per event; this
--- script does the same float operations in the same order, on values it bulk-reads first, keeps in Lua tables
+-- TrendStore.apply as one atomic Redis script. walk.py (Apply, the embedded store's walk) states the same
+-- semantics per event; this script does the same float operations in the same order, on values it bulk-reads
+-- first, keeps in Lua tables
 -- while it walks the batch and bulk-writes at the end: a few dozen commands per batch, not a dozen per event.
 -- Keep the two in step.
 --
@@ -14,11 +15,16 @@
 --   the tail by kind: "o": key, until | "u", "x": actor | "s": stars | "p": [topics], version | "a": nothing
 -- KEYS: every key the call may touch: the fixed keys, seen:<tp> of each engagement partition in the call and the
 -- topic sorted sets of every topic of every paper in the call (Redis Cluster: all share one hash slot).
+-- ARGV[6..9] the store's bounds (port.py): max event time, max |weight|, max star count, max paper version.
 -- Returns {"ok", applied, {late index...}} | {"rebase", window} | {"retry", {missing key...}}; the last two write
 -- nothing (the client rebases the window, or re-reads the papers' topics, and calls again).
+-- All or nothing: every read, check and computation happens before the first write, so an error reply (an
+-- update outside the bounds: "BOUNDS", a non-finite result: "NONFINITE", or any Lua error) writes nothing —
+-- no event id, watermark, star mark or offset. (Redis does not roll back a script's writes made before an error.)
 
 local P, consumer = ARGV[1], ARGV[2]
 local maxexp, horizon = tonumber(ARGV[3]), tonumber(ARGV[4])
+local MAXTS, MAXW, MAXSTARS, MAXVER = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
 local data = cjson.decode(ARGV[5])
 local W, ENAMES, TP, U = data.w, data.e, data.tp, data.u
 local n, NW, NE = #U, #data.w, #data.e
@@ -88,13 +94,17 @@ for _, wh in ipairs(W) do
   end
 end
 
+-- the client screened these (port.screen); a guard, since Redis can't undo a half-written batch
+local function within(x, lo, hi) return type(x) == 'number' and x >= lo and x <= hi end -- false for NaN, null
 local maxts = -math.huge
 for i = 1, n do
   local u = U[i]
-  local ts, wt = u[4], u[5]
-  if ts ~= ts or wt ~= wt or math.abs(ts) == math.huge or math.abs(wt) == math.huge then
-    return redis.error_reply('non-finite ts/weight in update ' .. u[8])
-  end
+  local kind, ts, wt = u[1], u[4], u[5]
+  local ok = within(ts, 0, MAXTS) and within(wt, -MAXW, MAXW)
+  if kind == 'o' then ok = ok and within(u[10], 0, 2 * MAXTS)
+  elseif kind == 's' then ok = ok and within(u[9], 0, MAXSTARS)
+  elseif kind == 'p' then ok = ok and within(u[10], 0, MAXVER) end
+  if not ok then return redis.error_reply('BOUNDS update ' .. tostring(u[8]) .. ' outside the store bounds') end
   if ts > maxts then maxts = ts end
 end
 
@@ -304,6 +314,16 @@ for i = 1, n do
           if engagement(u, seen, ti) then applied = applied + 1 end
         end
       end
+    end
+  end
+end
+
+-- ---- last check: nothing infinite reaches Redis (NaN is the record's "no contribution" mark) ----
+for p in pairs(drec) do
+  local r = recs[p]
+  for i = 1, R do
+    if r[i] == math.huge or r[i] == -math.huge then
+      return redis.error_reply('NONFINITE score of ' .. p .. ': batch refused, nothing written')
     end
   end
 end

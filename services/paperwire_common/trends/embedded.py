@@ -1,9 +1,10 @@
 """In-memory TrendStore: the reference statement of the semantics, event by event. The Redis script
 (trends/apply.lua) does the same float operations on each value in the same order (it only batches the reads
-and writes around them), so both give bit-identical scores on one platform's libm.
+and writes around them), so both give bit-identical scores on one platform's libm. The walk itself is walk.py.
 
-`apply` never awaits, so it is atomic with respect to other coroutines; everything that can fail is checked
-before the first write, so a failed call leaves no trace.
+`apply` never awaits, so it is atomic with respect to other coroutines. It is all or nothing: updates outside the
+store's bounds are screened out first (port.screen), and every write of the walk is journaled, so a call that
+raises anyway (a bug, MemoryError) is rolled back before the exception leaves it.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from .port import (
     SEP,
     ApplyResult,
     HalfLifeChanged,
-    Kind,
     ScoreUpdate,
     TypeBreakdown,
     decay_factor,
+    screen,
     split_tp,
 )
+from .walk import Apply
 
 # Score maps by logical name: ("g", w) ranking, ("p", w) pending (paper not yet announced),
 # ("e", w, etype) breakdown, ("t", w, topic) topic ranking (the ranking's S of the topic's papers).
@@ -71,9 +73,7 @@ class EmbeddedTrendStore:
         updates: Sequence[ScoreUpdate],
     ) -> ApplyResult:
         st = self._s
-        for u in updates:
-            if not (math.isfinite(u.ts) and math.isfinite(u.weight) and math.isfinite(u.until)):
-                raise ValueError(f"non-finite ts/weight in update {u.event_id}")
+        updates, kept, invalid = screen(updates)
         maxts = max((u.ts for u in updates), default=-math.inf)
         for w, h in self.half_lives.items():
             stored_h = st.half_life.get(w)
@@ -90,11 +90,15 @@ class EmbeddedTrendStore:
                 t = maxts
             if t is not None:
                 t0[w] = t
-        ctx = _Apply(self, consumer, t0, maxts)
-        for i, u in enumerate(updates):
-            ctx.one(i, u)
-        ctx.finish(partition_offsets)
-        return ApplyResult(ctx.applied, tuple(ctx.late))
+        ctx = Apply(self, consumer, t0, maxts)
+        try:
+            for i, u in enumerate(updates):
+                ctx.one(i, u)
+            ctx.finish(partition_offsets)
+        except BaseException:
+            ctx.rollback()
+            raise
+        return ApplyResult(ctx.applied, tuple(kept[i] for i in ctx.late), tuple(invalid))
 
     def rebase(self, window: str, new_t0: float) -> None:
         """Move T0 of `window` forward and rescale each sorted set of the window (same ops as rebase.lua)."""
@@ -110,6 +114,9 @@ class EmbeddedTrendStore:
 
     async def reset(self) -> None:
         self._s = _State()
+
+    async def close(self) -> None:
+        return None
 
     # -- reads --------------------------------------------------------------------------------------------
     def _factor(self, window: str, now: float) -> float | None:
@@ -154,145 +161,3 @@ class EmbeddedTrendStore:
 
     async def offsets(self, consumer: str) -> dict[tuple[str, int], int]:
         return {split_tp(tp): o for tp, o in self._s.offsets.get(consumer, {}).items()}
-
-
-class _Apply:
-    """One apply call, event by event; apply.lua's walk does the same (keep the two in step)."""
-
-    def __init__(self, store: EmbeddedTrendStore, consumer: str, t0: dict[str, float], maxts: float) -> None:
-        self.store, self.st, self.t0 = store, store._s, t0
-        self.idkeep = math.ceil(maxts) if math.isfinite(maxts) else 0
-        self.offs = self.st.offsets.setdefault(consumer, {})
-        self.next: dict[str, int] = {}
-        self.touched: set[str] = set()
-        self.applied = 0
-        self.late: list[int] = []
-
-    def contribute(self, p: str, etype: str, ts: float, weight: float, count: int) -> None:
-        st, z = self.st, self.store._z
-        known = self.st.papers.get(p)
-        for w, h in self.store.half_lives.items():
-            c = weight * 2.0 ** ((ts - self.t0[w]) / h)
-            if known is not None:
-                g = z("g", w)
-                s = g[p] + c if p in g else c
-                g[p] = s
-                for t in known[1]:
-                    z("t", w, t)[p] = s
-            else:
-                pend = z("p", w)
-                pend[p] = pend[p] + c if p in pend else c
-            e = z("e", w, etype)
-            e[p] = e[p] + c if p in e else c
-        k = etype + SEP + p
-        st.counts[k] = st.counts.get(k, 0) + count
-
-    def one(self, i: int, u: ScoreUpdate) -> None:
-        tp = u.tp
-        nxt = self.next.get(tp)
-        if nxt is None:
-            nxt = self.offs.get(tp, 0)
-        if u.offset < nxt:
-            return
-        self.next[tp] = u.offset + 1
-        if u.kind is Kind.PAPER:
-            self.paper(u)
-            return
-        wm = self.st.watermark.get(tp, -math.inf)
-        if u.ts < wm - self.store.horizon:
-            self.late.append(i)
-            return
-        if u.ts > wm:
-            self.st.watermark[tp] = u.ts
-        self.touched.add(tp)
-        seen = self.st.seen.setdefault(tp, {})
-        idm = "i" + SEP + u.event_id
-        if idm in seen:
-            return
-        # as apply.lua: whole seconds; an id is kept until the call's newest event time (never before its own)
-        seen[idm] = self.idkeep
-        if self.engagement(u, seen):
-            self.applied += 1
-
-    def engagement(self, u: ScoreUpdate, seen: dict[str, int]) -> bool:
-        st, p = self.st, u.paper_id
-        if u.kind is Kind.ADD:
-            self.contribute(p, u.etype, u.ts, u.weight, 1)
-        elif u.kind is Kind.ONCE:
-            km = "o" + SEP + u.key
-            if km in seen:
-                return False
-            seen[km] = math.ceil(u.until)
-            self.contribute(p, u.etype, u.ts, u.weight, 1)
-        elif u.kind is Kind.VOTE:
-            f = p + SEP + u.key
-            if f in st.votes:
-                return False
-            st.votes[f] = (u.ts, u.weight)
-            self.contribute(p, "upvote", u.ts, u.weight, 1)
-        elif u.kind is Kind.UNVOTE:
-            vote = st.votes.pop(p + SEP + u.key, None)
-            if vote is None:
-                return False
-            self.contribute(p, "upvote", vote[0], -vote[1], -1)
-        elif u.kind is Kind.STAR:
-            hw = st.stars.get(p)
-            if hw is not None and u.stars <= hw:
-                return False
-            st.stars[p] = u.stars
-            if hw is not None:  # the first snapshot is the baseline: velocity needs a previous one
-                self.contribute(p, "star", u.ts, u.weight * (u.stars - hw), u.stars - hw)
-        return True
-
-    def paper(self, u: ScoreUpdate) -> None:
-        st, z, p = self.st, self.store._z, u.paper_id
-        stored = st.papers.get(p)
-        if stored is None:
-            for w, h in self.store.half_lives.items():
-                s0 = 0.0
-                pend = z("p", w)
-                if p in pend:
-                    s0 = pend.pop(p)
-                c = u.weight * 2.0 ** ((u.ts - self.t0[w]) / h)
-                s = s0 + c
-                z("g", w)[p] = s
-                e = z("e", w, "prior")
-                e[p] = e[p] + c if p in e else c
-                for t in u.topics:
-                    z("t", w, t)[p] = s
-            k = "prior" + SEP + p
-            st.counts[k] = st.counts.get(k, 0) + 1
-        elif u.version >= stored[0] and u.topics != stored[1]:
-            for w in self.store.half_lives:
-                s = z("g", w)[p]
-                for t in stored[1]:
-                    if t not in u.topics:
-                        z("t", w, t).pop(p, None)
-                for t in u.topics:
-                    if t not in stored[1]:
-                        z("t", w, t)[p] = s
-        else:
-            if u.version > stored[0]:
-                st.papers[p] = (u.version, stored[1])
-            return
-        st.papers[p] = (u.version, u.topics)
-        st.topics.update(u.topics)
-        self.applied += 1
-
-    def finish(self, partition_offsets: Mapping[tuple[str, int], int]) -> None:
-        st = self.st
-        nxt = dict(self.next)
-        for (topic, part), off in partition_offsets.items():
-            tp = f"{topic}:{part}"
-            nxt[tp] = max(nxt.get(tp, 0), off)
-        for tp, off in nxt.items():
-            if off > self.offs.get(tp, 0):
-                self.offs[tp] = off
-        for tp in self.touched:
-            floor = st.watermark[tp] - self.store.horizon
-            seen = st.seen[tp]
-            for m in [m for m, s in seen.items() if s < floor]:
-                del seen[m]
-        for w, t in self.t0.items():
-            st.t0.setdefault(w, t)
-            st.half_life.setdefault(w, self.store.half_lives[w])

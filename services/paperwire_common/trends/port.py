@@ -7,7 +7,10 @@ could exceed `max_exponent` the window is *rebased*: T0 moves forward to T0' and
 2^(−(T0' − T0)/H).
 
 Contract (tests/contract/test_trend_store.py runs it against every adapter):
-- `apply` is atomic: contributions, dedupe state and the consumer's offsets are written all or nothing;
+- `apply` is atomic: contributions, dedupe state and the consumer's offsets are written all or nothing — a call
+  that raises leaves no trace (no event id, watermark, star mark or offset of it is stored);
+- an update outside the bounds below is refused (`ApplyResult.invalid`, with the reason) and leaves no trace, so
+  no input can make a score infinite or NaN, nor make a batch fail;
 - an update whose record offset is below the stored next offset of its partition is skipped (replay after a
   crash never double-counts), and the same event id counts once even at another offset;
 - both adapters do the same float operations in the same order, so they agree to ~1 ulp (tests: 1e-9 rel).
@@ -28,6 +31,15 @@ MAX_EXPONENT = 512.0
 
 # Separator inside composite fields/members (paper ids and actor ids never contain it).
 SEP = "\x1f"
+
+# Bounds of what the store accepts (`screen`). With them no arithmetic can overflow: a term's stored value is
+# |weight|·gain·2^((ts − T0)/H) <= MAX_WEIGHT·MAX_STARS·2^MAX_EXPONENT ≈ 1.3e169 (T0 is rebased before an exponent
+# passes MAX_EXPONENT), so a paper's S stays finite for any number of events below 1e139; its score at read time
+# is at most Σ |weight|·gain over its events (≤ 1e15 each), decayed.
+MAX_STARS = 1_000_000_000  # a star snapshot (the most-starred GitHub repositories have under a million)
+MAX_WEIGHT = 1_000_000.0  # |weight| of one update (the trending weights are settings bounded by it)
+MAX_TS = 2.0**36  # event times are epoch seconds in [0, MAX_TS] (2^36 s: beyond the year 4000)
+MAX_VERSION = 2**53  # a paper revision (exact as a double, as the Redis script reads it)
 
 
 class Kind(StrEnum):
@@ -68,6 +80,33 @@ class ScoreUpdate(NamedTuple):
 class ApplyResult:
     applied: int  # updates that changed something (see TrendStore.apply)
     late: tuple[int, ...] = ()  # indexes of updates refused: older than the dedupe horizon of their partition
+    invalid: tuple[tuple[int, str], ...] = ()  # (index, why) of updates refused: outside the store's bounds
+
+
+def check_update(u: ScoreUpdate) -> str | None:
+    """Why the store refuses `u` (a value outside its bounds), or None."""
+    if not (isinstance(u.ts, int | float) and 0.0 <= u.ts <= MAX_TS):  # NaN fails every comparison
+        return f"event time {u.ts!r} outside [0, {MAX_TS:.0f}]"
+    if not (isinstance(u.weight, int | float) and -MAX_WEIGHT <= u.weight <= MAX_WEIGHT):
+        return f"weight {u.weight!r} outside [-{MAX_WEIGHT:.0f}, {MAX_WEIGHT:.0f}]"
+    if u.kind is Kind.ONCE and not (isinstance(u.until, int | float) and 0.0 <= u.until <= 2 * MAX_TS):
+        return f"dedupe time {u.until!r} outside [0, {2 * MAX_TS:.0f}]"
+    if u.kind is Kind.STAR and not (isinstance(u.stars, int) and 0 <= u.stars <= MAX_STARS):
+        return f"star count {u.stars!r} outside [0, {MAX_STARS}]"
+    if u.kind is Kind.PAPER and not (isinstance(u.version, int) and 0 <= u.version <= MAX_VERSION):
+        return f"paper version {u.version!r} outside [0, {MAX_VERSION}]"
+    return None
+
+
+def screen(updates: Sequence[ScoreUpdate]) -> tuple[Sequence[ScoreUpdate], list[int], list[tuple[int, str]]]:
+    """(the updates within bounds, their indexes in `updates`, (index, why) of the others) — before a store
+    looks at any of them, so an invalid update can't even move T0 or a watermark."""
+    bad = [(i, why) for i, u in enumerate(updates) if (why := check_update(u)) is not None]
+    if not bad:
+        return updates, list(range(len(updates))), []
+    refused = {i for i, _ in bad}
+    keep = [i for i in range(len(updates)) if i not in refused]
+    return [updates[i] for i in keep], keep, bad
 
 
 @dataclass(frozen=True)
@@ -120,6 +159,10 @@ class TrendStore(Protocol):
 
     async def reset(self) -> None:
         """Forget everything (before a rebuild from the topics' beginnings)."""
+        ...
+
+    async def close(self) -> None:
+        """Write what must outlive the process (the embedded store's snapshot); the store is not used after."""
         ...
 
 

@@ -34,12 +34,17 @@ from redis.exceptions import ResponseError
 from .port import (
     ETYPES,
     MAX_EXPONENT,
+    MAX_STARS,
+    MAX_TS,
+    MAX_VERSION,
+    MAX_WEIGHT,
     ApplyResult,
     HalfLifeChanged,
     Kind,
     ScoreUpdate,
     TypeBreakdown,
     decay_factor,
+    screen,
     split_tp,
 )
 
@@ -47,6 +52,7 @@ _HERE = Path(__file__).parent
 APPLY_LUA = (_HERE / "apply.lua").read_text()
 REBASE_LUA = (_HERE / "rebase.lua").read_text()
 NE = len(ETYPES)
+_BOUNDS = [repr(MAX_TS), repr(MAX_WEIGHT), str(MAX_STARS), str(MAX_VERSION)]  # ARGV[6..9] of apply.lua
 _HINT_MAX = 500_000
 
 
@@ -101,16 +107,14 @@ class RedisTrendStore:
         partition_offsets: Mapping[tuple[str, int], int],
         updates: Sequence[ScoreUpdate],
     ) -> ApplyResult:
-        for u in updates:
-            if not (math.isfinite(u.ts) and math.isfinite(u.weight) and math.isfinite(u.until)):
-                raise ValueError(f"non-finite ts/weight in update {u.event_id}")
+        updates, kept, invalid = screen(updates)  # the script checks the same bounds again, as a guard
         payload, seen_tps, topics = self._payload(partition_offsets, updates)
         fixed = [self.k_meta, self.k_papers, self.k_votes, self.k_rec, self.k_topics, self.k_offsets(consumer)]
         fixed += [self.k_rank(w) for w in self.half_lives]
         fixed += [self.k_seen(tp) for tp in seen_tps]
         papers = list(dict.fromkeys(u.paper_id for u in updates))
         maxts = max((u.ts for u in updates), default=-math.inf)
-        args = [self.prefix, consumer, repr(self.max_exponent), repr(self.horizon), payload]
+        args = [self.prefix, consumer, repr(self.max_exponent), repr(self.horizon), payload, *_BOUNDS]
         # KEYS must name the topic rankings of every paper in the call. The first attempt guesses them from what
         # this process last saw of each paper (no round trip); the script checks and answers "retry" with what
         # is missing, and only then are the papers' stored topics read.
@@ -129,7 +133,7 @@ class RedisTrendStore:
             tag = _s(res[0])
             if tag == "ok":
                 self._remember_topics(updates)
-                return ApplyResult(int(res[1]), tuple(int(i) for i in res[2]))
+                return ApplyResult(int(res[1]), tuple(kept[int(i)] for i in res[2]), tuple(invalid))
             if tag == "rebase":
                 await self.rebase(_s(res[1]), maxts)
             else:  # "retry": a paper's stored topics were not in KEYS; read them.
@@ -187,7 +191,7 @@ class RedisTrendStore:
         }
         # orjson: the stdlib encoder was a tenth of the scorer's time. Both write a float as its shortest
         # round-trip repr, so the script reads the same doubles. orjson writes NaN and inf as null rather than
-        # refusing them: apply() has refused non-finite numbers before this point.
+        # refusing them (and refuses integers beyond 64 bits): apply() has screened such updates out already.
         return orjson.dumps(payload), [names[i - 1] for i in sorted(seen)], topics
 
     async def _paper_topics(self, papers: list[str]) -> set[str]:
@@ -224,6 +228,9 @@ class RedisTrendStore:
                 batch = []
         if batch:
             await self.r.unlink(*batch)
+
+    async def close(self) -> None:
+        return None  # the client belongs to the caller (Backends closes it)
 
     # -- reads (T0 and the scores in one MULTI, so a concurrent rebase can't mix frames) --------------------
     def _check(self, window: str) -> float:

@@ -5,13 +5,12 @@ search/service.py serves searches; the gateway only shapes and validates them.""
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..clock import Clock, iso
-from ..search.port import SearchIndex, SearchRequest
+from ..search.port import Filters, SearchIndex, SearchRequest
 from .port import TrendStore
 from .settings import TrendSettings
 
@@ -32,7 +31,12 @@ FEED_FIELDS = (
     "arxiv_id",
     "source",
     "upvotes",
+    "summary",
+    "doi",
+    "ingested_at",
+    "project_urls",
 )
+DAILY_DEPTH = 1000  # the deepest paper of the daily list served (page * limit + limit)
 
 
 @dataclass(frozen=True)
@@ -94,17 +98,30 @@ class TrendReadService:
             }
         return {"paper_id": paper_id, "as_of": iso(now), "windows": windows}
 
-    async def daily(self, date: dt.date | None, sort: DailySort, limit: int, latest_cap: int) -> list[DailyEntry]:
-        """The papers of Hugging Face's daily list: the 24h ranking or the newest (at most `latest_cap` read),
-        of one publication date when given, with their upvote counts."""
-        if sort == "trending":
-            items = await self.ranked("24h", None, limit if date is None else 1000, self.clock.now())
-        else:
-            items = await self.latest(min(limit * (1 if date is None else 10), latest_cap))
-        if date is not None:
-            items = [i for i in items if str(i.get("published_at", ""))[:10] == date.isoformat()]
-        items = items[:limit]
+    async def daily(
+        self, arrived: tuple[float, float] | None, sort: DailySort, offset: int, limit: int
+    ) -> list[DailyEntry]:
+        """Hugging Face's daily list, one page: the papers that arrived (ingested_at) in `arrived` = [from,
+        before) or the most recent ones, newest arrival first (`publishedAt`) or by 24h trending score
+        (`trending`); with their net upvotes. At most DAILY_DEPTH papers deep."""
         now = self.clock.now()
+        want = offset + limit
+        if sort == "trending" and arrived is None:
+            items = (await self.ranked("24h", None, want, now))[offset:]
+        else:
+            window = Filters(arrived_from=arrived[0], arrived_before=arrived[1]) if arrived else Filters()
+            size = DAILY_DEPTH if sort == "trending" else want
+            res = await self.index.search(
+                SearchRequest(
+                    q="", size=size, filters=window, fields=FEED_FIELDS, order="arrival", highlight=False, count=False
+                )
+            )
+            items = [{**h.doc, "id": h.id} for h in res.hits]
+            if sort == "trending":  # the window's arrivals by their 24h score (ties: newest arrival first)
+                scores = await asyncio.gather(*(self.store.scores(i["id"], now) for i in items))
+                order = sorted(range(len(items)), key=lambda k: -scores[k].get("24h", 0.0))
+                items = [items[k] for k in order]
+            items = items[offset:want]
         parts = await asyncio.gather(*(self.store.breakdown(i["id"], now) for i in items))
         return [
             DailyEntry(i, max((w["upvote"].count for w in b.values() if "upvote" in w), default=0))

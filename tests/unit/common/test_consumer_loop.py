@@ -143,5 +143,5 @@ async def test_a_rebalance_drops_the_read_ahead_batch() -> None:
     # After the rebalance this member only handled records of the partitions it still owns.
     later = sink.seen[seen_before:]
     assert later
-    owned_keys = {r.key for tp in owned for r in bus._topic(tp[0]).partitions[tp[1]]}
+    owned_keys = {r.key for r in bus.records(PAPERS_RAW.name) if (r.topic, r.partition) in owned}
     assert all(f"title:{e.removeprefix('e')}" in owned_keys for e in later)

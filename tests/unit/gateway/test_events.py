@@ -84,6 +84,14 @@ async def test_single_and_batch_with_idempotent_ids(env: tuple[httpx.AsyncClient
         ({"paper_id": PAPER, "type": "view", "actor_id": "u", "ts": 1e300}, 422, "ts"),
         ({"paper_id": PAPER, "type": "view", "actor_id": "a\x1fb"}, 422, "actor_id"),
         ({"paper_id": PAPER, "type": "view", "actor_id": "u", "extra": 1}, 422, "extra"),
+        # values the trend store could not score (issue 14): refused at the door
+        ({"paper_id": PAPER, "type": "star", "actor_id": "gh", "stars": 10**308}, 422, "stars"),
+        ({"paper_id": PAPER, "type": "star", "actor_id": "gh", "stars": 1_000_000_001}, 422, "stars"),
+        # NaN and Infinity are no JSON (RFC 8259), nor is a number no double holds for orjson: 400, not JSON
+        ({"paper_id": PAPER, "type": "star", "actor_id": "gh", "stars": 10**309}, 400, "not valid JSON"),
+        ({"paper_id": PAPER, "type": "view", "actor_id": "u", "ts": float("nan")}, 400, "not valid JSON"),
+        ({"paper_id": PAPER, "type": "view", "actor_id": "u", "ts": float("inf")}, 400, "not valid JSON"),
+        ({"paper_id": PAPER, "type": "view", "actor_id": "u", "ts": 1e309}, 400, "not valid JSON"),
         ([], 422, "no events"),
     ],
 )
@@ -92,7 +100,9 @@ async def test_bad_events_are_refused_and_nothing_is_sent(
 ) -> None:
     c, b, _ = env
     good = {"paper_id": PAPER, "type": "view", "actor_id": "ok"}
-    r = await c.post("/v1/events", json=[good, body] if isinstance(body, dict) else body)
+    # json.dumps writes NaN and Infinity literals, which the gateway's JSON parser reads as floats
+    raw = json.dumps([good, body] if isinstance(body, dict) else body)
+    r = await c.post("/v1/events", content=raw, headers={"content-type": "application/json"})
     assert r.status_code == status, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
     assert detail in r.json()["detail"]
@@ -226,3 +236,9 @@ async def test_reads_can_require_a_key() -> None:
         assert op["security"] == [{"bearerKey": []}]
     await b.stop()
     _ = time
+
+
+async def test_the_largest_star_count_is_accepted(env: tuple[httpx.AsyncClient, Backends, FixedClock]) -> None:
+    c, b, _ = env
+    r = await c.post("/v1/events", json={"paper_id": PAPER, "type": "star", "actor_id": "gh", "stars": 1_000_000_000})
+    assert r.status_code == 202 and sent(b)[0]["stars"] == 1_000_000_000

@@ -164,3 +164,25 @@ async def test_concurrent_searches_probe_a_new_word_once() -> None:
         assert calls[1:] == [["trasformer"]]
     finally:
         await real.close()
+
+
+async def test_a_v2_embedded_index_gains_the_arrival_column_from_its_documents(tmp_path: Path) -> None:
+    path = str(tmp_path / "index.sqlite")
+    ix = EmbeddedIndex(path)
+    docs = [
+        {"id": "old", "version": 1, "content_hash": "h", "title": "Old graphs", "ingested_at": 100.0},
+        {"id": "new", "version": 1, "content_hash": "h", "title": "New graphs", "ingested_at": 200.0},
+        {"id": "none", "version": 1, "content_hash": "h", "title": "Graphs of no arrival"},
+    ]
+    assert await ix.upsert(docs) == []
+    await ix.stop()
+    db = sqlite3.connect(path)  # back to schema v2: no `arrived` column
+    db.executescript("DROP INDEX docs_arrival; ALTER TABLE docs DROP COLUMN arrived; PRAGMA user_version = 2;")
+    db.close()
+    ix = EmbeddedIndex(path)
+    try:
+        got = await ix.search(SearchRequest(q="graphs", order="arrival", highlight=False))
+        assert [h.id for h in got.hits] == ["new", "old", "none"]
+        assert ix.db.execute("PRAGMA user_version").fetchone()[0] == 3
+    finally:
+        await ix.stop()

@@ -78,9 +78,9 @@ import static org.elasticsearch.plugins.AnalysisPlugin.requiresAnalysisSettings;
 /**
  * The analysis names that stock Elasticsearch gets from its analysis-common module, rebuilt from Lucene classes.
  *
- * Why: analysis-common is not published on Maven Central for 8.x, and without it the server knows only the
+ * Why: analysis-common is not published on Maven Central (8.x or 9.x), and without it the server knows only the
  * standard analyzer/tokenizer and the lowercase/stop/shingle filters. The goal is that the production index
- * mapping works unchanged here, so names, parameters and defaults follow the stock ones (8.x docs). Everything
+ * mapping works unchanged here, so names, parameters and defaults follow the stock ones (the 9.x docs). Everything
  * is a thin wrapper around the same Lucene classes the stock module uses, so the tokens are the same.
  * Covered: analyzer english; filters stemmer (English variants), porter_stem, kstem, snowball, asciifolding,
  * edge_ngram, ngram, word_delimiter(_graph), synonym(_graph), trim, uppercase, decimal_digit, reverse, length,
@@ -106,7 +106,7 @@ public class CommonAnalysisPlugin extends Plugin implements AnalysisPlugin {
                     public TokenStream create(TokenStream ts) { return f.apply(ts); }
                 };
             }
-            return new AbstractTokenFilterFactory(name, s) {
+            return new AbstractTokenFilterFactory(name) {
                 public TokenStream create(TokenStream ts) { return f.apply(ts); }
             };
         };
@@ -249,7 +249,7 @@ public class CommonAnalysisPlugin extends Plugin implements AnalysisPlugin {
         private final boolean graph;
 
         SynonymFilterFactory(String name, Settings settings, Environment env, boolean graph) {
-            super(name, settings);
+            super(name);
             if (settings.get("synonyms_set") != null) {
                 throw new IllegalArgumentException("synonyms_set (synonyms API) is not supported by the local node; use synonyms or synonyms_path");
             }
@@ -276,7 +276,7 @@ public class CommonAnalysisPlugin extends Plugin implements AnalysisPlugin {
             SynonymMap map = buildMap(analyzer);
             String name = name();
             AnalysisMode mode = getAnalysisMode();
-            return new AbstractTokenFilterFactory(name, settings) {
+            return new AbstractTokenFilterFactory(name) {
                 public TokenStream create(TokenStream ts) {
                     if (map.fst == null) {
                         return ts; // no rules
@@ -451,7 +451,7 @@ public class CommonAnalysisPlugin extends Plugin implements AnalysisPlugin {
             EnglishAnalyzer analyzer = new EnglishAnalyzer(
                 Analysis.parseStopWords(env, s, EnglishAnalyzer.getDefaultStopSet()),
                 Analysis.parseStemExclusion(s, CharArraySet.EMPTY_SET));
-            return new AbstractIndexAnalyzerProvider<EnglishAnalyzer>(name, s) {
+            return new AbstractIndexAnalyzerProvider<EnglishAnalyzer>(name) {
                 public EnglishAnalyzer get() { return analyzer; }
             };
         });

@@ -62,7 +62,6 @@ public final class Main {
                 Files.copy(in, log4jConfig);
             }
         }
-        LogConfigurator.setClusterName(env.settings().get("cluster.name"));
         LogConfigurator.setNodeName(env.settings().get("node.name"));
         LogConfigurator.configure(env, true);
         Logger logger = LogManager.getLogger(Main.class);

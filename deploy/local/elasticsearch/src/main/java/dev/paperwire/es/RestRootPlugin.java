@@ -30,7 +30,7 @@ import java.util.function.Supplier;
 /**
  * Serves GET / and HEAD / (the "You Know, for Search" banner).
  *
- * Why: in 8.x that endpoint lives in the rest-root module, which is not on Maven Central, and clients need it:
+ * Why: that endpoint lives in the rest-root module, which is not on Maven Central (8.x or 9.x), and clients need it:
  * elasticsearch-py's info() and ping(), health checks, curl. The body mirrors the stock one.
  */
 public class RestRootPlugin extends Plugin implements ActionPlugin {

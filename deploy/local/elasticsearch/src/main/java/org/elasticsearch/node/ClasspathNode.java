@@ -11,10 +11,10 @@ import java.util.List;
 /**
  * A Node whose plugins are classes on the classpath (Netty HTTP + our analysis plugin).
  *
- * Why it lives in org.elasticsearch.node: since 8.10 the only way to swap the plugins service is
+ * Why it lives in org.elasticsearch.node: since 8.10 (and in 9.x) the only way to swap the plugins service is
  * NodeConstruction.prepareConstruction with a NodeServiceProvider, and both, like the Node(NodeConstruction)
  * constructor, are package-private. This is the same route the ES test framework's MockNode takes.
- * Compiled against the pinned server jar: a different 8.x minor may change these signatures.
+ * Compiled against the pinned server jar: a different minor may change these signatures.
  */
 public class ClasspathNode extends Node {
 

@@ -1,0 +1,1 @@
+"""Outbound webhooks: Standard Webhooks signing (signing.py) and the SSRF guard (ssrf.py)."""
