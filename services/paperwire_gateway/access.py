@@ -10,6 +10,7 @@ neither authenticated nor limited, so probes and scrapes never spend a quota.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -22,6 +23,8 @@ from .ratelimit import RateLimits, Verdict
 OPERATIONS = frozenset({"/healthz", "/readyz", "/metrics"})
 # Served without a key even when reads are not public: the documentation and the web page are static.
 STATIC = ("/docs", "/redoc", "/openapi.json", "/docs-assets", "/favicon.ico")
+# And the links of the notifier's e-mails: their token is the credential (a recipient has no key).
+EMAILED_LINKS = re.compile(r"/v1/subscriptions/[^/]+/(?:confirm|unsubscribe)")
 READS = frozenset({"GET", "HEAD"})
 CHALLENGE = 'Bearer realm="paperwire"'
 
@@ -66,7 +69,7 @@ class Access:
                     return
                 await unauthorized("the key is unknown, revoked or expired", "invalid_token")(scope, receive, send)
                 return
-        elif not self.public_reads and scope["method"] in READS and not _static(scope["path"]):
+        elif not self.public_reads and scope["method"] in READS and not keyless(scope["path"]):
             await unauthorized("reads need a key here (PAPERWIRE_GATEWAY_PUBLIC_READS=false)")(scope, receive, send)
             return
         scope.setdefault("state", {})["principal"] = principal
@@ -109,5 +112,6 @@ class Access:
         )
 
 
-def _static(path: str) -> bool:
-    return path == "/" or path.startswith(STATIC)
+def keyless(path: str) -> bool:
+    """Read without a key even when reads are not public."""
+    return path == "/" or path.startswith(STATIC) or EMAILED_LINKS.fullmatch(path) is not None

@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from .access import OPERATIONS
+from .access import OPERATIONS, keyless
 from .deps import PAGE_SIZE_MARK
 from .problems import PROBLEM
 from .routes_events import MAX_EVENTS_MARK
@@ -81,7 +81,7 @@ def _access(doc: dict[str, Any], settings: GatewaySettings) -> None:
     for path, ops in doc.get("paths", {}).items():
         if path in OPERATIONS:
             continue
-        for op in ops.values():
+        for method, op in ops.items():
             answers = op.setdefault("responses", {})
             writes = "403" in answers
             statuses = ["401", "429"] if settings.rate_limits else ["401"]
@@ -97,7 +97,9 @@ def _access(doc: dict[str, Any], settings: GatewaySettings) -> None:
                         answer.setdefault("headers", {}).update(RATE_HEADERS)
                 answers["429"]["headers"]["Retry-After"] = {"schema": {"type": "integer"}, "description": "seconds"}
             keyed: list[dict[str, list[str]]] = [{SECURITY: []}]
-            op["security"] = keyed if writes or not settings.public_reads else [{}, *keyed]
+            # What Access refuses without a key: writes by their scope, reads when they are not public.
+            read_needs_key = not settings.public_reads and method in ("get", "head") and not keyless(path)
+            op["security"] = keyed if writes or read_needs_key else [{}, *keyed]
 
 
 def build(app: FastAPI, settings: GatewaySettings) -> dict[str, Any]:

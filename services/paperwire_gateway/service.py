@@ -33,12 +33,13 @@ class Gateway:
         *,
         clock: Clock | None = None,
         notify_settings: NotifySettings | None = None,
+        master_key: str | None = None,
     ) -> None:
-        """Raises MasterKeyMissing on the kafka backend without PAPERWIRE_MASTER_KEY (the gateway refuses to
-        start: replicas must share it)."""
+        """`master_key`: default PAPERWIRE_MASTER_KEY (or the embedded data dir's master.key). Raises
+        MasterKeyMissing on the kafka backend without one (the gateway refuses to start: replicas must share it)."""
         self.settings = settings or GatewaySettings()
         self.backends = backends
-        master = resolve_master_key(backends.settings)
+        master = master_key or resolve_master_key(backends.settings)
         self.app = create_app(
             backends,
             self.settings,

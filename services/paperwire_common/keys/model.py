@@ -6,11 +6,14 @@ import hashlib
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 Scope = Literal["events:write", "papers:write", "subscriptions:write", "admin"]
 SCOPES: tuple[str, ...] = get_args(Scope)
 MASTER_ID = "master"  # the Principal of the master key (it holds every scope)
+# Key ids are `k_…`: a key id is an owner of subscriptions and a prefix of actor ids, so it can never be `master`
+# or the owner of the site's anonymous sign-ups (`anonymous`).
+KEY_ID_PATTERN = r"^k_[0-9a-z]{1,32}$"
 
 
 def key_hash(token: str) -> str:
@@ -23,7 +26,7 @@ class KeyRecord(BaseModel):
     """A key as stored: never the key itself, only its hash and its first characters (to recognise it)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    id: str
+    id: str = Field(pattern=KEY_ID_PATTERN)
     name: str
     scopes: tuple[Scope, ...]
     prefix: str
