@@ -90,10 +90,8 @@ class Access:
 
     async def _count(self, scope: Scope, principal: Principal | None) -> Verdict:
         assert self.limits is not None
-        if principal is not None:
-            return await self.limits.check("key:" + principal.key_id, self.limits.key)
         client = scope.get("client")
-        return await self.limits.check("addr:" + (client[0] if client else "unknown"), self.limits.anonymous)
+        return await self.limits.count(principal, client[0] if client else None)
 
     async def _over_quota(self, scope: Scope, principal: Principal | None) -> Any:
         """The 429 answer when this request is over its quota, else None (the request was counted)."""

@@ -144,6 +144,7 @@ def create_app(
         intake=backends.intake,
         readiness=readiness,
         ingest=ingest,
+        limits=limits,
     )
     problems.install(app)
     # add_middleware wraps: the last added is the outermost.

@@ -31,6 +31,7 @@ from paperwire_common.subscriptions.service import ANONYMOUS, SubscriptionServic
 from paperwire_common.topics.service import TopicReadService
 from paperwire_common.trends.service import TrendReadService
 
+from .ratelimit import RateLimits
 from .revalidation import FeedVersions
 from .settings import GatewaySettings
 
@@ -60,6 +61,7 @@ class GatewayContext:
     feed_versions: FeedVersions = field(default_factory=FeedVersions)
     readiness: Readiness | None = None  # in-process services' readiness (run all), besides the index
     ingest: PaperIngest | None = None  # None: this gateway cannot take papers (503)
+    limits: RateLimits | None = None  # the quotas REST (access.py) and gRPC (grpc/auth.py) both count; None = off
 
 
 def context(request: Request) -> GatewayContext:

@@ -17,6 +17,7 @@ from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
+from paperwire_common.keys import Principal
 from paperwire_common.settings import CommonSettings
 
 from .settings import GatewaySettings
@@ -52,6 +53,12 @@ class RateLimits:
             (b"ratelimit", f'"{quota.name}";r={remaining};t={wait}'.encode()),
         ]
         return Verdict(allowed, headers, max(1, wait))
+
+    async def count(self, principal: Principal | None, address: str | None) -> Verdict:
+        """One request (REST or gRPC: they share the quotas) of this key, or without a key of this client address."""
+        if principal is not None:
+            return await self.check("key:" + principal.key_id, self.key)
+        return await self.check("addr:" + (address or "unknown"), self.anonymous)
 
 
 def make_rate_limits(common: CommonSettings, settings: GatewaySettings) -> RateLimits | None:
