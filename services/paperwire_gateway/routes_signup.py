@@ -31,7 +31,16 @@ ONE_CLICK_BODY = {
     "required": False,
     "content": {
         "application/x-www-form-urlencoded": {
-            "schema": {"type": "object", "properties": {"List-Unsubscribe": {"type": "string", "enum": ["One-Click"]}}}
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "List-Unsubscribe": {
+                        "type": "string",
+                        "description": "`One-Click` as mail clients send it (RFC 8058); not checked: the token in "
+                        "the URL is the credential, and no unsubscribe is refused over its body",
+                    }
+                },
+            }
         }
     },
 }

@@ -8,6 +8,7 @@ one is."""
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Response
+from starlette.convertors import StringConvertor, register_url_convertor
 
 from paperwire_common.clock import iso
 from paperwire_common.mail.digest import digest_day
@@ -28,6 +29,16 @@ from .schemas import (
     problems,
 )
 
+
+class SubscriptionPath(StringConvertor):
+    """`{subscription_id:subscription}`: a path segment that is not `email`. OpenAPI matches the concrete path
+    /v1/subscriptions/email (the sign-up, POST) before the templated /v1/subscriptions/{subscription_id}, so a
+    GET there is a 405 with `Allow: POST`, not a lookup of a subscription called "email"."""
+
+    regex = r"(?!email$)[^/]+"
+
+
+register_url_convertor("subscription", SubscriptionPath())
 router = APIRouter(tags=["subscriptions"])
 SubscriptionId = Annotated[str, Path(min_length=1, max_length=64, description="the subscription's id (sub_...)")]
 OWNED = (401, 403, 404, 422)  # 403: the key lacks subscriptions:write
@@ -86,7 +97,7 @@ async def list_subscriptions(subs: SubscriptionServiceDep, owner: CurrentOwner) 
 
 
 @router.get(
-    "/v1/subscriptions/{subscription_id}",
+    "/v1/subscriptions/{subscription_id:subscription}",
     response_model=Subscription,
     response_model_exclude_unset=True,
     responses=problems(*OWNED),
@@ -99,7 +110,10 @@ async def get_subscription(
 
 
 @router.delete(
-    "/v1/subscriptions/{subscription_id}", status_code=204, response_class=Response, responses=problems(*OWNED)
+    "/v1/subscriptions/{subscription_id:subscription}",
+    status_code=204,
+    response_class=Response,
+    responses=problems(*OWNED),
 )
 async def delete_subscription(
     subs: SubscriptionServiceDep, owner: CurrentOwner, subscription_id: SubscriptionId

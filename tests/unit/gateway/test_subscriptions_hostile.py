@@ -200,6 +200,16 @@ async def test_the_sign_up_spends_the_anonymous_quota() -> None:
     await b.stop()
 
 
+async def test_the_sign_up_path_is_no_subscription_id(client: httpx.AsyncClient, alice: dict[str, str]) -> None:
+    # OpenAPI matches the concrete /v1/subscriptions/email before /v1/subscriptions/{subscription_id}.
+    for method in ("GET", "DELETE", "OPTIONS"):
+        r = await client.request(method, "/v1/subscriptions/email", headers=alice)
+        problem(r, 405)
+        assert r.headers["allow"] == "POST"
+    problem(await client.get("/v1/subscriptions/emails", headers=alice), 404, "no subscription")
+    problem(await client.get("/v1/subscriptions/email/deliveries", headers=alice), 404, "no subscription")
+
+
 async def test_pages_escape_what_they_show(client: httpx.AsyncClient) -> None:
     svc = client._transport.app.state.ctx.subscriptions  # type: ignore[attr-defined]
     await svc.sign_up("a&b@example.org")
