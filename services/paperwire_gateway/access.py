@@ -21,8 +21,9 @@ from .problems import problem
 from .ratelimit import RateLimits, Verdict
 
 OPERATIONS = frozenset({"/healthz", "/readyz", "/metrics"})
-# Served without a key even when reads are not public: the documentation and the web page are static.
-STATIC = ("/docs", "/redoc", "/openapi.json", "/docs-assets", "/favicon.ico")
+# Served without a key even when reads are not public: what holds no data (the documentation, the site's
+# stylesheet and script). The site's pages show data (even the sign-up form lists topics): they need a key then.
+STATIC = ("/docs", "/redoc", "/openapi.json", "/docs-assets", "/favicon.ico", "/assets/")
 # And the links of the notifier's e-mails: their token is the credential (a recipient has no key).
 EMAILED_LINKS = re.compile(r"/v1/subscriptions/[^/]+/(?:confirm|unsubscribe)")
 READS = frozenset({"GET", "HEAD"})
@@ -112,4 +113,4 @@ class Access:
 
 def keyless(path: str) -> bool:
     """Read without a key even when reads are not public."""
-    return path == "/" or path.startswith(STATIC) or EMAILED_LINKS.fullmatch(path) is not None
+    return path.startswith(STATIC) or EMAILED_LINKS.fullmatch(path) is not None

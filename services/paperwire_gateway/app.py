@@ -1,6 +1,8 @@
 """Gateway REST API (FastAPI): builds the app from its routers, dependencies context and middleware.
 
 Routes live in routes_*.py (module-level routers), their dependencies in deps.py, their models in schemas.py.
+The site (routes_site.py, routes_subscribe.py) renders pages from the same read services, templates and
+stylesheet in site/.
 `/docs` (Swagger UI) and `/redoc` are served from the assets of the fastapi-offline package, so they work
 without network access. Middleware, outermost first: CORS (when origins are configured), request metrics,
 access (bearer key, rate limit: access.py), body size limit.
@@ -41,6 +43,7 @@ from . import (
     routes_search,
     routes_signup,
     routes_site,
+    routes_subscribe,
     routes_subscriptions,
     routes_topics,
     routes_trending,
@@ -66,6 +69,7 @@ ROUTERS = (
     routes_keys,
     routes_ops,
 )
+SITE_ROUTERS = (routes_site, routes_subscribe)  # the pages: HTML, outside the OpenAPI document
 DOCS_ASSETS = "/docs-assets"
 # Headers a browser script may send and read across origins (CORS).
 CORS_REQUEST_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key"]
@@ -163,7 +167,8 @@ def create_app(
         )
     for module in ROUTERS:
         app.include_router(module.router)
-    app.include_router(routes_site.router)
-    problems.index_methods(app, [m.router for m in ROUTERS] + [routes_site.router])
+    for module in SITE_ROUTERS:
+        app.include_router(module.router)
+    problems.index_methods(app, [m.router for m in (*ROUTERS, *SITE_ROUTERS)])
     openapi.install(app, settings)
     return app

@@ -34,6 +34,7 @@ from paperwire_common.trends.service import TrendReadService
 from .ratelimit import RateLimits
 from .revalidation import FeedVersions
 from .settings import GatewaySettings
+from .site.labels import TopicLabels
 
 Readiness = Callable[[], dict[str, bool]]
 # POST /v1/papers: (body, format name or "auto") -> summary; the runner passes the ingestor's in.
@@ -62,6 +63,7 @@ class GatewayContext:
     readiness: Readiness | None = None  # in-process services' readiness (run all), besides the index
     ingest: PaperIngest | None = None  # None: this gateway cannot take papers (503)
     limits: RateLimits | None = None  # the quotas REST (access.py) and gRPC (grpc/auth.py) both count; None = off
+    topic_labels: TopicLabels = field(default_factory=TopicLabels)  # the site's cache of topic labels
 
 
 def context(request: Request) -> GatewayContext:
@@ -111,6 +113,11 @@ async def get_readiness(request: Request) -> Readiness | None:
     return context(request).readiness
 
 
+async def get_topic_labels(request: Request) -> TopicLabels:
+    ctx = context(request)
+    return await ctx.topic_labels.current(ctx.topics)
+
+
 async def get_subscription_service(request: Request) -> SubscriptionService:
     return context(request).subscriptions
 
@@ -139,6 +146,7 @@ SearchServiceDep = Annotated[SearchService, Depends(get_search_service)]
 TrendServiceDep = Annotated[TrendReadService, Depends(get_trend_service)]
 TopicServiceDep = Annotated[TopicReadService, Depends(get_topic_service)]
 ReadinessDep = Annotated[Readiness | None, Depends(get_readiness)]
+TopicLabelsDep = Annotated[TopicLabels, Depends(get_topic_labels)]
 PublicUrlDep = Annotated[str, Depends(get_public_url)]
 FeedVersionsDep = Annotated[FeedVersions, Depends(get_feed_versions)]
 SubscriptionServiceDep = Annotated[SubscriptionService, Depends(get_subscription_service)]

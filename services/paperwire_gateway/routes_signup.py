@@ -1,10 +1,10 @@
 """What a recipient uses without a key: the site's e-mail sign-up (double opt-in, one confirmation per address
 per sign-up period), and the links in the e-mails — confirm (GET), unsubscribe (GET shows a page with a button,
-POST is RFC 8058 one-click). Pages escape everything they show and send no Referer (the URL holds a token)."""
+POST is RFC 8058 one-click). The pages are the site's (its templates escape everything they show) and send no
+Referer (the URL holds a token)."""
 
 # No `from __future__ import annotations`: FastAPI reads the dependencies from the annotations.
 
-import html
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse
 from .bodies import JSON_ONLY
 from .deps import SubscriptionServiceDep
 from .schemas import EmailSignupIn, SignupAccepted, problems
+from .site import render
 
 router = APIRouter(tags=["subscriptions"])
 SubscriptionId = Annotated[str, Path(min_length=1, max_length=64)]
@@ -25,8 +26,7 @@ HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
     "X-Robots-Tag": "noindex",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
-}
+}  # over the site's headers (its Content-Security-Policy among them)
 ONE_CLICK_BODY = {
     "required": False,
     "content": {
@@ -46,18 +46,11 @@ ONE_CLICK_BODY = {
 }
 
 
-def page(title: str, *paragraphs: str, form: str = "") -> HTMLResponse:
-    """A small page; every argument is text, escaped here."""
-    body = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
-    doc = (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(title)} · Paperwire</title>"
-        "<style>body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem}"
-        "button{font:inherit;padding:.4rem 1rem}</style></head>"
-        f"<body><h1>{html.escape(title)}</h1>{body}{form}</body></html>"
+def page(title: str, *paragraphs: str, one_click: bool = False) -> HTMLResponse:
+    """A page in the site's look and with its security headers; every argument is text, escaped by the template."""
+    return render.page(
+        "notice.html.j2", nav="subscribe", title=title, paragraphs=paragraphs, one_click=one_click, headers=HEADERS
     )
-    return HTMLResponse(doc, headers=HEADERS)
 
 
 @router.post(
@@ -107,11 +100,7 @@ async def unsubscribe_page(subs: SubscriptionServiceDep, subscription_id: Subscr
     r = await subs.by_token(subscription_id, token, "unsubscribe")
     if r.status == "unsubscribed":
         return page("Unsubscribed", f"{r.email} gets no more Paperwire e-mails from this subscription.")
-    form = (
-        '<form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click">'
-        "<button type=submit>Unsubscribe</button></form>"
-    )
-    return page("Unsubscribe", f"Stop the Paperwire daily digest to {r.email}?", form=form)
+    return page("Unsubscribe", f"Stop the Paperwire daily digest to {r.email}?", one_click=True)
 
 
 @router.post(

@@ -266,6 +266,9 @@ class TopicTrend(BaseModel):
     z: float = Field(description="burst z-score")
     lift: float | None = Field(description="growth of the topic's share of all arrivals; null without a baseline")
     bursting: bool
+    arrivals: list[int] = Field(
+        default_factory=list, description="arrivals per window, the baseline windows oldest first, then the recent one"
+    )
 
 
 class TopicSummary(BaseModel):

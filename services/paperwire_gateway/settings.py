@@ -10,7 +10,7 @@ class GatewaySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PAPERWIRE_GATEWAY_", extra="ignore")
 
     host: str = Field("127.0.0.1", description="HTTP bind address")
-    port: int = Field(8000, ge=1, le=65535, description="HTTP port (REST, web page, /metrics)")
+    port: int = Field(8000, ge=1, le=65535, description="HTTP port (REST, the site, /metrics)")
     grpc_port: int = Field(50051, ge=0, le=65535, description="gRPC port (0 = off)")
     grpc_host: str = Field(
         "127.0.0.1", description="gRPC bind address (plaintext: keep it on loopback or a private net)"

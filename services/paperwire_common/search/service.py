@@ -193,9 +193,8 @@ class SearchService:
         fp: str,
         explain: bool,
     ) -> SearchPage:
+        # Up to 2 x candidates are fused (keyword and vector lists): every one of them is reachable by paging.
         offset = int(state.get("o", 0))
-        if offset >= self.candidates:
-            return SearchPage(0, [], {}, None, mode)
         vec = await self.embed_query(text)
         # Candidates are ranks and ids only: the page's documents are read once it is known. On Elasticsearch,
         # loading the stored source of 200 candidates (each with its embedding) cost more than the searches.

@@ -3,7 +3,6 @@ the index, the way search/service.py serves searches."""
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
@@ -14,14 +13,23 @@ from .model import TopicRecord
 from .port import TopicStore
 
 TopicSort = Literal["size", "trending", "recent", "label"]
+PAPER_FIELDS = ("id", "title", "ingested_at")  # what a topic's paper list needs of each member
+MEMBERS_PER_READ = 500  # one multi-get each
 TOPIC_SORTS: tuple[TopicSort, ...] = ("size", "trending", "recent", "label")
 
 
 def _trend(r: TopicRecord) -> dict[str, Any]:
     t = r.trend
     if t is None:
-        return {"recent": 0, "baseline": 0.0, "z": 0.0, "lift": None, "bursting": False}
-    return {"recent": t.recent, "baseline": t.baseline, "z": t.z, "lift": t.lift, "bursting": t.bursting}
+        return {"recent": 0, "baseline": 0.0, "z": 0.0, "lift": None, "bursting": False, "arrivals": []}
+    return {
+        "recent": t.recent,
+        "baseline": t.baseline,
+        "z": t.z,
+        "lift": t.lift,
+        "bursting": t.bursting,
+        "arrivals": list(t.arrivals),
+    }
 
 
 def summary(r: TopicRecord) -> dict[str, Any]:
@@ -84,12 +92,14 @@ class TopicReadService:
         r = await self.store.get(topic_id)
         if r is None:
             return None
+        if max_papers <= 0:  # the summary alone (the site ranks a topic's papers by trend instead)
+            return {**summary(r), "papers": []}
         docs: list[tuple[str, dict[str, Any]]] = []
         ids: Sequence[str] = r.members
-        for i in range(0, len(ids), 50):
-            chunk = ids[i : i + 50]
-            got = await asyncio.gather(*(self.index.get(p) for p in chunk))
-            docs += [(p, d) for p, d in zip(chunk, got, strict=True) if d is not None]
+        for i in range(0, len(ids), MEMBERS_PER_READ):
+            chunk = ids[i : i + MEMBERS_PER_READ]
+            got = await self.index.get_many(chunk, PAPER_FIELDS)
+            docs += [(p, got[p]) for p in chunk if p in got]
 
         def newest(item: tuple[str, dict[str, Any]]) -> tuple[float, str]:
             t = item[1].get("ingested_at")

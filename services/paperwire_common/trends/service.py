@@ -39,6 +39,14 @@ FEED_FIELDS = (
 DAILY_DEPTH = 1000  # the deepest paper of the daily list served (page * limit + limit)
 
 
+def _best_first(item: tuple[str, float]) -> tuple[float, str]:
+    return (-item[1], item[0])
+
+
+async def _none() -> dict[str, Any]:
+    return {}
+
+
 @dataclass(frozen=True)
 class DailyEntry:
     item: dict[str, Any]  # a feed item (FEED_FIELDS)
@@ -50,27 +58,55 @@ class TrendReadService:
         self.store, self.index, self.settings, self.clock = store, index, settings, clock
 
     async def _docs(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        got = await asyncio.gather(*(self.index.get(i) for i in ids))
-        return {i: d for i, d in zip(ids, got, strict=True) if d is not None}
+        return await self.index.get_many(list(ids), FEED_FIELDS) if ids else {}
 
-    async def ranked(self, window: str, topic: str | None, size: int, now: float) -> list[dict[str, Any]]:
+    async def ranked(
+        self, window: str, topic: str | None, size: int, now: float, *, parts: bool = False
+    ) -> list[dict[str, Any]]:
         """The top `size` papers of the window (of one topic) at `now`, with score and rank; papers no longer in
-        the index are left out."""
-        top = await self.store.top(window, topic, size, now)
-        docs = await self._docs([p for p, _ in top])
-        return [
-            {**{k: docs[p][k] for k in FEED_FIELDS if k in docs[p]}, "id": p, "score": s, "rank": i}
-            for i, (p, s) in enumerate(((p, s) for p, s in top if p in docs), 1)
-        ]
+        the index are left out. `parts`: each item also carries `breakdown`, its window's share per event type."""
+        return await self._join(await self.store.top(window, topic, size, now), window, now, parts)
 
-    async def trending(self, window: str, topic: str | None, size: int) -> dict[str, Any]:
-        """GET /v1/feeds/trending: {window, topic, as_of, items}."""
+    async def rank_papers(
+        self, paper_ids: Sequence[str], window: str, size: int, now: float, *, parts: bool = False
+    ) -> list[dict[str, Any]]:
+        """These papers ranked by their score in the window (unranked ones last, by id), as `ranked` shapes them:
+        a topic's members before the trend store keeps a ranking per topic."""
+        got = await asyncio.gather(*(self.store.scores(p, now) for p in paper_ids))
+        scored = sorted(((p, s.get(window, 0.0)) for p, s in zip(paper_ids, got, strict=True)), key=_best_first)
+        return await self._join(scored[:size], window, now, parts)
+
+    async def _join(
+        self, top: Sequence[tuple[str, float]], window: str, now: float, parts: bool
+    ) -> list[dict[str, Any]]:
+        ids = [p for p, _ in top]
+        docs, shares = await asyncio.gather(self._docs(ids), self._shares(ids, window, now) if parts else _none())
+        out = []
+        for i, (p, s) in enumerate(((p, s) for p, s in top if p in docs), 1):
+            item = {**{k: docs[p][k] for k in FEED_FIELDS if k in docs[p]}, "id": p, "score": s, "rank": i}
+            if parts:
+                item["breakdown"] = shares.get(p, {})
+            out.append(item)
+        return out
+
+    async def _shares(self, ids: Sequence[str], window: str, now: float) -> dict[str, dict[str, dict[str, Any]]]:
+        got = await asyncio.gather(*(self.store.breakdown(p, now) for p in ids))
+        return {
+            p: {
+                t: {"count": b.count, "weight": self.settings.weight(t), "score": b.score}
+                for t, b in parts.get(window, {}).items()
+            }
+            for p, parts in zip(ids, got, strict=True)
+        }
+
+    async def trending(self, window: str, topic: str | None, size: int, *, parts: bool = False) -> dict[str, Any]:
+        """GET /v1/feeds/trending: {window, topic, as_of, items} (`parts`: see `ranked`)."""
         now = self.clock.now()
         return {
             "window": window,
             "topic": topic,
             "as_of": iso(now),
-            "items": await self.ranked(window, topic, size, now),
+            "items": await self.ranked(window, topic, size, now, parts=parts),
         }
 
     async def latest(self, size: int) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from paperwire_common.settings import CommonSettings
 from paperwire_common.streams import ENGAGEMENT
 from paperwire_gateway.app import create_app
 from paperwire_gateway.settings import GatewaySettings
+from paperwire_gateway.site.render import ASSETS
 from tests.conftest import MASTER_AUTH, TEST_MASTER_KEY
 
 PAPER = "arxiv:2301.00001"
@@ -231,7 +232,10 @@ async def test_reads_can_require_a_key() -> None:
         assert r.status_code == 401 and "www-authenticate" in r.headers
         assert (await c.get("/v1/feeds/latest", headers=MASTER_AUTH)).status_code == 200
         assert (await c.get("/healthz")).status_code == 200 and (await c.get("/openapi.json")).status_code == 200
-        assert (await c.get("/")).status_code == 200, "the web page is static"
+        assert (await c.get("/")).status_code == 401, "the site's pages show data: they need a key too"
+        assert (await c.get("/", headers=MASTER_AUTH)).status_code == 200
+        for name in ASSETS:  # the stylesheet and script (content-hashed names) hold none
+            assert (await c.get(f"/assets/{name}")).status_code == 200, name
         op = app.openapi()["paths"]["/v1/feeds/latest"]["get"]
         assert op["security"] == [{"bearerKey": []}]
     await b.stop()

@@ -119,3 +119,16 @@ async def test_similar_and_recommendations(index: EmbeddedIndex) -> None:
     ids = [i["id"] for i in recs]
     assert not {"a", "b", "c"} & set(ids)
     assert ids[0] == "d", "the other forecasting paper is the closest to the liked ones"
+
+
+async def test_hybrid_pages_reach_every_fused_candidate(index: EmbeddedIndex) -> None:
+    # Keyword and vector candidates (10 each here) fuse into more than 10: the pages past the 10th reach them too.
+    s = SearchService(index, BagOfWords(), cursor_secret=b"k", candidates=10)
+    page = await s.search("time series forecasting graphs", mode="hybrid", size=4)
+    assert page.total > 10
+    seen = [i["id"] for i in page.items]
+    while page.next_cursor:
+        page = await s.search("time series forecasting graphs", mode="hybrid", size=4, cursor=page.next_cursor)
+        assert page.items
+        seen += [i["id"] for i in page.items]
+    assert len(seen) == len(set(seen)) == (await s.search("time series forecasting graphs", mode="hybrid")).total

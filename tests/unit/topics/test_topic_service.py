@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, cast
 
 from paperwire_common.search.port import SearchIndex
@@ -13,8 +14,9 @@ class _Index:
     def __init__(self, docs: dict[str, dict[str, Any]]) -> None:
         self.docs = docs
 
-    async def get(self, paper_id: str) -> dict[str, Any] | None:
-        return self.docs.get(paper_id)
+    async def get_many(self, paper_ids: Sequence[str], fields: tuple[str, ...] | None = None) -> dict[str, Any]:
+        assert fields is not None and len(paper_ids) <= 500
+        return {p: {k: self.docs[p][k] for k in fields if k in self.docs[p]} for p in paper_ids if p in self.docs}
 
 
 def record(tid: str, size: int, z: float, created: float) -> TopicRecord:
@@ -53,7 +55,14 @@ async def test_list_and_get_topic() -> None:
     assert [t["id"] for t in await svc.list_topics(sort="recent")] == ["c", "a", "b"]
     assert [t["id"] for t in await svc.list_topics(sort="label")] == ["a", "b", "c"]
     first = (await svc.list_topics(size=1))[0]
-    assert first["trend"] == {"recent": 2, "baseline": 1.0, "z": 3.0, "lift": None, "bursting": False}
+    assert first["trend"] == {
+        "recent": 2,
+        "baseline": 1.0,
+        "z": 3.0,
+        "lift": None,
+        "bursting": False,
+        "arrivals": [1, 1, 1, 2],
+    }
     assert {"id", "label", "keyphrases", "size", "trend"} <= set(first)
 
     got = await svc.get_topic("a")
@@ -64,3 +73,4 @@ async def test_list_and_get_topic() -> None:
         {"id": "a:2", "title": "paper 2"},
     ]
     assert await svc.get_topic("zzz") is None
+    assert (await svc.get_topic("a", max_papers=0) or {})["papers"] == []
