@@ -27,6 +27,7 @@ from bench.synthetic import generate
 from paperwire_common.percolator import KnownWords, Percolator
 from paperwire_common.search.embedded import EmbeddedIndex
 from paperwire_common.search.port import SearchRequest
+from paperwire_common.search.query import parse
 from tests.unit.notifier.test_percolator import TOPICS, corpus, typo
 
 
@@ -163,7 +164,7 @@ async def main() -> None:
     t0 = time.perf_counter()
     naive: set[tuple[str, str]] = set()
     for i, q in enumerate(sample):
-        res = await vocab_index.search(SearchRequest(q=q, size=size, highlight=False, fields=("id",)))
+        res = await vocab_index.search(SearchRequest(parse(q), size=size, highlight=False, fields=("id",)))
         naive |= {(f"q{i}", h.id) for h in res.hits if h.id in new_ids}
     t_naive = (time.perf_counter() - t0) * len(qs) / len(sample)
     got = {(q, pid) for pid, qids in hits.items() for q in qids if int(q[1:]) < len(sample)}

@@ -127,7 +127,9 @@ async def run_kafka(path: Path, n: int, keyphrases: str) -> float:
             p.terminate()
         for p in procs:
             p.wait(30)
-        await b.index.es.options(ignore_status=404).indices.delete(index=f"{ns}papers-v1")  # type: ignore[attr-defined]
+        es = b.index.es.options(ignore_status=404)  # type: ignore[attr-defined]
+        await es.indices.delete(index=f"{ns}papers-v1")
+        await es.indices.delete(index=f"{ns}papers-topics")
         await b.stop()
         await drop_namespace_topics(common.kafka_bootstrap, ns)
 

@@ -1,7 +1,7 @@
 """Search relevance on the seed corpus: nDCG@10 and MRR per search mode x backend, from graded judgments.
 
     uv run python bench/relevance.py [--backend embedded|elasticsearch|both] [--modes keyword,semantic,hybrid]
-                                     [--json out.json] [--per-query]
+                                     [--json out.json] [--per-query] [--calibrate]
 
 The 247 seed papers go through the real pipeline (ingestor -> enricher with embeddings -> indexer) on the
 embedded backend (in-process bus, SQLite FTS5 + numpy) and, with --backend elasticsearch|both, on Kafka +
@@ -10,8 +10,12 @@ tests/relevance/judgments.json then runs in every mode through SearchService, th
 
 Scores (tests/relevance/evaluate.py): nDCG@10 with gains (2^rel - 1) / log2(rank + 1), the ideal DCG from the
 judged grades; MRR = mean of 1 / rank of the first judged (grade >= 1) result in the top 10. Means are over
-queries, overall and per kind (keyword / paraphrase / syntax). A query that errors scores 0 and is counted in
-the notes column, so the table still prints while an adapter is mid-migration.
+queries, overall and per kind (keyword / paraphrase / syntax / title). A query that errors scores 0 and is
+counted in the notes column, so the table still prints while an adapter is mid-migration.
+
+--calibrate also prints what sets the semantic relevance floor (PAPERWIRE_GATEWAY_SEMANTIC_FLOOR): the best
+cosine each off-topic, nonsense and adjacent query of judgments.json reaches, the cosines of the papers judged
+relevant (grade >= 2), and for a few candidate floors what each keeps and lets through.
 """
 
 from __future__ import annotations
@@ -27,12 +31,15 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+CALIBRATE = False
 sys.path.insert(0, str(ROOT))
 
 from tests.relevance.evaluate import (
     MODES,
+    Calibration,
     Query,
     Report,
+    calibrate,
     check_indexed,
     evaluate,
     load_queries,
@@ -40,6 +47,8 @@ from tests.relevance.evaluate import (
     seeded_search,
     table,
 )
+
+CALIBRATIONS: dict[str, Calibration] = {}
 
 
 async def run_backend(
@@ -80,6 +89,8 @@ async def _run(
         t1 = time.monotonic()
         report = await evaluate(svc, queries, label=label, modes=modes, strict=False)
         print(f"{label}: {len(queries)} queries x {len(modes)} modes in {time.monotonic() - t1:.1f}s", file=sys.stderr)
+        if CALIBRATE:
+            CALIBRATIONS[label] = await calibrate(svc, queries)
     return report
 
 
@@ -89,7 +100,10 @@ def main() -> int:
     ap.add_argument("--modes", default=",".join(MODES), help="comma-separated subset of keyword,semantic,hybrid")
     ap.add_argument("--json", type=Path, help="also write the per-query results and summaries here")
     ap.add_argument("--per-query", action="store_true", help="print nDCG@10 of every query too")
+    ap.add_argument("--calibrate", action="store_true", help="print what sets the semantic relevance floor")
     a = ap.parse_args()
+    global CALIBRATE
+    CALIBRATE = a.calibrate
     modes = [m.strip() for m in a.modes.split(",") if m.strip()]
     if not set(modes) <= set(MODES):
         ap.error(f"--modes must be a subset of {','.join(MODES)}")
@@ -116,17 +130,20 @@ def main() -> int:
         }
         reports.append(asyncio.run(run_backend("elasticsearch", "kafka", encoder, queries, modes, **es)))
 
-    kinds = {k: sum(q.kind == k for q in queries) for k in ("keyword", "paraphrase", "syntax")}
+    kinds = {k: sum(q.kind == k for q in queries) for k in ("keyword", "paraphrase", "syntax", "title")}
     print(
         f"\nrelevance on the seed corpus (247 papers): {len(queries)} judged queries "
-        f"({kinds['keyword']} keyword, {kinds['paraphrase']} paraphrase, {kinds['syntax']} syntax), "
-        f"nDCG@10 macro-averaged, MRR@10 over all queries, model {encoder.model_id}"
+        f"({kinds['keyword']} keyword, {kinds['paraphrase']} paraphrase, {kinds['syntax']} syntax, "
+        f"{kinds['title']} title), nDCG@10 macro-averaged, MRR@10 over all queries, model {encoder.model_id}"
     )
     print(table(reports))
     if a.per_query:
         for rep in reports:
             print()
             print(per_query_table(rep, queries))
+    for label, cal in CALIBRATIONS.items():
+        print(f"\n{label}: the semantic relevance floor")
+        print(cal.report([0.22, 0.25, cal.floor(), 0.30]))
     errors = [r for rep in reports for r in rep.results if r.error]
     if errors:
         print(f"\n{len(errors)} failed searches, e.g. {errors[0].mode} {errors[0].query_id}: {errors[0].error}")

@@ -84,7 +84,9 @@ async def run(n_events: int, n_papers: int, batch: int) -> tuple[float, int]:
     took = time.monotonic() - t
     await loop.consumer.stop()
     await trending.store.reset()
-    await b.index.es.options(ignore_status=404).indices.delete(index=f"{ns}papers-v1")  # type: ignore[attr-defined]
+    es = b.index.es.options(ignore_status=404)  # type: ignore[attr-defined]
+    await es.indices.delete(index=f"{ns}papers-v1")
+    await es.indices.delete(index=f"{ns}papers-topics")
     await b.stop()
     await drop_namespace_topics(b.settings.kafka_bootstrap, ns)
     return took, done

@@ -164,6 +164,12 @@ async def run_all(ingest: list[str], on_ready: Callable[[], Awaitable[None]] | N
         state["ingest"] = True
         # No deadline: a big start-up ingest takes as long as it takes; /readyz says meanwhile which part is behind.
         await wait_drained(loops, b.bus, math.inf, progress=lambda done: at_end.update(zip(WORKERS, done, strict=True)))
+        # The first re-clustering runs once the startup ingest is indexed, so the sample's papers carry their
+        # topics when the gateway says it is ready; then every PAPERWIRE_TRENDING_TOPICS_INTERVAL_S.
+        trending = workers["trending"][0]
+        if trending.settings.topics_enabled:
+            await trending.recluster_now()
+            await wait_drained(loops, b.bus, math.inf)  # the assignments reach the index and the trend store
         state["caught_up"] = True
         log.info(
             "paperwire.ready",

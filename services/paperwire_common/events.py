@@ -65,7 +65,9 @@ class PaperEnriched(_Event):
     schema_version: Literal[1] = 1
     paper: PaperRaw
     keyphrases: list[str] = Field(default_factory=list)
-    topics: list[str] = Field(default_factory=list, description="topic ids")
+    topics: list[str] = Field(
+        default_factory=list, description="topic ids (the topic job assigns them later, on papers.topics.v1)"
+    )
     topic_labels: list[str] = Field(default_factory=list)
     code_urls: list[str] = Field(default_factory=list)
     project_urls: list[str] = Field(default_factory=list)
@@ -104,6 +106,24 @@ class TopicEvent(_Event):
     paper_ids: list[str] = Field(default_factory=list)
     score: float | None = None
     detected_at: float
+
+
+class PaperTopics(_Event):
+    """papers.topics.v1 — the topics the latest re-clustering put one paper in (none: it left every topic).
+    Key: paper_id. Published by the topic job for every paper whose assignment changed; a later `assigned_at`
+    replaces an earlier one, whatever order they are read in, so replaying the stream gives the same topics."""
+
+    schema_version: Literal[1] = 1
+    id: str = Field(min_length=1, max_length=128, description="idempotency key")
+    paper_id: str = Field(min_length=3, max_length=200)
+    topics: list[str] = Field(default_factory=list, max_length=100, description="topic ids")
+    topic_labels: list[str] = Field(default_factory=list, max_length=100, description="their labels, same order")
+    assigned_at: float = Field(description="epoch seconds of the re-clustering: the assignment's version")
+
+    @property
+    def version(self) -> int:
+        """The assignment's version, an integer (milliseconds) for Elasticsearch's external versioning."""
+        return round(self.assigned_at * 1000)
 
 
 SubscriptionChannel = Literal["webhook", "email"]

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .events import Engagement, PaperEnriched, PaperRaw, SubscriptionRecord, TopicEvent
+from .events import Engagement, PaperEnriched, PaperRaw, PaperTopics, SubscriptionRecord, TopicEvent
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,10 @@ TOPIC_EVENTS = StreamSpec(
     "topics.v1", TopicEvent, "org.paperwire.topic.v1", "topic_id", "trending", ("notifier", "gateway"), partitions=1
 )
 
+PAPER_TOPICS = StreamSpec(
+    "papers.topics.v1", PaperTopics, "org.paperwire.paper.topics.v1", "paper_id", "trending", ("indexer", "trending")
+)
+
 SUBSCRIPTIONS = StreamSpec(
     "subscriptions.v1",
     SubscriptionRecord,
@@ -59,7 +63,14 @@ SUBSCRIPTIONS = StreamSpec(
     compacted=True,
 )
 
-ALL_STREAMS: tuple[StreamSpec, ...] = (PAPERS_RAW, PAPERS_ENRICHED, ENGAGEMENT, TOPIC_EVENTS, SUBSCRIPTIONS)
+ALL_STREAMS: tuple[StreamSpec, ...] = (
+    PAPERS_RAW,
+    PAPERS_ENRICHED,
+    ENGAGEMENT,
+    TOPIC_EVENTS,
+    PAPER_TOPICS,
+    SUBSCRIPTIONS,
+)
 BY_NAME = {t.name: t for t in ALL_STREAMS}
 
 

@@ -22,7 +22,7 @@ from paperwire_common.keys import KeyService
 from paperwire_common.keys.master import resolve_master_key
 from paperwire_common.logging import get_logger
 from paperwire_common.mail.digest import DigestBuilder
-from paperwire_common.search.service import QueryEncoder, SearchService
+from paperwire_common.search.service import Fusion, QueryEncoder, SearchService
 from paperwire_common.subscriptions.service import SubscriptionService
 from paperwire_common.subscriptions.settings import NotifySettings
 from paperwire_common.topics.service import TopicReadService
@@ -122,8 +122,16 @@ def create_app(
         backends.index,
         encoder,
         cursor_secret=secret.encode(),
-        rrf_k=settings.rrf_k,
-        candidates=settings.hybrid_candidates,
+        fusion=Fusion(
+            keyword_weight=settings.hybrid_keyword_weight,
+            agreement_weight=settings.hybrid_agreement_weight,
+            floor=settings.semantic_floor,
+            feedback_docs=settings.semantic_feedback_docs,
+            feedback_weight=settings.semantic_feedback_weight,
+            known_item_weight=settings.semantic_known_item_weight,
+            candidates=settings.hybrid_candidates,
+            budget_s=settings.search_budget_ms / 1000,
+        ),
         encoder_unavailable_reason=encoder_reason,
     )
     app = FastAPIOffline(

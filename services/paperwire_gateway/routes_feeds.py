@@ -13,6 +13,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 
 from paperwire_common.clock import Clock
 from paperwire_common.search.port import SearchRequest
+from paperwire_common.search.query import parse
 from paperwire_common.trends.service import FEED_FIELDS, Window
 
 from .atom import ATOM, FeedMeta, render
@@ -164,7 +165,7 @@ async def search_atom(
     """A saved search as Atom: the papers matching `q` (keyword search), newest arrivals first, so a new match
     shows up at the top."""
     res = await index.search(
-        SearchRequest(q=q, size=size, fields=FEED_FIELDS, order="arrival", highlight=False, count=False)
+        SearchRequest(parse(q), size=size, fields=FEED_FIELDS, order="arrival", highlight=False, count=False)
     )
     meta = FeedMeta(
         id=f"urn:paperwire:feed:search:{quote(q, safe='')}",

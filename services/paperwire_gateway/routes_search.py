@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query
 
 from paperwire_common.search.port import Filters
+from paperwire_common.search.service import parse_facets
 
 from .deps import ISO_DATE, PageSize, SearchServiceDep
 from .routes_papers import HIDDEN_FIELDS
@@ -36,8 +37,12 @@ async def search(
     cursor: Annotated[str | None, Query(max_length=4000, description="next_cursor of the previous page")] = None,
     fields: Annotated[str | None, Query(max_length=500, description="comma-separated fields to return")] = None,
     explain: bool = False,
+    facets: Annotated[
+        str | None, Query(max_length=200, description="facets to count: topics,year,has_code,source or all")
+    ] = None,
 ) -> dict[str, Any]:
-    """Keyword (BM25), semantic (kNN) or hybrid (reciprocal rank fusion) search, with facets and a cursor."""
+    """Keyword (BM25), semantic (kNN above a relevance floor) or hybrid (both, fused by a convex combination of
+    normalised scores) search, with the facets asked for and a cursor."""
     if from_ and to and from_ > to:
         raise HTTPException(422, "from is after to")
     filters = Filters(
@@ -50,9 +55,19 @@ async def search(
     want = tuple(f.strip() for f in fields.split(",") if f.strip()) if fields else None
     if want and (hidden := sorted(HIDDEN_FIELDS & set(want))):
         raise HTTPException(422, f"fields: {', '.join(hidden)} is not served (see /v1/papers/{{id}}/similar)")
-    page = await svc.search(q, mode=mode, size=size, filters=filters, cursor=cursor, fields=want, explain=explain)
+    page = await svc.search(
+        q,
+        mode=mode,
+        size=size,
+        filters=filters,
+        cursor=cursor,
+        fields=want,
+        explain=explain,
+        facets=parse_facets(facets),
+    )
     body: dict[str, Any] = {
         "total": page.total,
+        "total_relation": page.total_relation,
         "items": page.items,
         "facets": page.facets,
         "next_cursor": page.next_cursor,
@@ -60,6 +75,8 @@ async def search(
     }
     if page.degraded:
         body["degraded"] = page.degraded
+    if page.timed_out:
+        body["timed_out"] = True
     return body
 
 

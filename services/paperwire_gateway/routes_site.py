@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
+from paperwire_common.search.port import FACET_FIELDS
 from paperwire_common.search.query import QuerySyntaxError
 from paperwire_common.search.service import CursorError, NotFound, SemanticUnavailable
 from paperwire_common.topics.service import TOPIC_SORTS
@@ -196,7 +197,9 @@ async def search_page(request: Request, svc: SearchServiceDep, labels: TopicLabe
     if not p.q and p.filters.empty:
         return render.page("search.html.j2", **base, error=None, result=None)
     try:
-        res = await svc.search(p.q, mode=p.mode, size=PAGE_SIZE, filters=p.filters, cursor=p.cursor)
+        res = await svc.search(
+            p.q, mode=p.mode, size=PAGE_SIZE, filters=p.filters, cursor=p.cursor, facets=FACET_FIELDS
+        )
     except QuerySyntaxError as e:
         return render.page("search.html.j2", 400, **base, error=f"The query has a mistake: {e}.", result=None)
     except CursorError:

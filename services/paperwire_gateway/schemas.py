@@ -84,11 +84,14 @@ class SearchExplain(BaseModel):
     vector_rank: int | None
     vector_score: float | None
     fused_score: float
+    title_match: bool = Field(description="its title contains the query as a phrase: such hits rank first")
 
 
 class SearchItem(PaperFields):
     id: str
-    score: float = Field(description="BM25 (keyword), cosine (semantic) or reciprocal rank fusion (hybrid)")
+    score: float = Field(
+        description="BM25 (keyword), cosine (semantic) or the convex combination of both, normalised (hybrid)"
+    )
     highlights: dict[str, list[str]] = Field(description="field -> fragments with <em>matches</em>")
     explain: SearchExplain | None = None
 
@@ -99,12 +102,20 @@ class FacetValue(BaseModel):
 
 
 class SearchPage(BaseModel):
-    total: int = Field(description="matches (hybrid: candidates fused)")
+    total: int = Field(description="matches: every one can be reached by paging (hybrid: keyword ∪ semantic)")
+    total_relation: Literal["eq", "gte"] = Field(
+        description="eq: `total` is exact; gte: a lower bound (more than 10,000 matches, or a search cut short)"
+    )
     items: list[SearchItem]
-    facets: dict[str, list[FacetValue]] = Field(description="topics, year, has_code, source: counts over all matches")
+    facets: dict[str, list[FacetValue]] = Field(
+        description="the facets asked for (`facets=`): counts over every match; {} when none was asked"
+    )
     next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
     mode: Literal["keyword", "semantic", "hybrid"] = Field(description="the mode served")
     degraded: str | None = Field(None, description="present when the mode served is not the mode asked for: why")
+    timed_out: bool | None = Field(
+        None, description="present (true) when the search ran out of its time budget: what was found by then"
+    )
 
 
 class SimilarPapers(BaseModel):

@@ -69,9 +69,28 @@ class GatewaySettings(BaseSettings):
     body_timeout_s: float = Field(
         60.0, gt=0, allow_inf_nan=False, description="a client must send a request's body within this time (408)"
     )
-    rrf_k: int = Field(60, ge=1, le=1000, description="reciprocal rank fusion constant of hybrid search")
-    hybrid_candidates: int = Field(
-        100, ge=10, le=1000, description="keyword and vector candidates fused per hybrid query"
+    hybrid_keyword_weight: float = Field(
+        0.05, ge=0.0, le=1.0, description="weight α of the normalised keyword score in hybrid search (the rest: vector)"
+    )
+    hybrid_agreement_weight: float = Field(
+        0.3, ge=0.0, le=1.0, description="added to α times the share of the keyword top 10 the vector top 10 holds too"
+    )
+    semantic_floor: float = Field(
+        0.28, ge=-1.0, le=1.0, description="least cosine of a vector-only result (semantic and hybrid search)"
+    )
+    semantic_feedback_docs: int = Field(
+        3, ge=0, le=20, description="pseudo-relevance feedback: the query vector moves toward its best N hits (0 = off)"
+    )
+    semantic_feedback_weight: float = Field(0.6, ge=0.0, le=2.0, description="... by this much")
+    semantic_known_item_weight: float = Field(
+        1.0,
+        ge=0.0,
+        le=4.0,
+        description="a query that is one paper's title moves toward that paper's vector by this much (0 = off)",
+    )
+    hybrid_candidates: int = Field(100, ge=10, le=1000, description="vector results kept per semantic or hybrid query")
+    search_budget_ms: int = Field(
+        1000, ge=10, le=60_000, description="time budget of one search; past it, the answer is what was found"
     )
 
     @field_validator("rate_limit_key", "rate_limit_anonymous")

@@ -2,8 +2,8 @@
 with no downtime.
 
 1. create papers-v(N+1) with the current mapping, next to the live papers-vN;
-2. replay the topic from the beginning into it with a fresh consumer group (external versions make the
-   result equal to the live index);
+2. replay papers.enriched.v1 and papers.topics.v1 from the beginning into it with a fresh consumer group
+   (external versions and versioned assignments make the result equal to the live index);
 3. switch the alias atomically (one _aliases request: remove + add);
 4. drain once more, so events the live indexer wrote to the old index between 2 and 3 are in the new one.
 The old index is kept unless --delete-old; searches never see a missing or half-built index.
@@ -20,7 +20,7 @@ from paperwire_common.backends import Backends
 from paperwire_common.logging import get_logger
 from paperwire_common.search.elastic import ElasticIndex
 from paperwire_common.search.mapping import MAPPINGS, SETTINGS
-from paperwire_common.streams import PAPERS_ENRICHED
+from paperwire_common.streams import PAPER_TOPICS, PAPERS_ENRICHED
 
 from .service import Indexer
 from .settings import IndexerSettings
@@ -38,7 +38,11 @@ async def current_target(es: Any, alias: str) -> tuple[str, int]:
 
 
 async def _drain(b: Backends, indexer: Indexer) -> int:
-    until = {(PAPERS_ENRICHED.name, p): end for p, end in (await b.bus.end_offsets(PAPERS_ENRICHED.name)).items()}
+    until = {
+        (spec.name, p): end
+        for spec in (PAPERS_ENRICHED, PAPER_TOPICS)
+        for p, end in (await b.bus.end_offsets(spec.name)).items()
+    }
     return await indexer.loop().drain(until)
 
 
@@ -50,7 +54,8 @@ async def reindex(b: Backends, *, delete_old: bool = False) -> dict[str, Any]:
     new = f"{live.alias}-v{version + 1}"
     t0 = time.monotonic()
     await live.es.indices.create(index=new, settings=SETTINGS, mappings=MAPPINGS)
-    target = ElasticIndex(live.url, new)  # writes go to the concrete index, not the alias
+    # Writes go to the concrete index, not the alias; topic assignments stay in the live index's companion.
+    target = ElasticIndex(live.url, new, topics_index=live.assignments.name)
     group = f"paperwire-reindex-{new}-{int(time.time())}"
     building = dataclasses.replace(b, index=target)  # the same stores, writing to the new index
     indexer = Indexer(building, IndexerSettings(group=group))

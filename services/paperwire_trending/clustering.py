@@ -47,7 +47,7 @@ class ClusterParams:
     max_exact: int = 3000  # beyond: k-means micro-clusters first (see the module doc)
     kmeans_iters: int = 5
     n_keyphrases: int = 8  # keyphrases kept per topic
-    label_terms: int = 3
+    label_terms: int = 2  # at most, in a label
 
     def __post_init__(self) -> None:
         if not 0.0 < self.distance_threshold < 2.0:
@@ -99,12 +99,11 @@ def cluster_papers(papers: Iterable[Paper], params: ClusterParams = ClusterParam
         cohesion = float((s @ s - n) / (n * (n - 1)))
         scored = vocab.top_terms(idx, params.n_keyphrases)
         terms = [t for t, _ in scored]
-        # The label: the best 1..label_terms terms, those scoring at least half the best one.
-        label = [t for t, sc in scored[: params.label_terms] if sc >= 0.5 * scored[0][1]]
+        label = vocab.label(scored, params.label_terms)
         out.append(
             Cluster(
                 members=tuple(ps[i].id for i in idx),
-                label=", ".join(label) if label else ps[idx[0]].title[:80],
+                label=label or ps[idx[0]].title[:80],
                 keyphrases=tuple(terms),
                 cohesion=round(cohesion, 6),
             )

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel
 
 from paperwire_common.envelope import Decoded
-from paperwire_common.events import Engagement, PaperEnriched
+from paperwire_common.events import Engagement, PaperEnriched, PaperTopics
 from paperwire_common.trends.port import MAX_STARS, MAX_TS, Kind, ScoreUpdate
 
 from .settings import TrendingSettings
@@ -112,6 +112,27 @@ def paper_update(d: Decoded[BaseModel], e: PaperEnriched, s: TrendingSettings) -
     )
 
 
+def topics_update(d: Decoded[BaseModel], e: PaperTopics) -> ScoreUpdate | str:
+    """A topic assignment: the paper's topics in the per-topic rankings from now on (the latest version wins)."""
+    if "\x1e" in e.paper_id or "\x1f" in e.paper_id:
+        return "paper_id contains a reserved control character"
+    topics = tuple(sorted({t for t in e.topics if t and not any(c in t for c in _RESERVED)}))
+    r = d.record
+    return ScoreUpdate(
+        Kind.TOPICS,
+        "prior",
+        e.paper_id,
+        e.assigned_at,
+        0.0,
+        r.topic,
+        r.partition,
+        r.offset,
+        d.event_id,
+        topics=topics,
+        version=e.version,
+    )
+
+
 @dataclass
 class Plan:
     updates: list[ScoreUpdate] = field(default_factory=list)
@@ -131,7 +152,10 @@ def plan_batch(batch: Iterable[Decoded[BaseModel]], s: TrendingSettings, now: fl
         elif isinstance(ev, PaperEnriched):
             why = check_time(ev.paper.ingested_at, now, s, "paper.ingested_at")
             out = why if why else paper_update(d, ev, s)
-        else:  # the loop only subscribes to the two topics above
+        elif isinstance(ev, PaperTopics):
+            why = check_time(ev.assigned_at, now, s, "assigned_at")
+            out = why if why else topics_update(d, ev)
+        else:  # the loop only subscribes to the three streams above
             out = f"unexpected event {type(ev).__name__}"
         if isinstance(out, str):
             plan.failures.append((d, out))

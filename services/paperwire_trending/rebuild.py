@@ -20,7 +20,7 @@ from typing import Any
 from paperwire_common.backends import Backends
 from paperwire_common.clock import Clock, SystemClock
 from paperwire_common.logging import get_logger
-from paperwire_common.streams import ENGAGEMENT, PAPERS_ENRICHED
+from paperwire_common.streams import ENGAGEMENT, PAPER_TOPICS, PAPERS_ENRICHED
 from paperwire_common.trends import make_trend_store
 from paperwire_common.trends.port import TrendStore
 
@@ -31,14 +31,14 @@ log = get_logger(__name__)
 
 
 async def replay(b: Backends, store: TrendStore, settings: TrendingSettings, clock: Clock) -> int:
-    """Drain both topics from their beginnings into `store` with a throwaway consumer group."""
+    """Drain the trending streams from their beginnings into `store` with a throwaway consumer group."""
     group = settings.group or "paperwire-trending"
     trending = Trending(b, settings.model_copy(update={"group": group}), clock, store)
     loop = trending.loop()
     # The Kafka group is fresh (read from the beginning); the store keeps offsets under the service's group.
     loop.consumer = b.bus.consumer(f"{group}-rebuild-{uuid.uuid4().hex[:8]}", loop.consumer.topics)
     until = {}
-    for topic in (ENGAGEMENT.name, PAPERS_ENRICHED.name):
+    for topic in (ENGAGEMENT.name, PAPERS_ENRICHED.name, PAPER_TOPICS.name):
         until.update({(topic, p): end for p, end in (await b.bus.end_offsets(topic)).items()})
     return await loop.drain(until)
 

@@ -1,4 +1,5 @@
-"""Trending entrypoint: engagement.v1 + papers.enriched.v1 -> time-decayed scores in the TrendStore.
+"""Trending entrypoint: engagement.v1 + papers.enriched.v1 + papers.topics.v1 -> time-decayed scores and per-topic
+rankings in the TrendStore.
 
 Exactly-once effect on top of at-least-once delivery: the store writes the scores and this group's offsets in
 one atomic step and skips records below the stored offsets, so a batch redelivered after a crash (applied, but
@@ -26,7 +27,7 @@ from paperwire_common.clock import Clock, SystemClock
 from paperwire_common.consumer import ConsumerLoop
 from paperwire_common.envelope import Decoded
 from paperwire_common.logging import get_logger
-from paperwire_common.streams import ENGAGEMENT, PAPERS_ENRICHED
+from paperwire_common.streams import ENGAGEMENT, PAPER_TOPICS, PAPERS_ENRICHED
 from paperwire_common.trends import TrendStore
 
 from .handlers import plan_batch
@@ -58,6 +59,7 @@ class Trending:
         self.store = store or backends.trends
         # The group names both the Kafka commits and the offsets the store keeps atomically with the scores.
         self.group = self.settings.group or f"paperwire-{NAME}"
+        self._topics_wake, self._topics_ran = asyncio.Event(), asyncio.Event()
 
     async def handle(self, batch: list[Decoded[BaseModel]]) -> list[tuple[Decoded[BaseModel], str]]:
         plan = plan_batch(batch, self.settings, self.clock.now())
@@ -81,9 +83,19 @@ class Trending:
         UPDATES.labels("refused").inc(len(failures))
         return failures
 
+    async def recluster_now(self) -> None:
+        """Run the topic job at once (the task run_topics started) and wait until it has run: `paperwire run all`
+        does after its startup ingest, so the sample's papers carry their topics when it says it is ready."""
+        if not self.settings.topics_enabled:
+            return
+        self._topics_ran.clear()
+        self._topics_wake.set()
+        await self._topics_ran.wait()
+
     async def run_topics(self, stop: asyncio.Event) -> None:
-        """The periodic topic job (re-cluster, publish topics.v1) until stop; with topics off, just wait (a task
-        that ends on its own would stop the whole process)."""
+        """The periodic topic job (re-cluster, publish topics.v1 and papers.topics.v1) until stop, also at once
+        on recluster_now. With topics off, just wait (a task that ends on its own would stop the whole
+        process)."""
         if not self.settings.topics_enabled:
             await stop.wait()
             return
@@ -95,6 +107,8 @@ class Trending:
             stop,
             config=self.settings.topic_job_config(),
             initial_delay_s=self.settings.topics_initial_delay_s,
+            wake=self._topics_wake,
+            ran=self._topics_ran,
         )
 
     async def resume_from_store(self, consumer: Consumer) -> dict[tuple[str, int], int]:
@@ -129,7 +143,7 @@ class Trending:
         return back
 
     def loop(self) -> ConsumerLoop:
-        consumer = self.b.bus.consumer(self.group, [ENGAGEMENT.name, PAPERS_ENRICHED.name])
+        consumer = self.b.bus.consumer(self.group, [ENGAGEMENT.name, PAPERS_ENRICHED.name, PAPER_TOPICS.name])
         return ConsumerLoop(
             service=NAME,
             group=self.group,

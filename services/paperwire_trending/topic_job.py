@@ -1,9 +1,12 @@
-"""The topic job: re-cluster the index, publish what emerged on topics.v1, keep the state in the TopicStore.
+"""The topic job: re-cluster the index, publish what emerged on topics.v1 and the papers whose topics changed on
+papers.topics.v1, keep the state in the TopicStore.
 
 One run: read every paper's embedding, keyphrases, title and ingested_at from the index; cluster and diff
-against the stored topics (paperwire_trending.detection.detect); publish the new TopicEvents; then save the new
-state with the emitted event ids. Publish first, then save: a crash in between re-publishes the same
-deterministic event ids on the next run, which consumers deduplicate (ce_id); saving first could lose them.
+against the stored topics (paperwire_trending.detection.detect); publish the new TopicEvents and the changed
+assignments (paperwire_trending.assignments); then save the new state with the emitted event ids. Publish first,
+then save: a crash in between re-publishes the same deterministic topic event ids on the next run, which
+consumers deduplicate (ce_id), and the same assignments again (a later version of the same topics: harmless);
+saving first could lose them.
 Two runs at once (two trending replicas) publish the same ids and save the same state: harmless, but wasted
 work, so run the job in one replica.
 
@@ -13,7 +16,6 @@ The read side (what the gateway serves) is paperwire_common.topics.service.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -28,9 +30,10 @@ from paperwire_common.envelope import encode
 from paperwire_common.events import TopicEvent
 from paperwire_common.logging import get_logger
 from paperwire_common.search.port import SearchIndex, SearchRequest
-from paperwire_common.streams import TOPIC_EVENTS
+from paperwire_common.streams import PAPER_TOPICS, TOPIC_EVENTS
 from paperwire_common.topics import TopicStore
 
+from .assignments import changed_assignments
 from .bursts import TrendParams
 from .clustering import ClusterParams, Paper
 from .detection import detect
@@ -64,9 +67,7 @@ async def load_papers(index: SearchIndex, page_size: int = 500) -> list[Paper]:
     docs: dict[str, dict[str, Any]] = {}
     after: tuple[Any, ...] | None = None
     while True:  # browse (empty query) pages: one call per page_size documents
-        res = await index.search(
-            SearchRequest(q="", size=page_size, fields=_FIELDS, search_after=after, highlight=False)
-        )
+        res = await index.search(SearchRequest(size=page_size, fields=_FIELDS, search_after=after, highlight=False))
         for h in res.hits:
             docs[h.id] = h.doc
         if len(res.hits) < page_size or res.hits[-1].sort is None:
@@ -122,13 +123,14 @@ async def recluster(
             min_jaccard=cfg.min_jaccard,
             max_event_papers=cfg.max_event_papers,
         )
-        if det.events:
-            await backends.bus.publish(
-                [
-                    encode(TOPIC_EVENTS, ev, key=ev.topic_id, event_id=ev.id, source=SOURCE, time=ev.detected_at)
-                    for ev in det.events
-                ]
-            )
+        assigned = changed_assignments(state.topics if state.announced else None, det.topics, now)
+        messages = [
+            encode(TOPIC_EVENTS, ev, key=ev.topic_id, event_id=ev.id, source=SOURCE, time=ev.detected_at)
+            for ev in det.events
+        ]
+        messages += [encode(PAPER_TOPICS, a, key=a.paper_id, event_id=a.id, source=SOURCE, time=now) for a in assigned]
+        if messages:
+            await backends.bus.publish(messages)
         await store.save(det.topics, {ev.id: ev.detected_at for ev in det.events}, now)
     except Exception:
         RUNS.labels("failed").inc()
@@ -142,6 +144,7 @@ async def recluster(
         "topics.reclustered",
         papers=len(papers),
         topics=len(det.topics),
+        assignments=len(assigned),
         created=sum(e.kind == "topic.created" for e in det.events),
         trending=sum(e.kind == "topic.trending" for e in det.events),
         seconds=round(time.perf_counter() - started, 3),
@@ -158,13 +161,22 @@ async def run_periodically(
     *,
     config: TopicJobConfig | None = None,
     initial_delay_s: float = 0.0,
+    wake: asyncio.Event | None = None,
+    ran: asyncio.Event | None = None,
 ) -> None:
-    """Re-cluster every interval_s until stop is set. A failed run is logged and retried at the next tick:
-    the job must not take the trending consumer down with it."""
+    """Re-cluster every interval_s until stop is set; setting `wake` runs the next one at once (`paperwire run all`
+    does after its startup ingest), `ran` is set after each run. A failed run is logged and retried at the next
+    tick: the job must not take the trending consumer down with it."""
 
     async def wait(seconds: float) -> bool:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=max(seconds, 0.0))
+        waiters = [asyncio.ensure_future(e.wait()) for e in (stop, wake) if e is not None]
+        try:
+            await asyncio.wait(waiters, timeout=max(seconds, 0.0), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waiters:
+                w.cancel()
+        if wake is not None:
+            wake.clear()
         return stop.is_set()
 
     if initial_delay_s > 0 and await wait(initial_delay_s):
@@ -174,5 +186,7 @@ async def run_periodically(
             await recluster(backends, store, clock, config)
         except Exception as e:
             log.error("topics.recluster_failed", error=repr(e))
+        if ran is not None:
+            ran.set()
         if await wait(interval_s):
             return

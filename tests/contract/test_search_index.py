@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from paperwire_common.search.embedded import EmbeddedIndex
-from paperwire_common.search.port import Filters, SearchIndex, SearchRequest, Suggestion
-from paperwire_common.search.query import QuerySyntaxError
+from paperwire_common.search.port import FACET_FIELDS, Filters, SearchIndex, SearchRequest, Suggestion, TopicAssignment
+from paperwire_common.search.query import QuerySyntaxError, parse
 
 
 @pytest.fixture(params=["embedded", pytest.param("elasticsearch", marks=pytest.mark.elasticsearch)])
@@ -31,7 +31,7 @@ async def index(request: pytest.FixtureRequest, namespace: str) -> AsyncIterator
 
 
 async def drop_index(ix: Any) -> None:
-    await ix.es.options(ignore_status=404).indices.delete(index=f"{ix.alias}-v1")
+    await ix.es.options(ignore_status=404).indices.delete(index=f"{ix.alias}-v1,{ix.assignments.name}")
     await ix.stop()
 
 
@@ -61,7 +61,7 @@ async def test_english_stemming_running_finds_runs(index: SearchIndex) -> None:
             doc("p2", "Unrelated", "Protein folding with diffusion."),
         ],
     )
-    res = await index.search(SearchRequest(q="running"))
+    res = await index.search(SearchRequest(parse("running")))
     assert [h.id for h in res.hits] == ["p1"]
     assert res.total == 1
 
@@ -87,7 +87,7 @@ async def test_title_ranks_above_abstract_and_highlights(index: SearchIndex) -> 
             doc("b", "Transformers for forecasting", "We study graph networks."),
         ],
     )
-    res = await index.search(SearchRequest(q="transformers"))
+    res = await index.search(SearchRequest(parse("transformers")))
     assert [h.id for h in res.hits] == ["b", "a"]
     assert any("<em>" in f for f in res.hits[0].highlights.get("title", []))
 
@@ -101,16 +101,16 @@ async def test_phrases_exclusions_fields_and_filters(index: SearchIndex) -> None
             doc("c", "Language models", "Large language models for time series."),
         ],
     )
-    assert {h.id for h in (await index.search(SearchRequest(q='"time series"'))).hits} == {"a", "c"}
-    assert {h.id for h in (await index.search(SearchRequest(q='"time series" -language'))).hits} == {"a"}
-    assert {h.id for h in (await index.search(SearchRequest(q="title:language"))).hits} == {"c"}
-    assert {h.id for h in (await index.search(SearchRequest(q="series", filters=Filters(has_code=True)))).hits} == {"a"}
-    assert {h.id for h in (await index.search(SearchRequest(q="series code:yes"))).hits} == {"a"}
+    assert {h.id for h in (await index.search(SearchRequest(parse('"time series"')))).hits} == {"a", "c"}
+    assert {h.id for h in (await index.search(SearchRequest(parse('"time series" -language')))).hits} == {"a"}
+    assert {h.id for h in (await index.search(SearchRequest(parse("title:language")))).hits} == {"c"}
+    assert await ids(index, "series", filters=Filters(has_code=True)) == {"a"}
+    assert {h.id for h in (await index.search(SearchRequest(parse("series code:yes")))).hits} == {"a"}
 
 
 async def test_size_and_total(index: SearchIndex) -> None:
     await load(index, [doc(f"p{i}", f"Neural paper {i}", "neural networks") for i in range(15)])
-    res = await index.search(SearchRequest(q="neural", size=5))
+    res = await index.search(SearchRequest(parse("neural"), size=5))
     assert res.total == 15 and len(res.hits) == 5
     assert await index.count() == 15
 
@@ -119,12 +119,12 @@ async def test_uncounted_search_returns_the_same_page(index: SearchIndex) -> Non
     # count=False lets an adapter skip counting every match (hybrid mode's highlight request): the page and its
     # order must not change, and the total may only fall short of the real one, never exceed it.
     await load(index, [doc(f"p{i:02d}", f"Neural paper {i}", "neural networks " * (i % 4 + 1)) for i in range(30)])
-    counted = await index.search(SearchRequest(q="neural networks", size=7))
-    uncounted = await index.search(SearchRequest(q="neural networks", size=7, count=False))
+    counted = await index.search(SearchRequest(parse("neural networks"), size=7))
+    uncounted = await index.search(SearchRequest(parse("neural networks"), size=7, count=False))
     assert [h.id for h in uncounted.hits] == [h.id for h in counted.hits]
     assert [h.highlights for h in uncounted.hits] == [h.highlights for h in counted.hits]
     assert counted.total == 30 and 7 <= uncounted.total <= 30
-    faceted = await index.search(SearchRequest(q="neural", size=7, count=False, facets=True))
+    faceted = await index.search(SearchRequest(parse("neural"), size=7, count=False, facets=FACET_FIELDS))
     assert faceted.total == 30  # facets visit every match: the total is exact anyway
 
 
@@ -141,11 +141,11 @@ async def test_permanent_failure_is_returned_not_raised(index: SearchIndex) -> N
 async def test_bad_query_is_a_syntax_error(index: SearchIndex) -> None:
     for q in ['"unbalanced', "nosuchfield:x", "x" * 1001]:
         with pytest.raises(QuerySyntaxError):
-            await index.search(SearchRequest(q=q))
+            await index.search(SearchRequest(parse(q)))
 
 
 async def ids(ix: SearchIndex, q: str, **kw: Any) -> set[str]:
-    return {h.id for h in (await ix.search(SearchRequest(q=q, size=100, **kw))).hits}
+    return {h.id for h in (await ix.search(SearchRequest(parse(q), size=100, **kw))).hits}
 
 
 async def test_boolean_operators_and_parentheses(index: SearchIndex) -> None:
@@ -167,7 +167,7 @@ async def test_boolean_operators_and_parentheses(index: SearchIndex) -> None:
     assert await ids(index, "graph OR -attention") == {"a", "c", "d"}
     assert await ids(index, "+attention (graph OR protein)") == {"b", "c"}
     # bare words: a ranked OR, more matching words rank higher
-    res = await index.search(SearchRequest(q="graph transformers"))
+    res = await index.search(SearchRequest(parse("graph transformers")))
     assert {h.id for h in res.hits} == {"a", "b", "c"} and res.hits[0].id == "c"
 
 
@@ -185,7 +185,7 @@ async def test_typo_tolerance_on_free_words_only(index: SearchIndex) -> None:
     assert "t1" in await ids(index, "transfromer networks")  # a transposition
     assert await ids(index, '"trasformer networks"') == set()  # phrases are exact
     assert await ids(index, "title:trasformer") == set()  # so are fielded terms
-    res = await index.search(SearchRequest(q="model"))
+    res = await index.search(SearchRequest(parse("model")))
     assert res.hits[0].id == "m1"  # an exact match ranks above any typo-distance one
     # a word the index has gets no typo neighbours: "models" stems alike, "modal" is not found
     assert await ids(index, "model") == {"m1", "t2"}
@@ -220,7 +220,7 @@ async def test_filters_including_an_inclusive_date_range(index: SearchIndex) -> 
     assert await ids(index, 'topic:"vision" -code:yes') == {"f2"}
     assert await ids(index, "source:OpenReview") == {"f3"}
     with pytest.raises(QuerySyntaxError, match="date_from"):
-        await index.search(SearchRequest(q="learning", filters=Filters(date_from="31/12/2023")))
+        await index.search(SearchRequest(parse("learning"), filters=Filters(date_from="31/12/2023")))
 
 
 async def test_facets_count_every_match_not_just_the_page(index: SearchIndex) -> None:
@@ -234,7 +234,7 @@ async def test_facets_count_every_match_not_just_the_page(index: SearchIndex) ->
             dated("x5", "2022-01-01", ["c"], "openreview", False),
         ],
     )
-    res = await index.search(SearchRequest(q="learning", size=2, facets=True))
+    res = await index.search(SearchRequest(parse("learning"), size=2, facets=FACET_FIELDS))
     assert res.total == 5 and len(res.hits) == 2
     assert res.facets == {
         "topics": [("a", 3), ("b", 2), ("c", 1)],
@@ -243,17 +243,17 @@ async def test_facets_count_every_match_not_just_the_page(index: SearchIndex) ->
         "source": [("arxiv", 3), ("openreview", 2)],
     }
     assert all(isinstance(v, bool) for v, _ in res.facets["has_code"])
-    res = await index.search(SearchRequest(q="", size=0, facets=True, filters=Filters(has_code=True)))
+    res = await index.search(SearchRequest(parse(""), size=0, facets=FACET_FIELDS, filters=Filters(has_code=True)))
     assert res.total == 2 and res.hits == []
     assert res.facets["topics"] == [("b", 2), ("a", 1)] and res.facets["has_code"] == [(True, 2)]
-    assert (await index.search(SearchRequest(q="learning"))).facets == {}
+    assert (await index.search(SearchRequest(parse("learning")))).facets == {}
 
 
 async def page_through(ix: SearchIndex, q: str, size: int) -> list[list[str]]:
     pages: list[list[str]] = []
     after = None
     while True:
-        res = await ix.search(SearchRequest(q=q, size=size, search_after=after, highlight=False))
+        res = await ix.search(SearchRequest(parse(q), size=size, search_after=after, highlight=False))
         assert res.total == 25
         if not res.hits:
             return pages
@@ -269,7 +269,7 @@ async def test_search_after_pages_every_match_once_in_order(index: SearchIndex, 
         for i in range(25)
     ]
     await load(index, docs)
-    whole = [h.id for h in (await index.search(SearchRequest(q=q, size=25))).hits]
+    whole = [h.id for h in (await index.search(SearchRequest(parse(q), size=25))).hits]
     assert len(whole) == 25
     pages = await page_through(index, q, 10)
     assert [len(p) for p in pages] == [10, 10, 5]
@@ -286,19 +286,19 @@ async def test_arrival_order_and_window_with_and_without_a_query(index: SearchIn
         for i in range(12)
     ]
     await load(index, [*docs, doc("nots", "Graphs without an arrival time", "graphs")])
-    got = await index.search(SearchRequest(q=q, size=20, order="arrival", highlight=False))
+    got = await index.search(SearchRequest(parse(q), size=20, order="arrival", highlight=False))
     ids = [h.id for h in got.hits]
     assert ids[:3] == ["a00", "a05", "a10"] and ids[-1] == "nots", "newest arrival first, id tie-break, none last"
     after, paged = None, []
     while True:
-        page = await index.search(SearchRequest(q=q, size=5, order="arrival", search_after=after, highlight=False))
+        page = await index.search(SearchRequest(parse(q), size=5, order="arrival", search_after=after, highlight=False))
         if not page.hits:
             break
         paged += [h.id for h in page.hits]
         after = page.hits[-1].sort
     assert paged == ids
     window = Filters(arrived_from=997.0, arrived_before=999.0)  # 997 <= ingested_at < 999
-    got = await index.search(SearchRequest(q=q, size=20, filters=window, order="arrival"))
+    got = await index.search(SearchRequest(parse(q), size=20, filters=window, order="arrival"))
     assert [h.id for h in got.hits] == ["a02", "a07", "a03", "a08"] and got.total == 4
 
 
@@ -311,13 +311,13 @@ def unit(angle_degrees: float) -> list[float]:
 
 async def test_fields_projection_and_the_embedding_never_leaks(index: SearchIndex) -> None:
     await load(index, [doc("p1", "Graph networks", "About graphs.", embedding=unit(0)), doc("p2", "Graphs", "Graphs.")])
-    for h in (await index.search(SearchRequest(q="graph"))).hits:
+    for h in (await index.search(SearchRequest(parse("graph")))).hits:
         assert "embedding" not in h.doc and "suggest" not in h.doc and h.doc["id"] == h.id
     got = await index.get("p1")
     assert got is not None and "embedding" not in got and "suggest" not in got
-    res = await index.search(SearchRequest(q="graph", fields=("title",)))
+    res = await index.search(SearchRequest(parse("graph"), fields=("title",)))
     assert {tuple(sorted(h.doc)) for h in res.hits} == {("id", "title")}
-    res = await index.search(SearchRequest(q="graph", fields=("title", "embedding")))
+    res = await index.search(SearchRequest(parse("graph"), fields=("title", "embedding")))
     by_id = {h.id: h.doc for h in res.hits}
     assert len(by_id["p1"]["embedding"]) == 384 and "embedding" not in by_id["p2"]
     knn = await index.knn(unit(0), 5)
@@ -329,13 +329,13 @@ async def test_fields_projection_and_the_embedding_never_leaks(index: SearchInde
 
 async def test_get_many_returns_what_search_would_and_ids_alone_when_asked(index: SearchIndex) -> None:
     await load(index, [doc("p1", "Graph networks", "About graphs.", embedding=unit(0)), doc("p2", "Graphs", "Graphs.")])
-    searched = {h.id: h.doc for h in (await index.search(SearchRequest(q="graph"))).hits}
+    searched = {h.id: h.doc for h in (await index.search(SearchRequest(parse("graph")))).hits}
     got = await index.get_many(["p2", "nope", "p1"])
     assert got == searched  # the same default fields, no embedding, missing ids left out
     assert await index.get_many(["p1"], ("title",)) == {"p1": {"id": "p1", "title": "Graph networks"}}
     assert await index.get_many([]) == {}
     # Ids alone (hybrid's candidates): every read path gives the id and nothing else.
-    assert [h.doc for h in (await index.search(SearchRequest(q="graph", fields=("id",)))).hits] == [
+    assert [h.doc for h in (await index.search(SearchRequest(parse("graph"), fields=("id",)))).hits] == [
         {"id": h} for h in searched
     ]
     assert [h.doc for h in await index.knn(unit(0), 5, fields=("id",))] == [{"id": "p1"}]
@@ -439,3 +439,49 @@ async def test_suggest_titles_topics_and_methods(index: SearchIndex) -> None:
         Suggestion("Time series forecasting with transformers", "title", "s1"),
     ]
     assert [s.text for s in await index.suggest("tim", 1)] == ["Timely detection of anomalies"]
+
+
+def assign(pid: str, version: int, *topics: tuple[str, str]) -> TopicAssignment:
+    return TopicAssignment(pid, tuple(t for t, _ in topics), tuple(lb for _, lb in topics), version)
+
+
+async def topics_of(ix: SearchIndex, pid: str) -> tuple[list[str], list[str]]:
+    d = await ix.get(pid) or {}
+    return d.get("topics", []), d.get("topic_labels", [])
+
+
+async def test_topic_assignments_reach_papers_in_any_order(index: SearchIndex) -> None:
+    # One assignment arrives before its paper is indexed, the other after: both papers end up with their topics.
+    await index.set_topics([assign("a", 10, ("tp-1", "in-context learning"))])
+    await load(index, [doc("a", "Transformers learn in context"), doc("b", "Graph networks")])
+    await index.set_topics([assign("b", 10, ("tp-2", "graph learning"))])
+    await index.refresh()
+    assert await topics_of(index, "a") == (["tp-1"], ["in-context learning"])
+    assert await topics_of(index, "b") == (["tp-2"], ["graph learning"])
+    # the topic filter, topic: (id or label), the facet and the suggestions see them
+    assert await ids(index, "", filters=Filters(topic="tp-1")) == {"a"}
+    assert await ids(index, 'topic:"graph learning"') == {"b"}
+    res = await index.search(SearchRequest(parse(""), facets=("topics",)))
+    assert res.facets["topics"] == [("tp-1", 1), ("tp-2", 1)]
+    assert Suggestion("in-context learning", "topic") in await index.suggest("in-context lea", 5)
+    # an older assignment, or the same one replayed, changes nothing; a newer one wins (a rename and a merge)
+    await index.set_topics([assign("a", 5, ("tp-old", "old")), assign("b", 10, ("tp-2", "graph learning"))])
+    await index.set_topics([assign("a", 20, ("tp-2", "graph representation learning"))])
+    await index.set_topics([assign("b", 20, ("tp-2", "graph representation learning"))])
+    await index.refresh()
+    assert await topics_of(index, "a") == (["tp-2"], ["graph representation learning"])
+    assert await ids(index, "", filters=Filters(topic="tp-2")) == {"a", "b"}
+    assert [s for s in await index.suggest("in-con", 5) if s.kind == "topic"] == []  # the old label is gone
+    # a new version of the paper keeps its topics; an empty assignment takes them away
+    await load(index, [doc("a", "Transformers learn in context, revised", version=2)])
+    assert await topics_of(index, "a") == (["tp-2"], ["graph representation learning"])
+    await index.set_topics([assign("b", 30)])
+    await index.refresh()
+    assert await topics_of(index, "b") == ([], [])
+    assert await ids(index, "", filters=Filters(topic="tp-2")) == {"a"}
+
+
+async def test_nothing_to_write_is_a_no_op(index: SearchIndex) -> None:
+    assert await index.upsert([]) == []  # a batch of topic assignments alone has no document
+    await index.set_topics([])
+    assert await index.count() == 0

@@ -38,11 +38,11 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
 
 
 async def test_save_replaces_every_topic_and_forgets_old_event_ids(store: TopicStore) -> None:
-    assert (await store.load()).as_of is None
+    assert (await store.load()).as_of is None and not (await store.load()).announced
     d = detect(corpus({"ts": 8, "proteins": 6, "robots": 5}), {}, set(), 1_000.0)
     await store.save(d.topics, {e.id: e.detected_at for e in d.events}, 1_000.0)
     state = await store.load()
-    assert state.as_of == 1_000.0
+    assert state.as_of == 1_000.0 and state.announced  # saved after its assignments were published
     assert state.topics == {t.id: t for t in d.topics}
     assert state.emitted == {e.id for e in d.events}
     assert sorted(await store.list(), key=lambda t: t.id) == sorted(d.topics, key=lambda t: t.id)

@@ -46,5 +46,7 @@ async def pipeline(
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
         if backend == "kafka":
-            await b.index.es.options(ignore_status=404).indices.delete(index=f"{namespace}papers-v1")  # type: ignore[attr-defined]
+            es = b.index.es.options(ignore_status=404)  # type: ignore[attr-defined]
+            await es.indices.delete(index=f"{namespace}papers-v1")
+            await es.indices.delete(index=f"{namespace}papers-topics")  # the recorded topic assignments
         await b.stop()

@@ -42,6 +42,7 @@ async def seeded() -> AsyncIterator[Pipeline]:
         )
         await p.backends.index.refresh()
         await recluster(p.backends, p.backends.topics, SystemClock())
+        await p.settle()  # the topic assignments reach the index before any search pages through it
         yield p
 
 
@@ -67,7 +68,8 @@ async def ok(c: httpx.AsyncClient, model: Any, method: str, path: str, **kw: Any
 @pytest.mark.parametrize("mode", ["keyword", "semantic", "hybrid"])
 async def test_search_in_every_mode(client: httpx.AsyncClient, mode: str) -> None:
     page = await ok(client, schemas.SearchPage, "GET", "/v1/search", params={"q": "language models", "mode": mode})
-    assert set(page) == {"total", "items", "facets", "next_cursor", "mode"} and page["mode"] == mode
+    assert set(page) == {"total", "total_relation", "items", "facets", "next_cursor", "mode"} and page["mode"] == mode
+    assert page["total_relation"] == "eq" and page["facets"] == {}  # facets only when asked for
     assert len(page["items"]) == 10 and page["next_cursor"]
     item = page["items"][0]
     assert {"id", "title", "score", "highlights"} <= set(item) and "embedding" not in item and "explain" not in item
@@ -85,6 +87,7 @@ async def test_search_in_every_mode(client: httpx.AsyncClient, mode: str) -> Non
         "vector_rank",
         "vector_score",
         "fused_score",
+        "title_match",
     }
 
 
@@ -94,7 +97,7 @@ async def test_search_fields_filters_and_degraded(client: httpx.AsyncClient, see
         schemas.SearchPage,
         "GET",
         "/v1/search",
-        params={"q": "time series", "mode": "keyword", "fields": "title,year", "source": "jsonl"},
+        params={"q": "time series", "mode": "keyword", "fields": "title,year", "source": "jsonl", "facets": "all"},
     )
     assert page["items"] and all(set(i) <= {"id", "title", "year", "score", "highlights"} for i in page["items"])
     assert {"topics", "year", "has_code", "source"} <= set(page["facets"])

@@ -7,7 +7,9 @@ The held-out papers are those whose title says "time series" / "time-series" (10
 "forecast" alone are NOT held out: they are about other things (forecasting world events with LLMs, weather
 forecasting, ...) and form topics of their own, so holding them back too would rightly announce those as well.
 All papers arrive within seconds, so no topic has the history a burst needs: no topic.trending here (the burst
-statistics are unit-tested in tests/unit/trending/test_bursts.py and test_detection.py).
+statistics are unit-tested in tests/unit/trending/test_bursts.py and test_detection.py). Along the way the topics
+reach the papers: papers.topics.v1 gives every member its topic in the index and in the per-topic trending
+rankings, and replaying those assignments in another order changes nothing.
 """
 
 from __future__ import annotations
@@ -26,14 +28,16 @@ from paperwire_common.bus.port import EventBus
 from paperwire_common.clock import SystemClock
 from paperwire_common.envelope import decode
 from paperwire_common.events import TopicEvent
-from paperwire_common.streams import TOPIC_EVENTS
+from paperwire_common.streams import PAPER_TOPICS, TOPIC_EVENTS, StreamSpec
+from paperwire_common.topics import TopicStore
 from paperwire_common.topics.service import TopicReadService
 from paperwire_gateway.app import create_app
+from paperwire_indexer.handlers import latest_assignments
 from paperwire_trending.detection import CREATED
 from paperwire_trending.topic_job import recluster
 from tests.conftest import SAMPLE, TEST_MASTER_KEY
 
-from .pipeline import pipeline
+from .pipeline import Pipeline, pipeline
 
 BACKENDS = [
     "embedded",
@@ -64,22 +68,48 @@ def split_seed(tmp_path: Path) -> tuple[Path, Path, int]:
     return before, after, len(held)
 
 
-async def read_topic_events(bus: EventBus) -> list[TopicEvent]:
-    """Everything on topics.v1, read back from the bus by a fresh consumer group."""
-    want = sum((await bus.end_offsets(TOPIC_EVENTS.name)).values())
-    consumer = bus.consumer(f"test-topics-{uuid.uuid4().hex[:8]}", [TOPIC_EVENTS.name], from_beginning=True)
+async def read_stream(bus: EventBus, spec: StreamSpec) -> list[Any]:
+    """Everything on a stream, read back from the bus by a fresh consumer group."""
+    want = sum((await bus.end_offsets(spec.name)).values())
+    consumer = bus.consumer(f"test-topics-{uuid.uuid4().hex[:8]}", [spec.name], from_beginning=True)
     await consumer.start()
-    out: list[TopicEvent] = []
+    out: list[Any] = []
     try:
         deadline = asyncio.get_running_loop().time() + 60
         while len(out) < want and asyncio.get_running_loop().time() < deadline:
             for rec in await consumer.poll(500, 1.0):
-                d = decode(TOPIC_EVENTS, rec)
-                assert isinstance(d.event, TopicEvent) and d.event_id == d.event.id
+                d = decode(spec, rec)
+                assert isinstance(d.event, spec.schema) and d.event_id == getattr(d.event, "id", None)
                 out.append(d.event)
     finally:
         await consumer.stop()
-    return out
+    return sorted(out, key=lambda e: e.assigned_at) if spec is PAPER_TOPICS else out
+
+
+async def read_topic_events(bus: EventBus) -> list[TopicEvent]:
+    return await read_stream(bus, TOPIC_EVENTS)
+
+
+async def check_papers_carry_their_topics(p: Pipeline, store: TopicStore) -> None:
+    """Every member of every topic carries its id and label in the index and ranks in its trending ranking; and
+    replaying every assignment in reverse order changes nothing."""
+    state = await store.load()
+    trends = p.backends.trends
+    now = SystemClock().now()
+    for t in state.topics.values():
+        for pid in t.members:
+            doc = await p.backends.index.get(pid) or {}
+            assert doc.get("topics") == [t.id] and doc.get("topic_labels") == [t.label], (pid, doc.get("topics"))
+        ranked = {pid for pid, _ in await trends.top("30d", t.id, 1000, now)}
+        assert ranked == set(t.members), t.label
+    before = await p.backends.index.snapshot()
+    topics_before = {pid: (await p.backends.index.get(pid) or {}).get("topics") for pid in before}
+    assigned = await read_stream(p.backends.bus, PAPER_TOPICS)
+    assert {a.paper_id for a in assigned} >= {m for t in state.topics.values() for m in t.members}
+    for a in reversed(assigned):
+        await p.backends.index.set_topics(latest_assignments([a]))
+    await p.backends.index.refresh()
+    assert {pid: (await p.backends.index.get(pid) or {}).get("topics") for pid in before} == topics_before
 
 
 @pytest.mark.timeout(900)
@@ -90,7 +120,8 @@ async def test_time_series_papers_emerge_as_exactly_one_new_topic(
     assert n_held >= 8
     backend = settings.pop("backend")
     clock = SystemClock()
-    async with pipeline(backend, namespace, embeddings=True, **settings) as p:
+    workers = ("enricher", "indexer", "trending")
+    async with pipeline(backend, namespace, workers, embeddings=True, **settings) as p:
         store = p.backends.topics  # built by make_backends: the gateway reads this very store
         try:
             await p.ingest(str(before))
@@ -120,6 +151,9 @@ async def test_time_series_papers_emerge_as_exactly_one_new_topic(
             assert set(state1.topics) < set(state2.topics)  # every earlier topic kept its id
             assert ev.id in state2.emitted and ev.topic_id in state2.topics
 
+            await p.settle(timeout_s=600)  # the assignments reach the index and the trend store
+            await check_papers_carry_their_topics(p, store)
+
             # Nothing changed: nothing announced.
             assert await recluster(p.backends, store, clock) == []
 
@@ -141,5 +175,6 @@ async def test_time_series_papers_emerge_as_exactly_one_new_topic(
             assert {x["id"] for x in detail["papers"]} == set(state2.topics[ev.topic_id].members)
             assert all(TIME_SERIES.search(x["title"]) for x in detail["papers"])
         finally:
+            await p.backends.trends.reset()
             if p.backends.redis is not None:
                 await p.backends.redis.delete(*(f"{namespace}paperwire:topics{s}" for s in ("", ":emitted", ":meta")))

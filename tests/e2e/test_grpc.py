@@ -98,6 +98,7 @@ async def test_unary_reads_answer_what_rest_answers(stub: Any, served: Served) -
     ids = sorted(await served.p.backends.index.snapshot())
     page = await stub.Search(papers_pb2.SearchRequest(q="language models", mode="keyword", size=3))
     assert page.mode == "keyword" and len(page.items) == 3 and page.total >= 3 and page.next_cursor
+    assert page.total_relation == "eq" and not page.timed_out and page.degraded == ""
     more = await stub.Search(
         papers_pb2.SearchRequest(q="language models", mode="keyword", size=3, cursor=page.next_cursor)
     )

@@ -63,6 +63,7 @@ def test_run_all_serves_the_sample_corpus() -> None:
         assert bad.status_code == 400 and "quote" in bad.json()["detail"]
         home = httpx.get(base).text
         assert "<h1>Trending papers</h1>" in home and home.count('<li class="paper">') >= 10, home[:2000]
+        check_topics_on_papers(base)
 
         from paperwire.v1 import papers_pb2, papers_pb2_grpc
 
@@ -70,6 +71,7 @@ def test_run_all_serves_the_sample_corpus() -> None:
             stub = papers_pb2_grpc.PapersStub(ch)
             res = stub.Search(papers_pb2.SearchRequest(q="time series", size=3, mode="keyword"), timeout=10)
             assert res.total == body["total"] and len(res.items) == 3 and res.mode == "keyword"
+            assert res.total_relation == body["total_relation"] == "eq"
             assert res.items[0].paper.id == body["items"][0]["id"]
             hybrid = stub.Search(papers_pb2.SearchRequest(q="predicting future values of sequences"), timeout=30)
             assert hybrid.mode == "hybrid" and hybrid.next_cursor
@@ -95,3 +97,31 @@ def test_run_all_serves_the_sample_corpus() -> None:
         proc.send_signal(signal.SIGINT)
         code = proc.wait(30)
     assert code == 0, (proc.stderr.read() if proc.stderr else b"").decode()[-3000:]
+
+
+def check_topics_on_papers(base: str) -> None:
+    """The first re-clustering ran before ready: the papers of each topic carry it, and the topic filter,
+    facet, trending feed and suggestions know the topics."""
+    topics = httpx.get(f"{base}/v1/topics", params={"size": 100}).json()
+    assert topics, "no topics after the startup ingest"
+    members: dict[str, set[str]] = {}
+    for t in topics:
+        got = httpx.get(f"{base}/v1/topics/{t['id']}", params={"papers": 1000}).json()
+        members[t["id"]] = {p["id"] for p in got["papers"]}
+    carried = total = 0
+    for tid, ids in members.items():
+        for pid in ids:
+            total += 1
+            carried += tid in httpx.get(f"{base}/v1/papers/{pid}").json().get("topics", [])
+    assert total and carried / total >= 0.8, f"{carried} of {total} papers in a topic carry it"
+    big = max(topics, key=lambda t: t["size"])
+    found = httpx.get(f"{base}/v1/search", params={"topic": big["id"], "size": 100, "facets": "topics"}).json()
+    assert {i["id"] for i in found["items"]} == members[big["id"]] and found["total"] == len(members[big["id"]])
+    assert {"value": big["id"], "count": len(members[big["id"]])} in found["facets"]["topics"]
+    feed = httpx.get(f"{base}/v1/feeds/trending", params={"topic": big["id"], "size": 100}).json()
+    assert feed["items"] and {i["id"] for i in feed["items"]} <= members[big["id"]]
+    word = big["label"].split()[0][:4]
+    kinds = {
+        (s["kind"], s["text"]) for s in httpx.get(f"{base}/v1/suggest", params={"prefix": word}).json()["suggestions"]
+    }
+    assert ("topic", big["label"]) in kinds, (word, kinds)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from paperwire_common.search.port import SearchRequest
+from paperwire_common.search.query import parse
 from tests.conftest import SAMPLE, SEED_PAGE
 
 from .pipeline import pipeline
@@ -42,7 +43,7 @@ async def test_seed_in_searchable_out_and_reingest_is_a_no_op(backend: str, name
         await p.settle()
         assert await p.backends.index.snapshot() == snap, "nothing re-versioned"
 
-        res = await p.backends.index.search(SearchRequest(q="time series", size=10))
+        res = await p.backends.index.search(SearchRequest(parse("time series"), size=10))
         titles = [h.doc["title"].lower() for h in res.hits]
         assert len(titles) == 10 and all("time" in t or "series" in t for t in titles[:5])
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from paperwire_common.search.port import SearchRequest
+from paperwire_common.search.query import parse
 from paperwire_indexer.reindex import current_target, reindex
 from tests.conftest import SAMPLE
 
@@ -31,5 +32,5 @@ async def test_reindex_switches_alias_to_an_equal_index(
         assert (await current_target(es, ix.alias))[0] == f"{namespace}papers-v2"  # type: ignore[attr-defined]
         await ix.refresh()
         assert await ix.snapshot() == before
-        assert (await ix.search(SearchRequest(q="time series"))).total > 0
+        assert (await ix.search(SearchRequest(parse("time series")))).total > 0
         await es.options(ignore_status=404).indices.delete(index=f"{namespace}papers-v2")

@@ -1,49 +1,78 @@
-"""Search quality does not regress: nDCG@10 of every mode on the judged seed queries stays above a floor.
+"""Search quality does not regress: nDCG@10 of every mode on the judged seed queries stays above a floor, the two
+backends agree, and the relevance floor keeps off-topic queries empty.
 
-The seed corpus goes through the real pipeline (with embeddings) once per backend and module; the 34 judged
-queries of tests/relevance/judgments.json then run in keyword, semantic and hybrid mode through SearchService
-(the code behind /v1/search). `uv run python bench/relevance.py --backend both` prints the full table.
+The seed corpus goes through the real pipeline (with embeddings) once per backend and module; the judged queries
+of tests/relevance/judgments.json then run in keyword, semantic and hybrid mode through SearchService (the code
+behind /v1/search). `python bench/relevance.py --backend both --calibrate` prints the full table and the floor's
+calibration.
 
-Floors sit a little under the measured values (written next to each): a drop below one is a real ranking
-regression (analyzer, boosts, query builder, fusion, encoder), not noise -- the evaluation is deterministic.
+Floors sit 0.01 under the measured values (written next to each): a drop below one is a real ranking regression
+(analyzer, boosts, query builder, fusion, encoder), not noise -- the evaluation is deterministic.
 When a change improves ranking, re-measure and raise the floors.
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from tests.relevance.evaluate import MODES, Report, check_indexed, evaluate, load_queries, seeded_search
+from paperwire_common.search.ranking import Fusion
+from tests.relevance.evaluate import (
+    MODES,
+    Calibration,
+    Report,
+    calibrate,
+    check_indexed,
+    evaluate,
+    load_queries,
+    off_topic,
+    paper_id,
+    seeded_search,
+)
 
-BACKENDS = [
-    "embedded",
-    pytest.param("kafka", marks=[pytest.mark.kafka, pytest.mark.elasticsearch, pytest.mark.redis]),
-]
+KAFKA = [pytest.mark.kafka, pytest.mark.elasticsearch, pytest.mark.redis]
+BACKENDS = ["embedded", pytest.param("kafka", marks=KAFKA)]
 
-# (backend, mode) -> minimum mean nDCG@10 over all 34 judged queries. Measured with bench/relevance.py on
-# 2026-11-27, second session (typo expansion only for words the index lacks, on both adapters).
+# (backend, mode) -> minimum mean nDCG@10 over the 64 judged queries. Measured with bench/relevance.py on
+# 2026-12-01 (search session 5: session 4's ranking plus the known-item step, 7 judgments added for consistency;
+# the encoder with int8 feed-forward layers, Elasticsearch 9.2).
 FLOORS: dict[tuple[str, str], float] = {
-    ("embedded", "keyword"): 0.64,  # measured 0.669 (keyword 0.913, paraphrase 0.266, syntax 0.929)
-    ("embedded", "semantic"): 0.66,  # measured 0.686 (keyword 0.782, paraphrase 0.523, syntax 0.793)
-    ("embedded", "hybrid"): 0.68,  # measured 0.713 (keyword 0.881, paraphrase 0.392, syntax 0.960)
-    ("kafka", "keyword"): 0.60,  # measured 0.622 (keyword 0.888, paraphrase 0.163, syntax 0.938)
-    ("kafka", "semantic"): 0.66,  # measured 0.686 (keyword 0.782, paraphrase 0.523, syntax 0.793)
-    ("kafka", "hybrid"): 0.67,  # measured 0.699 (keyword 0.870, paraphrase 0.371, syntax 0.953)
+    ("embedded", "keyword"): 0.662,  # measured 0.672 (keyword 0.913, paraphrase 0.386, syntax 0.970, title 0.840)
+    ("embedded", "semantic"): 0.758,  # measured 0.768 (0.842, 0.637, 0.951, 0.848)
+    ("embedded", "hybrid"): 0.784,  # measured 0.794 (0.913, 0.650, 0.967, 0.866)
+    ("kafka", "keyword"): 0.666,  # measured 0.676 (0.907, 0.395, 0.942, 0.856)
+    ("kafka", "semantic"): 0.758,  # measured 0.768 (0.842, 0.637, 0.951, 0.848)
+    ("kafka", "hybrid"): 0.778,  # measured 0.788 (0.908, 0.645, 0.964, 0.859)
 }
+PARITY = 0.02  # the backends' nDCG@10 may differ by this much in any mode
+
+
+@dataclass
+class Run:
+    report: Report
+    calibration: Calibration
+    totals: dict[tuple[str, str, str], int]  # (group, query, mode) -> total, for the off-topic queries
+
 
 # Index once per backend for the whole module: embedding the 247 papers takes 15-80 s on 2 cores. A failure
 # is cached too, so the other tests of the backend fail at once instead of re-indexing.
-_reports: dict[str, Report | BaseException] = {}
+_runs: dict[str, Run | BaseException] = {}
 
 
-async def _evaluate(backend: str, namespace: str, encoder: Any, settings: dict[str, str]) -> Report:
+async def _evaluate(backend: str, namespace: str, encoder: Any, settings: dict[str, str]) -> Run:
     queries = load_queries()
     async with seeded_search(backend, namespace, encoder, **settings) as svc:
         await check_indexed(svc.index, queries)
-        return await evaluate(svc, queries, label=backend, modes=MODES)
+        report = await evaluate(svc, queries, label=backend, modes=MODES)
+        totals = {}
+        for group, qs in off_topic().items():
+            for q in qs:
+                for mode in MODES:
+                    totals[(group, q, mode)] = (await svc.search(q, mode=mode)).total
+        return Run(report, await calibrate(svc, queries), totals)
 
 
 @pytest.fixture(scope="module")
@@ -53,10 +82,8 @@ def encoder() -> Any:
     return load_default_encoder()
 
 
-@pytest.fixture(params=BACKENDS)
-def report(request: pytest.FixtureRequest, encoder: Any) -> Report:
-    backend = str(request.param)
-    if backend not in _reports:
+def _run(request: pytest.FixtureRequest, backend: str, encoder: Any) -> Run:
+    if backend not in _runs:
         namespace, settings = "", {}
         if backend == "kafka":
             settings = {
@@ -66,13 +93,18 @@ def report(request: pytest.FixtureRequest, encoder: Any) -> Report:
             }
             namespace = request.getfixturevalue("namespace")
         try:
-            _reports[backend] = asyncio.run(_evaluate(backend, namespace, encoder, settings))
+            _runs[backend] = asyncio.run(_evaluate(backend, namespace, encoder, settings))
         except Exception as e:
-            _reports[backend] = e
-    got = _reports[backend]
+            _runs[backend] = e
+    got = _runs[backend]
     if isinstance(got, BaseException):
         raise got
     return got
+
+
+@pytest.fixture(params=BACKENDS)
+def run(request: pytest.FixtureRequest, encoder: Any) -> Run:
+    return _run(request, str(request.param), encoder)
 
 
 def _worst(report: Report, mode: str, kind: str | None = None, n: int = 5) -> str:
@@ -82,7 +114,8 @@ def _worst(report: Report, mode: str, kind: str | None = None, n: int = 5) -> st
 
 @pytest.mark.timeout(1200)
 @pytest.mark.parametrize("mode", MODES)
-def test_ndcg_at_10_of_each_mode_stays_above_its_floor(report: Report, mode: str) -> None:
+def test_ndcg_at_10_of_each_mode_stays_above_its_floor(run: Run, mode: str) -> None:
+    report = run.report
     s = report.summary(mode)
     assert s.n == len(load_queries()) and s.errors == 0
     assert s.degraded == 0, f"{mode}: {s.degraded} queries were served in another mode"
@@ -93,10 +126,42 @@ def test_ndcg_at_10_of_each_mode_stays_above_its_floor(report: Report, mode: str
 
 
 @pytest.mark.timeout(1200)
-def test_hybrid_beats_keyword_on_paraphrased_queries(report: Report) -> None:
-    hybrid = report.summary("hybrid", "paraphrase").ndcg
-    keyword = report.summary("keyword", "paraphrase").ndcg
-    assert hybrid > keyword, (
-        f"{report.label}: paraphrase nDCG@10 hybrid {hybrid:.3f} <= keyword {keyword:.3f}; "
-        f"worst hybrid: {_worst(report, 'hybrid', 'paraphrase')}"
-    )
+def test_no_mode_falls_below_keyword_on_paraphrased_queries(run: Run) -> None:
+    keyword = run.report.summary("keyword", "paraphrase").ndcg
+    for mode in ("semantic", "hybrid"):
+        got = run.report.summary(mode, "paraphrase").ndcg
+        assert got > keyword, f"{run.report.label}: paraphrase nDCG@10 {mode} {got:.3f} <= keyword {keyword:.3f}"
+
+
+@pytest.mark.timeout(1200)
+def test_a_papers_own_title_comes_first_in_every_mode(run: Run) -> None:
+    titles = {q.id: q.q for q in load_queries() if q.kind == "title"}
+    for mode in MODES:
+        for r in run.report.select(mode, "title"):
+            assert r.ranked[:1] == [paper_id(titles[r.query_id])], f"{run.report.label} {mode} {r.query_id}"
+
+
+@pytest.mark.timeout(1200)
+def test_queries_about_nothing_in_the_corpus_find_nothing(run: Run) -> None:
+    for (group, q, mode), total in run.totals.items():
+        if group == "nonsense" or (group == "offtopic" and mode == "semantic"):
+            assert total == 0, f"{run.report.label}: {group} {q!r} found {total} in {mode} mode"
+
+
+@pytest.mark.timeout(1200)
+def test_the_relevance_floor_follows_its_calibration(run: Run) -> None:
+    # The rule (README): the best cosine an unrelated query reaches, + 0.02, rounded up. A new model or corpus
+    # that moves the cosines fails here until the floor is re-calibrated (bench/relevance.py --calibrate).
+    assert Fusion().floor == run.calibration.floor()
+    assert run.calibration.kept(Fusion().floor) >= 0.75  # of the papers judged relevant, above the floor
+
+
+@pytest.mark.timeout(1200)
+@pytest.mark.kafka
+@pytest.mark.elasticsearch
+@pytest.mark.redis
+def test_the_backends_rank_alike(request: pytest.FixtureRequest, encoder: Any) -> None:
+    embedded, es = _run(request, "embedded", encoder), _run(request, "kafka", encoder)
+    for mode in MODES:
+        a, b = embedded.report.summary(mode).ndcg, es.report.summary(mode).ndcg
+        assert abs(a - b) <= PARITY, f"{mode}: embedded {a:.3f}, Elasticsearch {b:.3f}"

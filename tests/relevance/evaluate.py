@@ -29,8 +29,8 @@ JUDGMENTS = HERE / "judgments.json"
 ROOT = HERE.parents[1]
 SEED = ROOT / "data" / "sample" / "seed_papers.jsonl"
 
-Kind = Literal["keyword", "paraphrase", "syntax"]
-KINDS: tuple[Kind, ...] = ("keyword", "paraphrase", "syntax")
+Kind = Literal["keyword", "paraphrase", "syntax", "title"]
+KINDS: tuple[Kind, ...] = ("keyword", "paraphrase", "syntax", "title")
 MODES: tuple[str, ...] = ("keyword", "semantic", "hybrid")
 K = 10
 
@@ -51,6 +51,12 @@ def load_queries(path: Path = JUDGMENTS) -> list[Query]:
             raise ValueError(f"{q['id']}: unknown kind {q['kind']!r}")
         out.append(Query(q["id"], q["q"], q["kind"], {str(t): int(g) for t, g in q["judgments"].items()}))
     return out
+
+
+def off_topic(path: Path = JUDGMENTS) -> dict[str, list[str]]:
+    """{"offtopic": [...], "nonsense": [...], "adjacent": [...]}: the queries that calibrate the relevance floor."""
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    return {k: [str(q) for q in raw.get(k, [])] for k in ("offtopic", "nonsense", "adjacent")}
 
 
 def seed_titles(path: Path = SEED) -> list[str]:
@@ -183,7 +189,10 @@ async def evaluate(
 
 def table(reports: Sequence[Report]) -> str:
     """A compact text table: one row per backend x mode."""
-    header = f"{'backend':<14} {'mode':<9} {'nDCG@10':>7} {'keyword':>8} {'paraphr':>8} {'syntax':>7} {'MRR':>6}  notes"
+    header = (
+        f"{'backend':<14} {'mode':<9} {'nDCG@10':>7} {'keyword':>8} {'paraphr':>8} {'syntax':>7} {'title':>7} "
+        f"{'MRR':>6}  notes"
+    )
     lines = [header, "-" * len(header)]
     for rep in reports:
         for mode in rep.modes():
@@ -196,7 +205,7 @@ def table(reports: Sequence[Report]) -> str:
                 notes.append(f"{s.degraded} degraded")
             lines.append(
                 f"{rep.label:<14} {mode:<9} {s.ndcg:>7.3f} {kinds[0]:>8.3f} {kinds[1]:>8.3f} {kinds[2]:>7.3f} "
-                f"{s.mrr:>6.3f}  {', '.join(notes)}"
+                f"{kinds[3]:>7.3f} {s.mrr:>6.3f}  {', '.join(notes)}"
             )
     return "\n".join(lines)
 
@@ -212,6 +221,62 @@ def per_query_table(report: Report, queries: Sequence[Query]) -> str:
             cells.append(f"{'ERR' if r is None or r.error else f'{r.ndcg:.3f}':>8}")
         lines.append(f"{q.id:<28} {q.kind:<10} " + " ".join(cells))
     return "\n".join(lines)
+
+
+@dataclass
+class Calibration:
+    """What a relevance floor keeps and lets through: the best cosine of each off-topic query, and the cosine of
+    every paper judged relevant (grade >= 2) to its query."""
+
+    top_cosine: dict[str, dict[str, float]]  # group (offtopic, nonsense, adjacent) -> query -> best cosine
+    relevant: list[float]
+
+    def floor(self, margin: float = 0.02) -> float:
+        """The rule: above the best cosine any unrelated (off-topic or nonsense) query reaches, by `margin`,
+        rounded up to the next 0.01."""
+        worst = max(c for g in ("offtopic", "nonsense") for c in self.top_cosine[g].values())
+        return math.ceil(round((worst + margin) * 100, 6)) / 100
+
+    def kept(self, floor: float) -> float:
+        return sum(c >= floor for c in self.relevant) / max(len(self.relevant), 1)
+
+    def report(self, floors: Sequence[float]) -> str:
+        lines = []
+        for group, cos in self.top_cosine.items():
+            top = sorted(cos.items(), key=lambda x: -x[1])[:3]
+            lines.append(
+                f"{group:<9} best cosine of {len(cos)} queries: max {max(cos.values()):.3f}; "
+                + ", ".join(f"{q!r} {c:.3f}" for q, c in top)
+            )
+        lines.append(f"rule: max over offtopic and nonsense + 0.02, rounded up: floor {self.floor():.2f}")
+        for f in floors:
+            passing = {g: sum(c >= f for c in cos.values()) for g, cos in self.top_cosine.items()}
+            lines.append(
+                f"floor {f:.2f}: keeps {self.kept(f):.1%} of {len(self.relevant)} relevant papers; "
+                "queries with a result: " + ", ".join(f"{g} {n}" for g, n in passing.items())
+            )
+        return "\n".join(lines)
+
+
+async def calibrate(service: Any, queries: Sequence[Query]) -> Calibration:
+    """Cosines of the raw query vectors (as the floor sees them), through the service's encoder and index."""
+    import numpy as np
+
+    top: dict[str, dict[str, float]] = {}
+    for group, qs in off_topic().items():
+        top[group] = {}
+        for text in qs:
+            hits = await service.index.knn(await service.embed_query(text), 1, fields=("id",))
+            top[group][text] = hits[0].score if hits else -1.0
+    relevant: list[float] = []
+    for query in queries:
+        vec = np.asarray(await service.embed_query(query.q), dtype=np.float64)
+        vec /= np.linalg.norm(vec) or 1.0
+        good = [pid for pid, g in qrels(query).items() if g >= 2]
+        for emb in (await service.index.get_embeddings(good)).values():
+            e = np.asarray(emb, dtype=np.float64)
+            relevant.append(float(vec @ e / (np.linalg.norm(e) or 1.0)))
+    return Calibration(top, relevant)
 
 
 async def check_indexed(index: Any, queries: Sequence[Query], *, embeddings: bool = True) -> None:

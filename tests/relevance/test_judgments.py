@@ -13,17 +13,20 @@ from .evaluate import KINDS, dcg, load_queries, ndcg_at_k, paper_id, qrels, reci
 def test_judgments_name_seed_papers_exactly_with_grades_1_to_3() -> None:
     queries = load_queries()
     titles = set(seed_titles())
-    assert len(queries) >= 30
+    assert len(queries) >= 60
     assert len({q.id for q in queries}) == len(queries), "query ids are unique"
     kinds = Counter(q.kind for q in queries)
-    assert set(kinds) == set(KINDS) and kinds["keyword"] >= 10 and kinds["paraphrase"] >= 10 and kinds["syntax"] >= 6
+    assert set(kinds) == set(KINDS) and kinds["keyword"] >= 10 and kinds["paraphrase"] >= 25 and kinds["syntax"] >= 6
+    assert kinds["title"] >= 12
     for q in queries:
         assert q.q.strip(), q.id
-        assert 3 <= len(q.judgments) <= 15, f"{q.id}: {len(q.judgments)} judged papers"
+        assert 3 <= len(q.judgments) <= 20, f"{q.id}: {len(q.judgments)} judged papers"
         unknown = [t for t in q.judgments if t not in titles]
         assert not unknown, f"{q.id}: not seed titles: {unknown}"
         assert set(q.judgments.values()) <= {1, 2, 3}, q.id
         assert 3 in q.judgments.values(), f"{q.id}: no perfect result"
+        if q.kind == "title":  # a paper's own title: that paper is the one perfect result
+            assert [t for t, g in q.judgments.items() if g == 3] == [q.q], q.id
 
 
 def test_seed_titles_map_to_distinct_canonical_ids() -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeAlias
 
-from ..search.query import BoolQuery, Clause, Node, parse
+from ..search.query import Clause, Node, parse
 from .analysis import AnalyzedDoc, Analyzer
 
 _COLUMN = {"title": "title", "abstract": "abstract", "authors": "authors", "methods": "methods", "datasets": "datasets"}
@@ -85,8 +85,9 @@ def _leaf(c: Clause, analyzer: Analyzer) -> Leaf:
 
 
 def compile_query(q: str, analyzer: Analyzer) -> Compiled:
-    """Parse (QuerySyntaxError on bad input) and compile."""
-    return compile_node(parse(q), analyzer)
+    """Parse (QuerySyntaxError on bad input) and compile what keyword search matches: the parsed query's root
+    (repeats collapsed, stop words out of the ranked free words)."""
+    return compile_node(parse(q).root, analyzer)
 
 
 def keys(node: Compiled, typo_key: dict[str, str]) -> set[str] | None:
@@ -158,5 +159,5 @@ def matches(node: Compiled, doc: AnalyzedDoc, fuzzy_docs: dict[str, set[int]]) -
 
 
 def empty(q: str) -> bool:
-    p = parse(q)
-    return isinstance(p, BoolQuery) and p.empty
+    """The query has no term: it would match every paper."""
+    return parse(q).empty

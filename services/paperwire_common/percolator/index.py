@@ -20,8 +20,9 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ..search.embedded import within_edits
+from ..search.embedded.vocabulary import within_edits
 from ..search.port import SearchIndex, SearchRequest
+from ..search.query import parse
 from .analysis import AnalyzedDoc, Analyzer
 from .batch import Evaluator, build, evaluator, ones, referenced
 from .compiled import Compiled, Leaf, compile_query, keys, matches, max_edits, typo_words
@@ -49,7 +50,7 @@ class KnownWords:
             async with sem:
                 assert self.index is not None
                 res = await self.index.search(
-                    SearchRequest(q=f'"{w}"', size=1, fields=("id",), highlight=False, count=False)
+                    SearchRequest(parse(f'"{w}"'), size=1, fields=("id",), highlight=False, count=False)
                 )
             if res.hits:
                 self.known.add(w)

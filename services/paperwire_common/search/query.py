@@ -1,6 +1,6 @@
-"""Parse the user's query string into a small AST that every backend translates.
+"""Parse the user's query string once into a ParsedQuery, which every mode and every backend translates.
 
-Grammar (v2), loosest binding first:
+Grammar (v3), loosest binding first:
 
     query    := item*                      juxtaposition: a ranked OR (see below)
     item     := and_expr ("OR" and_expr)*
@@ -8,274 +8,115 @@ Grammar (v2), loosest binding first:
     unary    := "NOT" unary | ["+" | "-"] atom
     atom     := "(" item* ")" | [field ":"] (word | "phrase")
 
-Juxtaposed bare terms are a ranked OR: at least one must match and more matches rank higher. Fielded terms
-and +terms are required, -terms and NOT exclude; groups and AND/OR expressions are ranked like bare terms
-unless signed. AND binds tighter than juxtaposition: `a b AND c` is `a OR (b AND c)`, ranked.
-Operators are upper-case only ("and"/"or"/"not" are words). Errors are QuerySyntaxError with a message
+Juxtaposed bare words are a ranked OR: in keyword mode at least one must match and more matches rank higher.
+Fielded terms, "quoted phrases" and +terms are required, -terms and NOT exclude; groups and AND/OR expressions
+are ranked like bare words unless signed. AND binds tighter than juxtaposition: `a b AND c` is `a OR (b AND c)`,
+ranked. Operators are upper-case only ("and"/"or"/"not" are words). Errors are QuerySyntaxError with a message
 meant for the user (HTTP 400).
+
+What a parse means for search (ParsedQuery), the same in every mode and on every backend:
+- `root` is what matches. Repeated terms collapse (they only multiply the work: 500 `a`s are one `a`); stop
+  words ("of", "the", "how", ...) leave a ranked OR that has other words, so "mixture of experts" needs
+  "mixture" or "experts", not "of".
+- `constraints` (the root's required and excluded clauses) restrict every mode: keyword, and the vector
+  search of semantic and hybrid mode alike. Free words only rank there.
+- `text` is what the sentence encoder sees: the positive free, title and abstract text in the user's order,
+  stop words kept (the encoder reads them).
+- `title_phrase` is the free text as one phrase (2 to MAX_PHRASE_WORDS words, stop words kept): a title that
+  contains it ranks first (a paper's own title finds that paper first in every mode).
+- `typo_words` are the free words that may get typo tolerance: the first MAX_TYPO_WORDS distinct ones, so no
+  query can ask an index for thousands of fuzzy expansions.
+- `highlight` are the clauses highlights mark: the first MAX_HIGHLIGHT_CLAUSES positive text clauses (exact,
+  no typo neighbours); highlighting re-runs them on every hit of the page, so their number is bounded too.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
-from typing import Literal, TypeAlias
+from typing import Any
 
-FIELDS = {
-    "title": "title",
-    "abstract": "abstract",
-    "author": "authors",
-    "topic": "topics",
-    "method": "methods",
-    "dataset": "datasets",
-    "code": "has_code",
-    "source": "source",
-}
-TEXT_FIELDS = (None, "title", "abstract")  # what a semantic encoder should see (None = free text)
-MAX_QUERY_CHARS = 1000
-MAX_DEPTH = 10
-_YES, _NO = ("yes", "true", "1"), ("no", "false", "0")
-_OPERATORS = ("AND", "OR", "NOT")
+from .document import fold_words
+from .syntax import (
+    FIELDS,
+    MAX_DEPTH,
+    MAX_QUERY_CHARS,
+    TEXT_FIELDS,
+    BoolQuery,
+    Clause,
+    Node,
+    Parser,
+    QuerySyntaxError,
+    tokens,
+)
 
+__all__ = [
+    "EMPTY",
+    "FIELDS",
+    "MAX_DEPTH",
+    "MAX_QUERY_CHARS",
+    "BoolQuery",
+    "Clause",
+    "Node",
+    "ParsedQuery",
+    "QuerySyntaxError",
+    "check_date",
+    "parse",
+    "walk",
+]
 
-class QuerySyntaxError(ValueError):
-    pass
+# Lucene's English stop set, plus the question words of natural-language queries ("how does ... grow").
+STOP_WORDS = frozenset(
+    """a an and are as at be but by for if in into is it no not of on or such that the their then there these
+    they this to was will with how what which who whom why when where does do did can could would should we our
+    you your i from about its has have""".split()
+)
+MAX_PHRASE_WORDS = 16
+MAX_TEXT_CLAUSES = 128  # the encoder reads 128 tokens at most
+MAX_TYPO_WORDS = 8
+MAX_HIGHLIGHT_CLAUSES = 16
+_KEYWORD_FIELDS = ("topics", "source", "has_code")  # exact-value fields: they filter, they are no text
 
 
 @dataclass(frozen=True)
-class Clause:
-    """A leaf: one word or phrase, on title + abstract (field None) or on one field."""
-
-    text: str
-    field: str | None = None
-    phrase: bool = False
-
-    @property
-    def yes(self) -> bool:
-        """For code:yes|no."""
-        return self.text.lower() in _YES
-
-
-@dataclass
-class BoolQuery:
-    """Matches when every `must` matches, no `must_not` matches and, if there is no `must`, at least one
-    `should` matches; `should` clauses that match add to the score (like an Elasticsearch bool query)."""
-
-    should: list[Node] = field(default_factory=list)
-    must: list[Node] = field(default_factory=list)
-    must_not: list[Node] = field(default_factory=list)
+class ParsedQuery:
+    root: BoolQuery
+    text: str = ""
+    title_phrase: str | None = None
+    typo_words: frozenset[str] = frozenset()
+    highlight: tuple[Clause, ...] = ()
 
     @property
     def empty(self) -> bool:
-        return not (self.should or self.must or self.must_not)
+        return self.root.empty
 
     @property
-    def min_should(self) -> int:
-        return 1 if self.should and not self.must else 0
+    def constraints(self) -> BoolQuery:
+        """The required and excluded part: what every mode's results satisfy (empty: no restriction)."""
+        return BoolQuery(must=list(self.root.must), must_not=list(self.root.must_not))
 
-    def positive_text(self) -> str:
-        """The words a semantic encoder should see (no exclusions, no keyword filters)."""
-        return " ".join(c.text for c in self.positive_clauses() if c.field in TEXT_FIELDS)
+    @property
+    def requires_text(self) -> bool:
+        """Whether a required clause is about text (a phrase, +word, title:, author:, ...), not just a filter
+        (code:, topic:, source:): its matches are then the candidates, with no relevance floor."""
+        return any(c.field not in _KEYWORD_FIELDS for n in self.root.must for c in walk(n))
 
-    def positive_clauses(self) -> Iterator[Clause]:
-        for node in self.should + self.must:
-            if isinstance(node, Clause):
-                yield node
-            else:
-                yield from node.positive_clauses()
+    @property
+    def required_phrases(self) -> list[Clause]:
+        """The root's required phrases on the text (free, title:, abstract:). They match exactly but rank as their
+        words do: BM25 of a phrase differs between engines (Lucene sums its words' IDFs, FTS5 counts the phrase as
+        one rarer term), BM25 of words does not, so both adapters rank such a phrase as its words."""
+        return [n for n in self.root.must if isinstance(n, Clause) and n.phrase and n.field in TEXT_FIELDS]
 
-
-Node: TypeAlias = Clause | BoolQuery
-ParsedQuery = BoolQuery  # the root of a parse (v1 name)
-
-Occur = Literal["default", "must", "must_not"]
-
-
-@dataclass(frozen=True)
-class _Tok:
-    kind: Literal["(", ")", "op", "term"]
-    pos: int  # 1-based column, for messages
-    text: str = ""
-    sign: str = ""
-    field: str | None = None
-    phrase: bool = False
-
-
-def _tokens(q: str) -> list[_Tok]:
-    out: list[_Tok] = []
-    i, n = 0, len(q)
-    while i < n:
-        c = q[i]
-        if c.isspace():
-            i += 1
-            continue
-        if c in "()":
-            out.append(_Tok(c, i + 1))  # type: ignore[arg-type]
-            i += 1
-            continue
-        start, sign = i, ""
-        if c in "+-":
-            sign, i = c, i + 1
-            if i >= n or q[i].isspace() or q[i] == ")":
-                continue  # a lone sign ("covid - 19") is punctuation, not an operator
-            if q[i] == "(":
-                out.append(_Tok("op", start + 1, sign, sign=sign))  # "-(a b)": a signed group
-                continue
-        if q[i] == '"':
-            end = q.find('"', i + 1)
-            if end < 0:
-                raise QuerySyntaxError(f'unbalanced quote at character {i + 1}: every " needs a closing "')
-            out.append(_Tok("term", start + 1, q[i + 1 : end].strip(), sign=sign, phrase=True))
-            i = end + 1
-            continue
-        j = i
-        while j < n and not q[j].isspace() and q[j] not in '()"':
-            j += 1
-        word = q[i:j]
-        fname, sep, value = word.partition(":")
-        if sep and fname and fname.replace("_", "").isalpha():
-            if fname.lower() not in FIELDS:
-                known = ", ".join(f"{f}:" for f in sorted(FIELDS))
-                raise QuerySyntaxError(f"unknown field {fname!r}; known fields: {known}")
-            field_name = FIELDS[fname.lower()]
-            if not value and j < n and q[j] == '"':
-                end = q.find('"', j + 1)
-                if end < 0:
-                    raise QuerySyntaxError(f'unbalanced quote at character {j + 1}: every " needs a closing "')
-                value, phrase, j = q[j + 1 : end].strip(), True, end + 1
-            elif not value:
-                raise QuerySyntaxError(
-                    f'{fname}: needs a value right after the colon, like {fname}:word or {fname}:"a phrase"'
-                )
-            else:
-                phrase = False
-            if field_name == "has_code" and value.lower() not in _YES + _NO:
-                raise QuerySyntaxError(f"code: takes yes or no, not {value!r}")
-            out.append(_Tok("term", start + 1, value, sign=sign, field=field_name, phrase=phrase))
-        elif word in _OPERATORS and not sign:
-            out.append(_Tok("op", start + 1, word))
-        else:
-            out.append(_Tok("term", start + 1, word, sign=sign))
-        i = j
-    return out
-
-
-class _Parser:
-    def __init__(self, toks: list[_Tok]) -> None:
-        self.toks, self.i, self.depth = toks, 0, 0
-
-    def peek(self) -> _Tok | None:
-        return self.toks[self.i] if self.i < len(self.toks) else None
-
-    def is_op(self, *names: str) -> bool:
-        t = self.peek()
-        return t is not None and t.kind == "op" and t.text in names
-
-    def sequence(self) -> BoolQuery:
-        """item* up to ')' or the end, as a ranked OR."""
-        out = BoolQuery()
-        while (t := self.peek()) is not None and t.kind != ")":
-            node, occur = self.item()
-            if node is None:
-                continue
-            if occur == "default" and isinstance(node, Clause) and node.field:
-                occur = "must"  # a fielded term narrows the search (like arXiv's ti:/au:): required unless negated
-            _add(out, node, occur)
-        return out
-
-    def item(self) -> tuple[Node | None, Occur]:
-        first = self.and_expr()
-        if not self.is_op("OR"):
-            return first
-        operands = [first]
-        while self.is_op("OR"):
-            self.i += 1
-            self.expect_operand("OR")
-            operands.append(self.and_expr())
-        out = BoolQuery()
-        for node, occur in operands:
-            if node is not None:
-                _add(out, BoolQuery(must_not=[node]) if occur == "must_not" else node, "default")
-        return _collapse(out), "default"
-
-    def and_expr(self) -> tuple[Node | None, Occur]:
-        first = self.unary()
-        if not self.is_op("AND"):
-            return first
-        operands = [first]
-        while self.is_op("AND"):
-            self.i += 1
-            self.expect_operand("AND")
-            operands.append(self.unary())
-        out = BoolQuery()
-        for node, occur in operands:
-            if node is not None:
-                _add(out, node, "must_not" if occur == "must_not" else "must")
-        return _collapse(out), "default"
-
-    def expect_operand(self, op: str) -> None:
-        t = self.peek()
-        if t is None or t.kind == ")" or (t.kind == "op" and t.text in ("AND", "OR")):
-            raise QuerySyntaxError(f"dangling operator: {op} needs a term after it")
-
-    def unary(self) -> tuple[Node | None, Occur]:
-        t = self.peek()
-        if t is None:
-            raise QuerySyntaxError("unexpected end of the query")
-        if t.kind == "op" and t.text == "NOT":
-            self.i += 1
-            self.expect_operand("NOT")
-            node, inner = self.unary()
-            return node, "must" if inner == "must_not" else "must_not"  # NOT NOT x, NOT -x
-        if t.kind == "op" and t.text in ("AND", "OR"):
-            raise QuerySyntaxError(f"dangling operator: {t.text} needs a term before it (character {t.pos})")
-        sign = ""
-        if t.kind == "op":  # a sign in front of a group
-            sign, self.i = t.sign, self.i + 1
-            t = self.toks[self.i]
-        sign = sign or t.sign
-        occur: Occur = "must" if sign == "+" else "must_not" if sign == "-" else "default"
-        if t.kind == "(":
-            self.i += 1
-            self.depth += 1
-            if self.depth > MAX_DEPTH:
-                raise QuerySyntaxError(f"parentheses are nested deeper than {MAX_DEPTH} levels")
-            if (close := self.peek()) is not None and close.kind == ")":
-                raise QuerySyntaxError(f"empty parentheses at character {t.pos}")
-            group = self.sequence()
-            if self.peek() is None:
-                raise QuerySyntaxError(f"unbalanced parentheses: the '(' at character {t.pos} is never closed")
-            self.i += 1
-            self.depth -= 1
-            return _collapse(group), occur
-        if t.kind == ")":
-            raise QuerySyntaxError(f"unbalanced parentheses: ')' at character {t.pos} has no '('")
-        self.i += 1
-        if not t.text or not any(ch.isalnum() for ch in t.text):
-            return None, occur  # punctuation only: every analyzer drops it
-        return Clause(t.text, t.field, t.phrase), occur
-
-
-def _add(out: BoolQuery, node: Node, occur: Occur) -> None:
-    """Append, flattening `a OR (b OR c)` and `a AND (b AND c)`: same matches, same ranking, smaller trees."""
-    if isinstance(node, BoolQuery) and occur == "default" and not node.must and not node.must_not:
-        out.should.extend(node.should)
-    elif isinstance(node, BoolQuery) and occur == "must" and not node.should:
-        out.must.extend(node.must)
-        out.must_not.extend(node.must_not)
-    else:
-        {"must": out.must, "must_not": out.must_not}.get(occur, out.should).append(node)
-
-
-def _collapse(b: BoolQuery) -> Node | None:
-    """A group of one ranked clause is that clause; an empty group is nothing."""
-    if b.empty:
-        return None
-    if len(b.should) == 1 and not b.must and not b.must_not:
-        return b.should[0]
-    return b
+    def title_query(self) -> ParsedQuery | None:
+        """The papers whose title contains the free text as a phrase, under the same constraints; None when the
+        free text has fewer than two words."""
+        if self.title_phrase is None:
+            return None
+        phrase = Clause(self.title_phrase, "title", True)
+        return ParsedQuery(BoolQuery(must=[phrase, *self.root.must], must_not=list(self.root.must_not)))
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -288,14 +129,30 @@ def parse(q: str) -> ParsedQuery:
         raise QuerySyntaxError('unbalanced quote: every " needs a closing "')
     if _CONTROL.search(q):
         raise QuerySyntaxError("the query contains a control character (such as NUL); remove it")
-    p = _Parser(_tokens(q))
+    p = Parser(tokens(q))
     root = p.sequence()
     if (t := p.peek()) is not None:
         raise QuerySyntaxError(f"unbalanced parentheses: ')' at character {t.pos} has no '('")
     # `a AND b` alone is its own root rather than a one-clause ranked OR around it.
     if len(root.should) == 1 and not root.must and not root.must_not and isinstance(root.should[0], BoolQuery):
-        return root.should[0]
-    return root
+        root = root.should[0]
+    # The encoder and the title phrase read the query as written (repeats and stop words included).
+    positive = sorted(_positive(root), key=lambda c: c.pos)[:MAX_TEXT_CLAUSES]
+    text = " ".join(c.text for c in positive if c.field in TEXT_FIELDS)
+    free = [c.text for c in sorted((*root.should, *root.must), key=_pos) if isinstance(c, Clause) and c.field is None]
+    phrase = " ".join(free[: MAX_PHRASE_WORDS + 1])
+    n_words = len(fold_words(phrase))
+    _collapse_repeats(root)
+    matching = _without_stop_words(root)
+    typo = [c.text.lower() for c in walk(matching) if c.field is None and not c.phrase and c.text.isalnum()]
+    marks = [c for c in sorted(_positive(matching), key=lambda c: c.pos) if c.field in TEXT_FIELDS]
+    return ParsedQuery(
+        matching,
+        text=text,
+        title_phrase=phrase if 2 <= n_words <= MAX_PHRASE_WORDS else None,
+        typo_words=frozenset(list(dict.fromkeys(typo))[:MAX_TYPO_WORDS]),
+        highlight=tuple(dict.fromkeys(marks))[:MAX_HIGHLIGHT_CLAUSES],
+    )
 
 
 def walk(node: Node) -> Iterator[Clause]:
@@ -313,3 +170,55 @@ def check_date(value: str, name: str) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise QuerySyntaxError(f"{name} must be a date like 2024-05-31, not {value!r}") from None
+
+
+def _pos(n: Node) -> int:
+    return n.pos if isinstance(n, Clause) else 0
+
+
+def _positive(node: BoolQuery) -> Iterator[Clause]:
+    for n in node.should + node.must:
+        if isinstance(n, Clause):
+            yield n
+        else:
+            yield from _positive(n)
+
+
+def _key(n: Node) -> tuple[Any, ...]:
+    if isinstance(n, Clause):
+        return ("c", n.text.casefold(), n.field, n.phrase)
+    return ("b", tuple(map(_key, n.should)), tuple(map(_key, n.must)), tuple(map(_key, n.must_not)))
+
+
+def _collapse_repeats(b: BoolQuery) -> None:
+    """Drop repeated clauses (same text up to case, field and kind) from each list, recursively."""
+    for nodes in (b.should, b.must, b.must_not):
+        seen: set[tuple[Any, ...]] = set()
+        kept: list[Node] = []
+        for n in nodes:
+            if isinstance(n, BoolQuery):
+                _collapse_repeats(n)
+            k = _key(n)
+            if k not in seen:
+                seen.add(k)
+                kept.append(n)
+        nodes[:] = kept
+
+
+def _is_stop(n: Node) -> bool:
+    return isinstance(n, Clause) and n.field is None and not n.phrase and n.text.casefold() in STOP_WORDS
+
+
+def _without_stop_words(b: BoolQuery) -> BoolQuery:
+    """A copy whose ranked ORs keep their stop words only when they have nothing else."""
+
+    def inner(n: Node) -> Node:
+        return _without_stop_words(n) if isinstance(n, BoolQuery) else n
+
+    should = [inner(n) for n in b.should]
+    if any(not _is_stop(n) for n in should):
+        should = [n for n in should if not _is_stop(n)]
+    return BoolQuery(should=should, must=[inner(n) for n in b.must], must_not=[inner(n) for n in b.must_not])
+
+
+EMPTY = parse("")

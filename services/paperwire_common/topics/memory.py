@@ -16,7 +16,7 @@ class MemoryTopicStore:
         self._as_of: float | None = None
 
     async def load(self) -> TopicState:
-        return TopicState(dict(self._topics), set(self._emitted), self._as_of)
+        return TopicState(dict(self._topics), set(self._emitted), self._as_of, self._as_of is not None)
 
     async def save(self, topics: Sequence[TopicRecord], emitted: Mapping[str, float], now: float) -> None:
         kept = {k: v for k, v in {**self._emitted, **emitted}.items() if v >= now - self.retention}

@@ -25,6 +25,9 @@ class TopicState:
     topics: dict[str, TopicRecord] = field(default_factory=dict)
     emitted: set[str] = field(default_factory=set)
     as_of: float | None = None  # when it was saved; None = never
+    # Its members' assignments were published on papers.topics.v1 (every save follows that publication); False
+    # for a store saved before that stream existed, whose papers then all get announced.
+    announced: bool = False
 
 
 class TopicStore(Protocol):
@@ -34,7 +37,7 @@ class TopicStore(Protocol):
 
     async def save(self, topics: Sequence[TopicRecord], emitted: Mapping[str, float], now: float) -> None:
         """Atomically replace every topic with `topics` and remember `emitted` (event id -> detected_at);
-        forget event ids detected before now − retention."""
+        forget event ids detected before now − retention. The caller has published the topics' assignments."""
         ...
 
     async def list(self) -> list[TopicRecord]:

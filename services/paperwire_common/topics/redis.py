@@ -4,7 +4,7 @@ Redis layout (P = `<namespace>paperwire:topics`; the script writes all three key
 
   P           hash   topic id -> TopicRecord JSON
   P:emitted   zset   event id -> detected_at
-  P:meta      hash   as_of (time of the last save), topics (count)
+  P:meta      hash   as_of (time of the last save), topics (count), announced (1: assignments published)
 
 On Redis Cluster the three keys must share a slot: give a namespace with a hash tag (e.g. `prod{pw}-`).
 """
@@ -40,7 +40,7 @@ while i <= #ARGV do
   i = j + 1
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[2])
-redis.call('HSET', KEYS[3], 'as_of', ARGV[1], 'topics', n)
+redis.call('HSET', KEYS[3], 'as_of', ARGV[1], 'topics', n, 'announced', '1')
 return n
 """
 
@@ -63,9 +63,11 @@ class RedisTopicStore:
             pipe.hgetall(self.k_topics)
             pipe.zrange(self.k_emitted, 0, -1)
             pipe.hget(self.k_meta, "as_of")
-            raw, emitted, as_of = await pipe.execute()
+            pipe.hget(self.k_meta, "announced")
+            raw, emitted, as_of, announced = await pipe.execute()
         topics = {_s(k): TopicRecord.model_validate_json(v) for k, v in raw.items()}
-        return TopicState(topics, {_s(e) for e in emitted}, float(_s(as_of)) if as_of is not None else None)
+        when = float(_s(as_of)) if as_of is not None else None
+        return TopicState(topics, {_s(e) for e in emitted}, when, announced is not None)
 
     async def save(self, topics: Sequence[TopicRecord], emitted: Mapping[str, float], now: float) -> None:
         args: list[str | float] = [repr(now), repr(now - self.retention), len(topics)]

@@ -12,7 +12,7 @@
 -- ARGV[1] key prefix (holds the {hash tag}), ARGV[2] consumer, ARGV[3] max exponent, ARGV[4] dedupe horizon (s),
 -- ARGV[5] JSON {"w": [[window, half_life]...], "e": [etype...], "tp": ["topic:partition"...],
 --   "o": [[tp index, next offset]...], "u": [[kind, etype, paper, ts, weight, tp index, offset, event id, ...]]},
---   the tail by kind: "o": key, until | "u", "x": actor | "s": stars | "p": [topics], version | "a": nothing
+--   the tail by kind: "o": key, until | "u", "x": actor | "s": stars | "p", "t": [topics], version | "a": nothing
 -- KEYS: every key the call may touch: the fixed keys, seen:<tp> of each engagement partition in the call and the
 -- topic sorted sets of every topic of every paper in the call (Redis Cluster: all share one hash slot).
 -- ARGV[6..9] the store's bounds (port.py): max event time, max |weight|, max star count, max paper version.
@@ -31,6 +31,7 @@ local n, NW, NE = #U, #data.w, #data.e
 local CHUNK = 1000 -- members per bulk command (Lua's unpack has a stack limit)
 
 local META, PAPERS, VOTES, REC, TOPICS = P .. ':meta', P .. ':papers', P .. ':votes', P .. ':rec', P .. ':topics'
+local ASSIGNED = P .. ':assigned'
 local OFFS = P .. ':offsets:' .. consumer
 local LAYOUT = ''
 for _, wh in ipairs(W) do LAYOUT = LAYOUT .. wh[1] .. ',' end
@@ -78,7 +79,7 @@ local function add(s, m) if not s.has[m] then s.has[m] = true; s.list[#s.list + 
 local declared, missing = {}, {}
 for _, k in ipairs(KEYS) do declared[k] = true end
 local function need(k) if not declared[k] then missing[#missing + 1] = k end end
-for _, k in ipairs({META, PAPERS, VOTES, REC, TOPICS, OFFS}) do need(k) end
+for _, k in ipairs({META, PAPERS, VOTES, REC, TOPICS, ASSIGNED, OFFS}) do need(k) end
 for _, wh in ipairs(W) do need(ZG[wh[1]]) end
 
 local layout = redis.call('HGET', META, 'layout')
@@ -103,7 +104,7 @@ for i = 1, n do
   local ok = within(ts, 0, MAXTS) and within(wt, -MAXW, MAXW)
   if kind == 'o' then ok = ok and within(u[10], 0, 2 * MAXTS)
   elseif kind == 's' then ok = ok and within(u[9], 0, MAXSTARS)
-  elseif kind == 'p' then ok = ok and within(u[10], 0, MAXVER) end
+  elseif kind == 'p' or kind == 't' then ok = ok and within(u[10], 0, MAXVER) end
   if not ok then return redis.error_reply('BOUNDS update ' .. tostring(u[8]) .. ' outside the store bounds') end
   if ts > maxts then maxts = ts end
 end
@@ -129,7 +130,7 @@ for i = 1, n do
   local u = U[i]
   local kind = u[1]
   add(papers, u[3])
-  if kind ~= 'p' then
+  if kind ~= 'p' and kind ~= 't' then
     local ti = u[6]
     add(seenm[ti], 'i\31' .. u[8])
     ENGTP[ti] = true
@@ -153,6 +154,19 @@ for p, raw in pairs(bulk_read('HMGET', PAPERS, papers.list)) do
     for _, t in ipairs(topics) do for _, wh in ipairs(W) do need(zt(wh[1], t)) end end
   else
     info[p] = false
+  end
+end
+-- paper -> its latest topic assignment {version, joined topics, {topics}} or false
+local asg = {}
+for p, raw in pairs(bulk_read('HMGET', ASSIGNED, papers.list)) do
+  if raw then
+    local sep = string.find(raw, '\30', 1, true)
+    local joined, topics = string.sub(raw, sep + 1), {}
+    for t in string.gmatch(joined, '[^\31]+') do topics[#topics + 1] = t end
+    asg[p] = {tonumber(string.sub(raw, 1, sep - 1)), joined, topics}
+    for _, t in ipairs(topics) do for _, wh in ipairs(W) do need(zt(wh[1], t)) end end
+  else
+    asg[p] = false
   end
 end
 if #missing > 0 then return {'retry', missing} end
@@ -184,7 +198,7 @@ end
 -- ---- walk the batch on the tables (same operations, same order as embedded.py) ----
 local applied, late = 0, {}
 local nextoff, touched, wmdirty = {}, {}, {}
-local drec, mirror, oldtopics, dV, dInfo, newtopics = {}, {}, {}, {}, {}, {}
+local drec, mirror, oldtopics, dV, dInfo, newtopics, dAsg = {}, {}, {}, {}, {}, {}, {}
 local newseen = {}
 for i = 1, #TP do newseen[i] = {} end
 -- Retention scores of seen entries: whole seconds (formatting a double costs more than the ZADD), an event id
@@ -255,6 +269,8 @@ end
 
 local function paper(u)
   local p, ts, weight, topics, version = u[3], u[4], u[5], u[9], u[10]
+  local a = asg[p]
+  if a then topics = a[3] end -- the topic job's assignment wins over the announced topics
   local joined = table.concat(topics, '\31')
   local pi = info[p]
   if not pi then
@@ -287,6 +303,25 @@ local function paper(u)
   applied = applied + 1
 end
 
+-- a topic assignment: recorded when newer than the paper's last one, its topics the paper's at once if announced
+local function assign(u)
+  local p, topics, version = u[3], u[9], u[10]
+  local a = asg[p]
+  if a and a[1] >= version then return end
+  local joined = table.concat(topics, '\31')
+  asg[p] = {version, joined, topics}
+  dAsg[p] = true
+  local pi = info[p]
+  if pi and joined ~= pi[2] then
+    if oldtopics[p] == nil then oldtopics[p] = pi[3] end
+    info[p] = {pi[1], joined, topics}
+    dInfo[p] = true
+    mirror[p] = true
+    for _, t in ipairs(topics) do newtopics[#newtopics + 1] = t end
+  end
+  applied = applied + 1
+end
+
 for i = 1, n do
   local u = U[i]
   local ti, off = u[6], u[7]
@@ -295,6 +330,8 @@ for i = 1, n do
     nextoff[ti] = off + 1
     if u[1] == 'p' then
       paper(u)
+    elseif u[1] == 't' then
+      assign(u)
     else
       local ts = u[4]
       local w0 = wm[ti]
@@ -384,6 +421,12 @@ for p in pairs(dInfo) do
   args[#args + 1] = string.format('%d', info[p][1]) .. '\30' .. info[p][2]
 end
 bulk_write('HSET', PAPERS, args, 2)
+args = {}
+for p in pairs(dAsg) do
+  args[#args + 1] = p
+  args[#args + 1] = string.format('%d', asg[p][1]) .. '\30' .. asg[p][2]
+end
+bulk_write('HSET', ASSIGNED, args, 2)
 
 -- offsets: kept as a maximum of what was stored, what the updates reached and what the caller passed
 local final = {}

@@ -41,6 +41,7 @@ class _State:
     watermark: dict[str, float] = field(default_factory=dict)  # tp -> highest engagement ts seen
     offsets: dict[str, dict[str, int]] = field(default_factory=dict)  # consumer -> tp -> next offset
     papers: dict[str, tuple[int, tuple[str, ...]]] = field(default_factory=dict)  # -> (version, topics)
+    assigned: dict[str, tuple[int, tuple[str, ...]]] = field(default_factory=dict)  # -> latest assignment
     votes: dict[str, tuple[float, float]] = field(default_factory=dict)  # paper SEP actor -> (ts, weight)
     stars: dict[str, int] = field(default_factory=dict)  # paper -> highest snapshot
     counts: dict[str, int] = field(default_factory=dict)  # etype SEP paper -> count

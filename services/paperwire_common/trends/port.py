@@ -51,6 +51,7 @@ class Kind(StrEnum):
     UNVOTE = "x"  # withdraws exactly the contribution of that actor's upvote
     STAR = "s"  # star-count snapshot: weight x stars gained above the highest earlier snapshot
     PAPER = "p"  # a paper seen on papers.enriched: the freshness prior (once) and its topics
+    TOPICS = "t"  # a topic assignment (papers.topics.v1): the paper's topics from now on, a later version wins
 
 
 class ScoreUpdate(NamedTuple):
@@ -68,8 +69,9 @@ class ScoreUpdate(NamedTuple):
     key: str = ""  # ONCE: dedupe key; VOTE/UNVOTE: actor id
     until: float = 0.0  # ONCE: keep the dedupe key while until >= watermark − horizon
     stars: int = 0  # STAR: the snapshot
-    topics: tuple[str, ...] = ()  # PAPER: sorted, distinct topic ids
-    version: int = 0  # PAPER: revision; an older revision never overrides a newer one's topics
+    topics: tuple[str, ...] = ()  # PAPER, TOPICS: sorted, distinct topic ids
+    # PAPER: revision (an older one never overrides a newer one's topics); TOPICS: the assignment's version
+    version: int = 0
 
     @property
     def tp(self) -> str:
@@ -93,8 +95,9 @@ def check_update(u: ScoreUpdate) -> str | None:
         return f"dedupe time {u.until!r} outside [0, {2 * MAX_TS:.0f}]"
     if u.kind is Kind.STAR and not (isinstance(u.stars, int) and 0 <= u.stars <= MAX_STARS):
         return f"star count {u.stars!r} outside [0, {MAX_STARS}]"
-    if u.kind is Kind.PAPER and not (isinstance(u.version, int) and 0 <= u.version <= MAX_VERSION):
-        return f"paper version {u.version!r} outside [0, {MAX_VERSION}]"
+    if u.kind in (Kind.PAPER, Kind.TOPICS) and not (isinstance(u.version, int) and 0 <= u.version <= MAX_VERSION):
+        what = "paper" if u.kind is Kind.PAPER else "assignment"
+        return f"{what} version {u.version!r} outside [0, {MAX_VERSION}]"
     return None
 
 
@@ -136,10 +139,12 @@ class TrendStore(Protocol):
 
         Skipped, not counted: an offset below the stored next offset; an engagement event id already seen
         in its partition; a repeated view key, upvote, unvote without upvote, star snapshot without gain,
-        a re-announced paper without topic change. Refused and reported in `late`: an engagement event
-        older than its partition's event-time watermark minus the dedupe horizon (it could not be deduped).
-        Engagement for a paper not yet seen on papers.enriched is held: it accrues but is ranked only once
-        the paper is announced.
+        a re-announced paper without topic change, a topic assignment no newer than the paper's last one.
+        Refused and reported in `late`: an engagement event older than its partition's event-time watermark
+        minus the dedupe horizon (it could not be deduped). Engagement for a paper not yet seen on
+        papers.enriched is held: it accrues but is ranked only once the paper is announced. A paper's topics
+        are those of its latest assignment once it has one (papers.topics.v1 is the word of the topic job; an
+        assignment for a paper not announced yet waits for it), else its announced ones.
         """
         ...
 

@@ -13,6 +13,7 @@ Key layout (P = prefix, w = window, tp = <topic>:<partition>):
   P:z:<w>:t:<topic>      zset   paper -> S (the same S, for the papers of one topic)
   P:rec                  hash   paper -> packed record: per window S and S per event type, counts, star mark
   P:papers               hash   paper -> "<version>\\x1e<topic>\\x1f<topic>..." (announced papers)
+  P:assigned             hash   paper -> "<version>\\x1e<topic>\\x1f<topic>..." (its latest topic assignment)
   P:topics               set    every topic id ever seen (a rebase rescales each topic ranking)
   P:votes                hash   <paper>\\x1f<actor> -> "<ts> <weight>" of the standing upvote
   P:seen:<tp>            zset   i\\x1f<event id> -> ts, o\\x1f<view key> -> bucket end (whole seconds, rounded
@@ -86,6 +87,7 @@ class RedisTrendStore:
         p = prefix
         self.k_meta, self.k_papers, self.k_votes = f"{p}:meta", f"{p}:papers", f"{p}:votes"
         self.k_rec, self.k_topics, self.k_tmp, self.k_tmph = f"{p}:rec", f"{p}:topics", f"{p}:tmp", f"{p}:tmph"
+        self.k_assigned = f"{p}:assigned"
         nw = len(self.half_lives)
         self._rec = struct.Struct("<" + "d" * (nw * (1 + NE) + NE + 1))  # layout: apply.lua's header
         self._topic_hint: dict[str, tuple[str, ...]] = {}  # paper -> its topics as last seen here (see apply)
@@ -109,7 +111,8 @@ class RedisTrendStore:
     ) -> ApplyResult:
         updates, kept, invalid = screen(updates)  # the script checks the same bounds again, as a guard
         payload, seen_tps, topics = self._payload(partition_offsets, updates)
-        fixed = [self.k_meta, self.k_papers, self.k_votes, self.k_rec, self.k_topics, self.k_offsets(consumer)]
+        fixed = [self.k_meta, self.k_papers, self.k_votes, self.k_rec, self.k_topics, self.k_assigned]
+        fixed.append(self.k_offsets(consumer))
         fixed += [self.k_rank(w) for w in self.half_lives]
         fixed += [self.k_seen(tp) for tp in seen_tps]
         papers = list(dict.fromkeys(u.paper_id for u in updates))
@@ -145,7 +148,7 @@ class RedisTrendStore:
         if len(hint) > _HINT_MAX:  # a hint, not state: forgetting only costs one retry per paper
             hint.clear()
         for u in updates:
-            if u.kind is Kind.PAPER:
+            if u.kind is Kind.PAPER or u.kind is Kind.TOPICS:
                 hint[u.paper_id] = u.topics
 
     def _payload(
@@ -160,14 +163,14 @@ class RedisTrendStore:
         topics: set[str] = set()
         rows: list[list[Any]] = []
         add = rows.append
-        paper, once, vote, unvote, star = Kind.PAPER, Kind.ONCE, Kind.VOTE, Kind.UNVOTE, Kind.STAR
+        paper, assign, once, vote, unvote, star = Kind.PAPER, Kind.TOPICS, Kind.ONCE, Kind.VOTE, Kind.UNVOTE, Kind.STAR
         last_tp, ti = None, 0
         # unpacking the NamedTuple in the for statement beats 14 attribute lookups per row
         for k, etype, pid, ts, w, topic, part, off, eid, key, until, stars, ptopics, version in updates:
             if (topic, part) != last_tp:
                 last_tp = (topic, part)
                 ti = tps.setdefault(last_tp, len(tps) + 1)
-            if k is paper:
+            if k is paper or k is assign:
                 add([k, etype, pid, ts, w, ti, off, eid, list(ptopics), version])
                 topics.update(ptopics)
                 continue
@@ -195,15 +198,17 @@ class RedisTrendStore:
         return orjson.dumps(payload), [names[i - 1] for i in sorted(seen)], topics
 
     async def _paper_topics(self, papers: list[str]) -> set[str]:
+        """The stored topics and the assigned topics of these papers (the rankings an apply may touch)."""
         out: set[str] = set()
         if not papers:
             return out
-        for p, raw in zip(papers, await self.r.hmget(self.k_papers, papers), strict=True):
-            if raw:
-                joined = _s(raw).split("\x1e", 1)[1]
-                ts = tuple(t for t in joined.split("\x1f") if t)
-                self._topic_hint[p] = ts
-                out.update(ts)
+        for key in (self.k_papers, self.k_assigned):
+            for p, raw in zip(papers, await self.r.hmget(key, papers), strict=True):
+                if raw:
+                    joined = _s(raw).split("\x1e", 1)[1]
+                    ts = tuple(t for t in joined.split("\x1f") if t)
+                    self._topic_hint[p] = ts
+                    out.update(ts)
         return out
 
     async def rebase(self, window: str, new_t0: float) -> None:

@@ -111,7 +111,7 @@ class TrendReadService:
 
     async def latest(self, size: int) -> list[dict[str, Any]]:
         """The newest papers (by publication date, then by arrival)."""
-        res = await self.index.search(SearchRequest(q="", size=size, fields=FEED_FIELDS, highlight=False))
+        res = await self.index.search(SearchRequest(size=size, fields=FEED_FIELDS, highlight=False))
         return [{**h.doc, "id": h.id} for h in res.hits]
 
     async def explain(self, paper_id: str) -> dict[str, Any] | None:
@@ -149,7 +149,7 @@ class TrendReadService:
             size = DAILY_DEPTH if sort == "trending" else want
             res = await self.index.search(
                 SearchRequest(
-                    q="", size=size, filters=window, fields=FEED_FIELDS, order="arrival", highlight=False, count=False
+                    size=size, filters=window, fields=FEED_FIELDS, order="arrival", highlight=False, count=False
                 )
             )
             items = [{**h.doc, "id": h.id} for h in res.hits]

@@ -29,7 +29,7 @@ from .embedded import EmbeddedTrendStore, _State
 from .port import MAX_EXPONENT, ApplyResult, ScoreUpdate
 
 log = get_logger(__name__)
-FORMAT = 1  # bump when _State changes shape: older snapshots are then ignored (and the log replayed)
+FORMAT = 2  # bump when _State changes shape: older snapshots are then ignored (and the log replayed)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS snapshot (
     id INTEGER PRIMARY KEY CHECK (id = 1), format INTEGER NOT NULL, config TEXT NOT NULL, taken_at REAL NOT NULL,

@@ -113,6 +113,9 @@ class Apply:
         if u.kind is Kind.PAPER:
             self.paper(u)
             return
+        if u.kind is Kind.TOPICS:
+            self.assign(u)
+            return
         wm = self.st.watermark.get(tp, -math.inf)
         if u.ts < wm - self.store.horizon:
             self.late.append(i)
@@ -162,8 +165,37 @@ class Apply:
                 self.contribute(p, "star", u.ts, u.weight * (u.stars - hw), u.stars - hw)
         return True
 
+    def assign(self, u: ScoreUpdate) -> None:
+        """A topic assignment: recorded when newer than the paper's last one, and its topics given to the paper
+        at once if it is announced (apply.lua's assign does the same)."""
+        st, p = self.st, u.paper_id
+        last = st.assigned.get(p)
+        if last is not None and last[0] >= u.version:
+            return
+        self.put(st.assigned, p, (u.version, u.topics))
+        stored = st.papers.get(p)
+        if stored is not None and stored[1] != u.topics:
+            self.retopic(p, stored[1], u.topics)
+            self.put(st.papers, p, (stored[0], u.topics))
+            self.grow(st.topics, u.topics)
+        self.applied += 1
+
+    def retopic(self, p: str, old: tuple[str, ...], new: tuple[str, ...]) -> None:
+        """Move an announced paper's S from the rankings of its old topics to those of its new ones."""
+        z = self.z
+        for w in self.store.half_lives:
+            s = z("g", w)[p]
+            for t in old:
+                if t not in new:
+                    self.drop(z("t", w, t), p)
+            for t in new:
+                if t not in old:
+                    self.put(z("t", w, t), p, s)
+
     def paper(self, u: ScoreUpdate) -> None:
         st, z, put, p = self.st, self.z, self.put, u.paper_id
+        if (a := st.assigned.get(p)) is not None:  # the topic job's assignment wins over the announced topics
+            u = u._replace(topics=a[1])
         stored = st.papers.get(p)
         if stored is None:
             for w, h in self.store.half_lives.items():
@@ -181,14 +213,7 @@ class Apply:
             k = "prior" + SEP + p
             put(st.counts, k, st.counts.get(k, 0) + 1)
         elif u.version >= stored[0] and u.topics != stored[1]:
-            for w in self.store.half_lives:
-                s = z("g", w)[p]
-                for t in stored[1]:
-                    if t not in u.topics:
-                        self.drop(z("t", w, t), p)
-                for t in u.topics:
-                    if t not in stored[1]:
-                        put(z("t", w, t), p, s)
+            self.retopic(p, stored[1], u.topics)
         else:
             if u.version > stored[0]:
                 put(st.papers, p, (u.version, stored[1]))

@@ -74,7 +74,13 @@ class PapersReads:
             cursor=text(request.cursor, "cursor", MAX_CURSOR) or None,
         )
         return papers_pb2.SearchResponse(
-            total=page.total, items=[to_hit(i) for i in page.items], next_cursor=page.next_cursor or "", mode=page.mode
+            total=page.total,
+            items=[to_hit(i) for i in page.items],
+            next_cursor=page.next_cursor or "",
+            mode=page.mode,
+            total_relation=page.total_relation,
+            timed_out=page.timed_out,
+            degraded=page.degraded or "",
         )
 
     @unary

@@ -42,6 +42,7 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
         ({"q": "a", "cursor": "x.\u00e9"}, 400, "cursor"),  # non-ASCII signature (compare_digest TypeError)
         ({"q": "a\x00b"}, 400, "control character"),  # NUL reached SQLite's FTS5 parser
         ({"q": "a", "fields": "title,embedding"}, 422, "embedding is not served"),  # the raw vector
+        ({"q": "a", "facets": "colour"}, 400, "unknown facet"),
     ],
 )
 async def test_bad_searches(client: httpx.AsyncClient, params: dict[str, str], status: int, detail: str) -> None:

@@ -13,6 +13,7 @@ import pytest
 from paperwire_common.percolator import KnownWords, Percolator
 from paperwire_common.search.embedded import EmbeddedIndex
 from paperwire_common.search.port import SearchRequest
+from paperwire_common.search.query import parse
 from tests.conftest import SAMPLE
 
 TOPICS = ["tp-vision", "tp-language", "tp-robots"]
@@ -96,7 +97,7 @@ async def test_percolation_equals_search_over_the_sample() -> None:
             by_query.setdefault(q, set()).add(doc_id)
     mismatches = []
     for i, q in enumerate(qs):
-        res = await index.search(SearchRequest(q=q, size=1000, highlight=False))
+        res = await index.search(SearchRequest(parse(q), size=1000, highlight=False))
         want = {h.id for h in res.hits}
         got = by_query.get(f"q{i}", set())
         if want != got:
@@ -127,7 +128,7 @@ async def test_long_phrases_and_multi_token_words_equal_search() -> None:
     hits = await perc.match(docs)
     mismatches = []
     for i, q in enumerate(qs):
-        want = {h.id for h in (await index.search(SearchRequest(q=q, size=1000, highlight=False))).hits}
+        want = {h.id for h in (await index.search(SearchRequest(parse(q), size=1000, highlight=False))).hits}
         got = {pid for pid, qids in hits.items() if f"q{i}" in qids}
         if want != got:
             mismatches.append((q, sorted(want ^ got)[:3]))

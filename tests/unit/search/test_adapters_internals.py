@@ -11,8 +11,12 @@ from typing import Any
 import pytest
 
 from paperwire_common.search.document import suggest_prefix, suggest_rank, suggest_suffixes
-from paperwire_common.search.elastic import _node, _typo_candidates, _word_prefix_regex, stored_body
-from paperwire_common.search.embedded import EmbeddedIndex, _osa_within
+from paperwire_common.search.elastic import stored_body
+from paperwire_common.search.elastic.queries import keyword_query
+from paperwire_common.search.elastic.queries import node as _node
+from paperwire_common.search.elastic.suggest import word_prefix_regex as _word_prefix_regex
+from paperwire_common.search.embedded import EmbeddedIndex
+from paperwire_common.search.embedded.vocabulary import osa_within as _osa_within
 from paperwire_common.search.port import SearchRequest
 from paperwire_common.search.query import parse
 
@@ -47,12 +51,13 @@ def test_bounded_edit_distance_agrees_with_the_dp() -> None:
 
 def test_fts_expression_keeps_optional_clauses_scoring_and_has_a_unary_not() -> None:
     ix = EmbeddedIndex()
-    assert ix._fts(parse("a")) == '({title abstract} : "a")'
-    assert ix._fts(parse("+a b")) == '({title abstract} : "a") AND (({title abstract} : "b") OR every : "x")'
-    assert ix._fts(parse("-a")) == '(every : "x") NOT (({title abstract} : "a"))'
-    kw = ix._fts(parse("topic:NLP"))
+    assert ix.keyword.fts(parse("a").root) == '({title abstract} : "a")'
+    want = '({title abstract} : "a") AND (({title abstract} : "b") OR every : "x")'
+    assert ix.keyword.fts(parse("+a b").root) == want
+    assert ix.keyword.fts(parse("-a").root) == '(every : "x") NOT (({title abstract} : "a"))'
+    kw = ix.keyword.fts(parse("topic:NLP").root)
     assert kw.startswith('(topics : "') and kw[len('(topics : "') : -2].isdigit()
-    assert kw == ix._fts(parse("topic:nlp"))  # keyword clauses are case-insensitive
+    assert kw == ix.keyword.fts(parse("topic:nlp").root)  # keyword clauses are case-insensitive
 
 
 async def test_embedded_upgrades_a_v1_database(tmp_path: Path) -> None:
@@ -71,7 +76,7 @@ async def test_embedded_upgrades_a_v1_database(tmp_path: Path) -> None:
     db.commit()
     db.close()
     ix = EmbeddedIndex(path)
-    assert [h.id for h in (await ix.search(SearchRequest(q="graph"))).hits] == ["p1"]
+    assert [h.id for h in (await ix.search(SearchRequest(parse("graph")))).hits] == ["p1"]
     assert await ix.snapshot() == {"p1": 3}
     await ix.stop()
     again = EmbeddedIndex(path)  # now current: opened as is
@@ -95,7 +100,8 @@ def test_suggestion_normalisation() -> None:
 
 def test_elasticsearch_translation() -> None:
     assert _word_prefix_regex("time se") == "(.*[^a-zA-Z0-9])?[tT][iI][mM][eE][^a-zA-Z0-9]+[sS][eE].*"
-    q = _node(parse("graph -code:yes"))
+    pq = parse("graph -code:yes")
+    q = _node(pq.root, pq.typo_words)
     assert q == {
         "bool": {
             "should": [
@@ -120,22 +126,27 @@ def test_elasticsearch_translation() -> None:
 
 @pytest.mark.parametrize("q", ['"exact phrase"', "title:word"])
 def test_no_typo_tolerance_outside_free_words(q: str) -> None:
-    assert "fuzziness" not in json.dumps(_node(parse(q)))
+    pq = parse(q)
+    assert "fuzziness" not in json.dumps(keyword_query(pq, frozenset({"exact", "phrase", "word"})))
 
 
 def test_highlights_are_computed_without_fuzzy_expansion() -> None:
     """Highlighting a fuzzy query re-expands every typo neighbour on every hit: it tripled the search cost."""
     q = parse("graph transformr")
-    assert "fuzziness" in json.dumps(_node(q))
-    assert "fuzziness" not in json.dumps(_node(q, fuzzy=False))
-    assert json.dumps(_node(q, fuzzy=False)).count("multi_match") == json.dumps(_node(q)).count("multi_match")
+    assert "fuzziness" in json.dumps(_node(q.root, q.typo_words))
+    assert "fuzziness" not in json.dumps(_node(q.root))
+    exact, fuzzy = json.dumps(_node(q.root)), json.dumps(_node(q.root, q.typo_words))
+    assert exact.count('"query"') == fuzzy.count('"query"') == 2  # the same clauses, exact ones as BM25F
 
 
 def test_typo_tolerance_only_for_free_words_the_index_lacks() -> None:
     q = parse('graph Transformr "exact phrase" title:word state-of-the-art')
-    assert _typo_candidates(q) == {"graph", "transformr"}
-    body = json.dumps(_node(q, known=frozenset({"graph"})))
+    assert q.typo_words == {"graph", "transformr"}
+    body = json.dumps(keyword_query(q, q.typo_words - {"graph"}))
     assert body.count("fuzziness") == 1 and '"query": "Transformr", "fields"' in body
+    # A long query asks for typo tolerance on its first few distinct free words only.
+    many = parse(" ".join(f"word{c}" for c in "abcdefghijklmnop"))
+    assert many.typo_words == {f"word{c}" for c in "abcdefgh"}
 
 
 async def test_concurrent_searches_probe_a_new_word_once() -> None:
@@ -154,13 +165,13 @@ async def test_concurrent_searches_probe_a_new_word_once() -> None:
             return {"responses": [{"hits": {"total": {"value": int(w == "graph")}}} for w in words]}
 
     ix = ElasticIndex("http://127.0.0.1:1")
-    real, ix.es = ix.es, FakeES()  # type: ignore[assignment]
+    real, ix.known_words.es = ix.es, FakeES()  # type: ignore[assignment]
     try:
-        a, b = await asyncio.gather(ix._known_words({"graph", "trasformer"}), ix._known_words({"graph", "trasformer"}))
+        a, b = await asyncio.gather(ix.known_words({"graph", "trasformer"}), ix.known_words({"graph", "trasformer"}))
         assert a == b == frozenset({"graph"})
         assert calls == [["graph", "trasformer"]]
-        assert await ix._known_words({"graph"}) == {"graph"} and len(calls) == 1  # known words are cached
-        await ix._known_words({"trasformer"})  # an unknown word is asked again later (it may have arrived)
+        assert await ix.known_words({"graph"}) == {"graph"} and len(calls) == 1  # known words are cached
+        await ix.known_words({"trasformer"})  # an unknown word is asked again later (it may have arrived)
         assert calls[1:] == [["trasformer"]]
     finally:
         await real.close()
@@ -181,8 +192,8 @@ async def test_a_v2_embedded_index_gains_the_arrival_column_from_its_documents(t
     db.close()
     ix = EmbeddedIndex(path)
     try:
-        got = await ix.search(SearchRequest(q="graphs", order="arrival", highlight=False))
+        got = await ix.search(SearchRequest(parse("graphs"), order="arrival", highlight=False))
         assert [h.id for h in got.hits] == ["new", "old", "none"]
-        assert ix.db.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert ix.store.db.execute("PRAGMA user_version").fetchone()[0] == 3
     finally:
         await ix.stop()
