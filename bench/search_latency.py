@@ -467,6 +467,9 @@ def start_gateway(a: argparse.Namespace, port: int, embeddings: bool) -> subproc
         "PAPERWIRE_GATEWAY_PORT": str(port),
         "PAPERWIRE_GATEWAY_GRPC_PORT": "0",
         "PAPERWIRE_LOG_LEVEL": "WARNING",
+        "PAPERWIRE_MASTER_KEY": os.environ.get("PAPERWIRE_MASTER_KEY") or "bench-master-key-0123456789abcdef",
+        # The load comes from one address: a quota it never reaches (the quota is still counted per request).
+        "PAPERWIRE_GATEWAY_RATE_LIMIT_ANONYMOUS": "100000000/minute",
     }
     exe = shutil.which("paperwire", path=str(Path(sys.executable).parent))
     cmd = [exe, "run", "gateway"] if exe else [sys.executable, "-m", "paperwire_cli.main", "run", "gateway"]

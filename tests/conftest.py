@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -18,6 +19,18 @@ SAMPLE = ROOT / "data" / "sample" / "seed_papers.jsonl"
 SEED_PAGE = ROOT / "data" / "sample" / "seed_page.txt"
 _NAMESPACES: set[str] = set()  # created in this session: only these are cleaned up (others may be running)
 REQUIRE = os.environ.get("PAPERWIRE_REQUIRE_SERVERS") == "1"
+# The master key of gateways built in tests (create_app(..., master_key=TEST_MASTER_KEY)): every scope, no quota.
+TEST_MASTER_KEY = "test-master-key-0123456789abcdef"
+MASTER_AUTH = {"Authorization": f"Bearer {TEST_MASTER_KEY}"}
+
+
+async def mint_key(c: httpx.AsyncClient, *scopes: str, name: str = "test") -> dict[str, str]:
+    """A new API key with these scopes from a gateway whose master key is TEST_MASTER_KEY (POST /v1/keys): the
+    Authorization header that sends it."""
+    r = await c.post("/v1/keys", json={"name": name, "scopes": list(scopes)}, headers=MASTER_AUTH)
+    assert r.status_code == 201, r.text
+    return {"Authorization": f"Bearer {r.json()['key']}"}
+
 
 KAFKA = os.environ.get("PAPERWIRE_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 ES = os.environ.get("PAPERWIRE_ELASTICSEARCH_URL", "http://127.0.0.1:9200")

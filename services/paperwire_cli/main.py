@@ -11,6 +11,8 @@ from paperwire_common.logging import configure_logging
 from paperwire_common.settings import CommonSettings
 from paperwire_common.workers import WORKERS
 
+from .api_cmds import add_keys_parser, cmd_ingest
+
 
 def _backend_env(args: argparse.Namespace) -> None:
     # --backend is a shortcut for PAPERWIRE_BACKEND, so every settings class sees the same choice.
@@ -19,7 +21,13 @@ def _backend_env(args: argparse.Namespace) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from paperwire_common.keys.master import missing
+
     from .runner import SAMPLE, SERVICES, run_all, run_one
+
+    if args.service in ("all", "gateway") and (why := missing(CommonSettings())):
+        print(f"paperwire: the gateway refuses to start: {why}", file=sys.stderr)
+        return 2
 
     if args.service == "all":
         ingest = args.ingest if args.ingest is not None else ([str(SAMPLE)] if not args.no_sample else [])
@@ -38,45 +46,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         return 2
     return asyncio.run(run_one(args.service))
-
-
-def cmd_ingest(args: argparse.Namespace) -> int:
-    import httpx
-
-    from paperwire_common.backends import make_backends
-    from paperwire_ingestor.records import FormatError
-    from paperwire_ingestor.service import Ingestor
-
-    if CommonSettings().backend == "embedded":
-        print(
-            "paperwire: `ingest` publishes to Kafka (--backend kafka); with the embedded backend use "
-            "`paperwire run all --ingest PATH`",
-            file=sys.stderr,
-        )
-        return 2
-
-    async def go() -> int:
-        b = make_backends(CommonSettings(), client_id="paperwire-ingestor")
-        await b.start()
-        try:
-            total = 0
-            for target in args.sources:
-                s = await Ingestor(b).ingest_path(target, args.format)
-                print(f"{target}: {s.line()}")
-                for r in s.reasons[: args.show_rejections]:
-                    print(f"  rejected {r}")
-                if len(s.reasons) > args.show_rejections:
-                    print(f"  ... {len(s.reasons) - args.show_rejections} more rejections")
-                total += s.read
-            return 0
-        except (FormatError, httpx.HTTPError, OSError) as e:
-            # A bad file or URL: a message and a non-zero exit; what was published before stays published.
-            print(f"paperwire: {e}", file=sys.stderr)
-            return 1
-        finally:
-            await b.stop()
-
-    return asyncio.run(go())
 
 
 def cmd_topics(args: argparse.Namespace) -> int:
@@ -242,7 +211,10 @@ def parser() -> argparse.ArgumentParser:
     )
     i.add_argument("--backend", choices=["embedded", "kafka"])
     i.add_argument("--show-rejections", type=int, default=20, metavar="N")
+    i.add_argument("--to", metavar="URL", help="send the files to this gateway's POST /v1/papers instead")
+    i.add_argument("--key", help="(--to) an API key with papers:write (default: $PAPERWIRE_API_KEY)")
     i.set_defaults(func=cmd_ingest)
+    add_keys_parser(sub)
 
     k = sub.add_parser(
         "streams",

@@ -150,7 +150,7 @@ async def run_all(ingest: list[str], on_ready: Callable[[], Awaitable[None]] | N
 
     # One model in memory: the gateway embeds queries with the encoder a worker already loaded.
     encoder = next((svc.encoder for n, (svc, _) in workers.items() if REGISTRY[n].encoder), None)
-    gateway = Gateway(b, readiness=readiness, encoder=encoder)
+    gateway = Gateway(b, readiness=readiness, encoder=encoder, ingest=Ingestor(b).ingest_bytes)
     settle_heap()
     tasks = {n: asyncio.create_task(lp.run(stop), name=n) for n, (_, lp) in workers.items()}
     for n, (svc, _) in workers.items():
@@ -197,8 +197,10 @@ async def run_one(name: str) -> int:
     tasks: dict[str, asyncio.Task[Any]] = {}
     if name == "gateway":
         from paperwire_gateway.service import Gateway
+        from paperwire_ingestor.service import Ingestor
 
-        tasks[name] = asyncio.create_task(Gateway(b, encoder=load_encoder(common)).run(stop))
+        gateway = Gateway(b, encoder=load_encoder(common), ingest=Ingestor(b).ingest_bytes)
+        tasks[name] = asyncio.create_task(gateway.run(stop))
     else:
         svc, lp = build_worker(name, b, common)
         port = lp.settings.health_port or REGISTRY[name].health_port

@@ -1,8 +1,8 @@
 """Build every store a service needs from the settings (the one place that knows both backends).
 
-`make_backends` builds them all at once — bus, index, registry, trend store, topic store, subscription store and
-delivery outbox — so every service of a process shares the same instances: in embedded mode the gateway reads the
-very stores the workers write.
+`make_backends` builds them all at once — bus, index, registry, trend store, topic store, subscription store,
+delivery outbox, API key store and intake store — so every service of a process shares the same instances: in
+embedded mode the gateway reads the very stores the workers write.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from typing import Any
 from .bus.embedded import EmbeddedBus
 from .bus.port import EventBus
 from .deliveries import DeliveryStore, make_delivery_store
+from .intake import IntakeStore, make_intake_store
+from .keys import KeyStore, make_key_store
 from .registry import MemoryRegistry, PaperRegistry, RedisRegistry, SqliteRegistry
 from .search.embedded import EmbeddedIndex
 from .search.port import SearchIndex
@@ -40,6 +42,8 @@ class Backends:
     subscriptions: SubscriptionStore
     deliveries: DeliveryStore
     redis: Any = None
+    keys: KeyStore = field(default_factory=lambda: make_key_store(None))
+    intake: IntakeStore = field(default_factory=lambda: make_intake_store(None))
     _started: bool = field(default=False, repr=False)
 
     async def start(self) -> None:
@@ -74,9 +78,10 @@ def make_backends(
     topics: TopicStoreSettings | None = None,
     notify: NotifySettings | None = None,
 ) -> Backends:
-    """Every adapter of `settings.backend`. The trend and topic stores take their settings (half-lives, dedupe
-    horizon, retention) from `trends` / `topics`, the outbox its retention from `notify`, by default from the
-    environment (PAPERWIRE_TRENDING_*, PAPERWIRE_NOTIFIER_*)."""
+    """Every adapter of `settings.backend` (bus, index, registry, trend, topic, subscription, delivery, API key and
+    intake stores). The trend and topic stores take their settings (half-lives, dedupe horizon, retention) from
+    `trends` / `topics`, the outbox its retention from `notify`, by default from the environment
+    (PAPERWIRE_TRENDING_*, PAPERWIRE_NOTIFIER_*)."""
     ts = trends or TrendSettings()
     retention = (topics or TopicStoreSettings()).topics_emitted_retention_s
     outbox_retention = (notify or NotifySettings()).retention_s
@@ -128,4 +133,18 @@ def make_backends(
     )
     subscriptions = make_subscription_store(db, bus, settings, redis)
     deliveries = make_delivery_store(db, redis, settings.namespace, retention_s=outbox_retention)
-    return Backends(settings, bus, index, registry, trend_store, topic_store, subscriptions, deliveries, redis)
+    keys = make_key_store(redis, settings.namespace, os.path.join(data, "keys.sqlite") if data else None)
+    intake = make_intake_store(redis, settings.namespace, os.path.join(data, "intake.sqlite") if data else None)
+    return Backends(
+        settings,
+        bus,
+        index,
+        registry,
+        trend_store,
+        topic_store,
+        subscriptions,
+        deliveries,
+        redis,
+        keys=keys,
+        intake=intake,
+    )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .workers import health_ports_text
@@ -38,7 +38,12 @@ class CommonSettings(BaseSettings):
     embedded_data_dir: str | None = Field(
         None,
         description="where the embedded backend persists (SQLite: bus log, index, registry, trend snapshot, "
-        "topics, notifications); unset = all in memory (`make run`: .paperwire/data)",
+        "topics, notifications, API keys, intake); unset = all in memory (`make run`: .paperwire/data)",
+    )
+    master_key: SecretStr | None = Field(
+        None,
+        description="the operator's credential: manages API keys, holds every scope (embedded backend: generated "
+        "into the data dir as master.key when unset; kafka backend: required by the gateway)",
     )
     embeddings: bool = Field(True, description="compute sentence embeddings (needs the ONNX model stack)")
     health_host: str = Field("127.0.0.1", description="bind address of a lone service's health/metrics port")

@@ -10,32 +10,37 @@ request that would cost more than the dependency does.
 
 # No `from __future__ import annotations`: FastAPI reads the Annotated dependencies at runtime.
 
-import hashlib
-import hmac
-from collections.abc import Callable
+import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BeforeValidator
 
 from paperwire_common.bus.port import EventBus
 from paperwire_common.clock import Clock
+from paperwire_common.ingest import IngestSummary
+from paperwire_common.intake import IntakeStore
+from paperwire_common.keys import KeyService, Principal, Scope
 from paperwire_common.mail.digest import DigestBuilder
 from paperwire_common.readiness import Probe
 from paperwire_common.search.port import SearchIndex
 from paperwire_common.search.service import SearchService
-from paperwire_common.subscriptions.service import SubscriptionService
+from paperwire_common.subscriptions.service import ANONYMOUS, SubscriptionService
 from paperwire_common.topics.service import TopicReadService
 from paperwire_common.trends.service import TrendReadService
 
 from .availability import Breaker
+from .ratelimit import RateLimits
 from .revalidation import FeedVersions
 from .settings import GatewaySettings
 from .site.labels import TopicLabels
 
 Readiness = Callable[[], dict[str, bool]]
+# POST /v1/papers: (body, format name or "auto") -> summary; the runner passes the ingestor's in.
+PaperIngest = Callable[[bytes, str], Awaitable[IngestSummary]]
 # Marks the `size` parameters bounded by GatewaySettings.max_page_size: openapi.py writes the bound in.
 PAGE_SIZE_MARK = "x-paperwire-page-size"
 
@@ -53,11 +58,15 @@ class GatewayContext:
     topics: TopicReadService
     subscriptions: SubscriptionService
     digests: DigestBuilder
+    keys: KeyService
+    intake: IntakeStore
     public_url: str = "http://127.0.0.1:8000"  # base of links to the site (PAPERWIRE_PUBLIC_URL), no trailing /
     feed_versions: FeedVersions = field(default_factory=FeedVersions)
     readiness: Readiness | None = None  # in-process services' readiness (run all), besides the backends
     probes: dict[str, Probe] = field(default_factory=dict)  # the backends /readyz probes (kafka, elasticsearch, ...)
     kafka_breaker: Breaker = field(default_factory=lambda: Breaker("kafka", 5.0))  # writes fail fast while down
+    ingest: PaperIngest | None = None  # None: this gateway cannot take papers (503)
+    limits: RateLimits | None = None  # the quotas REST (access.py) and gRPC (grpc/auth.py) both count; None = off
     topic_labels: TopicLabels = field(default_factory=TopicLabels)  # the site's cache of topic labels
 
 
@@ -129,42 +138,16 @@ async def get_digests(request: Request) -> DigestBuilder:
     return context(request).digests
 
 
-# ---------------------------------------------------------------------------------------------- credentials
-# Until API keys land (the `api` branch: PAPERWIRE_MASTER_KEY, scopes), the bearer token itself is the identity:
-# its owner id is derived from it, so whoever holds a token sees and changes only the subscriptions made with it.
-# With keys, get_current_owner becomes "the key (scope subscriptions:write) -> its id" and require_operator
-# "the key has scope admin"; the routes, which only take `CurrentOwner` / `Operator`, stay as they are.
-bearer = HTTPBearer(
-    auto_error=False,
-    description="A bearer token. Subscriptions belong to the token that made them; operator routes need "
-    "PAPERWIRE_GATEWAY_OPERATOR_TOKEN.",
-)
-Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+async def get_key_service(request: Request) -> KeyService:
+    return context(request).keys
 
 
-def _unauthorized(detail: str) -> HTTPException:
-    return HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
+async def get_intake(request: Request) -> IntakeStore:
+    return context(request).intake
 
 
-def owner_of(token: str) -> str:
-    """The owner id of a bearer token (never the token itself: owner ids are stored and logged)."""
-    return "tok_" + hashlib.sha256(token.encode()).hexdigest()[:32]
-
-
-async def get_current_owner(credentials: Credentials) -> str:
-    if credentials is None or not credentials.credentials:
-        raise _unauthorized("this route needs a credential: Authorization: Bearer <token>")
-    return owner_of(credentials.credentials)
-
-
-async def require_operator(request: Request, credentials: Credentials) -> None:
-    if credentials is None or not credentials.credentials:
-        raise _unauthorized("this route needs the operator credential: Authorization: Bearer <token>")
-    want = context(request).settings.operator_token
-    if not want:
-        raise HTTPException(403, "no operator credential is configured (PAPERWIRE_GATEWAY_OPERATOR_TOKEN)")
-    if not hmac.compare_digest(want.encode(), credentials.credentials.encode()):
-        raise HTTPException(403, "this credential is not the operator's")
+async def get_ingest(request: Request) -> PaperIngest | None:
+    return context(request).ingest
 
 
 SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
@@ -182,8 +165,75 @@ PublicUrlDep = Annotated[str, Depends(get_public_url)]
 FeedVersionsDep = Annotated[FeedVersions, Depends(get_feed_versions)]
 SubscriptionServiceDep = Annotated[SubscriptionService, Depends(get_subscription_service)]
 DigestsDep = Annotated[DigestBuilder, Depends(get_digests)]
+KeyServiceDep = Annotated[KeyService, Depends(get_key_service)]
+IntakeDep = Annotated[IntakeStore, Depends(get_intake)]
+IngestDep = Annotated[PaperIngest | None, Depends(get_ingest)]
+
+# ------------------------------------------------------------------------------------------------ keys and scopes
+# access.py verifies the bearer key of every request (401 for a bad one) and leaves its Principal in the scope.
+
+CHALLENGE = 'Bearer realm="paperwire"'
+
+
+async def get_current_key(request: Request) -> Principal | None:
+    """The Principal of the request's key; None for an anonymous request."""
+    principal: Principal | None = request.scope.get("state", {}).get("principal")
+    return principal
+
+
+CurrentKey = Annotated[Principal | None, Depends(get_current_key)]
+
+
+def require_scope(scope: Scope) -> Any:
+    """A dependency giving the request's Principal when its key holds `scope` (the master key holds every one):
+    no key → 401 with `WWW-Authenticate`, a key without the scope → 403. Use as
+    `key: Annotated[Principal, require_scope("subscriptions:write")]` or in `dependencies=[...]`."""
+
+    async def scoped(request: Request) -> Principal:
+        principal = await get_current_key(request)
+        if principal is None:
+            raise HTTPException(401, f"this needs a key with scope {scope}", headers={"WWW-Authenticate": CHALLENGE})
+        if not principal.allows(scope):
+            raise HTTPException(403, f"the key {principal.key_id} lacks the scope {scope}")
+        return principal
+
+    scoped.__name__ = "require_" + scope.replace(":", "_")
+    return Depends(scoped)
+
+
+async def require_master(request: Request) -> Principal:
+    """The master key only (key management)."""
+    principal = await get_current_key(request)
+    if principal is None:
+        raise HTTPException(401, "this needs the master key", headers={"WWW-Authenticate": CHALLENGE})
+    if not principal.master:
+        raise HTTPException(403, "only the master key manages keys")
+    return principal
+
+
+EventsWriter = Annotated[Principal, require_scope("events:write")]
+PapersWriter = Annotated[Principal, require_scope("papers:write")]
+SubscriptionsWriter = Annotated[Principal, require_scope("subscriptions:write")]
+Admin = Annotated[Principal, require_scope("admin")]
+MasterKey = Annotated[Principal, Depends(require_master)]
+
+
+async def get_current_owner(key: SubscriptionsWriter) -> str:
+    """Whose subscriptions these are: the key's id (`k_…`, or `master`). A key sees and changes only the
+    subscriptions made with it; the site's anonymous e-mail sign-ups belong to ANONYMOUS, which no key id can be
+    (KeyRecord ids are `k_…`)."""
+    if key.key_id == ANONYMOUS:  # unreachable by construction; kept so no future id scheme can reach them
+        raise HTTPException(403, "this key cannot own subscriptions")
+    return key.key_id
+
+
+async def require_operator(key: Admin) -> Principal:
+    """Operator routes of the services (the digest run): a key with scope `admin`, or the master key."""
+    return key
+
+
 CurrentOwner = Annotated[str, Depends(get_current_owner)]
-Operator = Annotated[None, Depends(require_operator)]
+Operator = Annotated[Principal, Depends(require_operator)]
 
 
 def check_page_size(size: int, settings: GatewaySettings) -> int:
@@ -231,3 +281,17 @@ def page_size(default: int) -> Any:
 PageSize = Annotated[int, page_size(10)]  # search, similar papers, recommendations
 FeedSize = Annotated[int, page_size(20)]  # trending and latest feeds
 TopicListSize = Annotated[int, page_size(50)]  # topics
+
+
+# ------------------------------------------------------------------------------------------------ dates
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_date(value: Any) -> Any:
+    if isinstance(value, str) and not _ISO_DATE.fullmatch(value):
+        raise ValueError("Input should be a date like 2024-05-31")
+    return value
+
+
+# A query date exactly as the document says (format: date): pydantic alone would read `0` as 1970-01-01.
+ISO_DATE = BeforeValidator(_iso_date)

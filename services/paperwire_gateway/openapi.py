@@ -13,9 +13,11 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from .access import OPERATIONS, keyless
 from .deps import PAGE_SIZE_MARK
 from .problems import PROBLEM
 from .routes_events import MAX_EVENTS_MARK
+from .schemas import ERRORS
 from .settings import GatewaySettings
 
 _REF = "#/components/schemas/"
@@ -58,6 +60,48 @@ def _max_events(node: Any, top: int) -> None:
             _max_events(v, top)
 
 
+SECURITY = "bearerKey"
+_HEADER = {"schema": {"type": "string"}}
+RATE_HEADERS = {
+    "RateLimit-Policy": {**_HEADER, "description": 'the quota: `"key";q=600;w=60` (q requests per w seconds)'},
+    "RateLimit": {**_HEADER, "description": 'what is left of it: `"key";r=599;t=60` (r requests, t seconds)'},
+}
+
+
+def _access(doc: dict[str, Any], settings: GatewaySettings) -> None:
+    """Keys and quotas as the access middleware applies them: every operation but the health and metrics ones
+    may answer 401 (a bad key) and 429 (over the quota) and carries the RateLimit headers; writes (they answer
+    403) need a key, reads need one only when reads are not public."""
+    doc.setdefault("components", {}).setdefault("securitySchemes", {})[SECURITY] = {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "an API key (POST /v1/keys with the master key), or the master key",
+    }
+    problem = {PROBLEM: {"schema": {"$ref": _REF + "Problem"}}}
+    for path, ops in doc.get("paths", {}).items():
+        if path in OPERATIONS:
+            continue
+        for method, op in ops.items():
+            answers = op.setdefault("responses", {})
+            writes = "403" in answers
+            statuses = ["401", "429"] if settings.rate_limits else ["401"]
+            for status in statuses:
+                answers.setdefault(status, {"description": ERRORS[int(status)], "content": problem})
+            answers["401"].setdefault("headers", {})["WWW-Authenticate"] = {
+                **_HEADER,
+                "description": 'the scheme and error: `Bearer realm="paperwire", error="invalid_token"`',
+            }
+            if settings.rate_limits:
+                for status, answer in answers.items():
+                    if status != "401":
+                        answer.setdefault("headers", {}).update(RATE_HEADERS)
+                answers["429"]["headers"]["Retry-After"] = {"schema": {"type": "integer"}, "description": "seconds"}
+            keyed: list[dict[str, list[str]]] = [{SECURITY: []}]
+            # What Access refuses without a key: writes by their scope, reads when they are not public.
+            read_needs_key = not settings.public_reads and method in ("get", "head") and not keyless(path)
+            op["security"] = keyed if writes or read_needs_key else [{}, *keyed]
+
+
 def build(app: FastAPI, settings: GatewaySettings) -> dict[str, Any]:
     doc = get_openapi(
         title=app.title,
@@ -69,6 +113,7 @@ def build(app: FastAPI, settings: GatewaySettings) -> dict[str, Any]:
     )
     _errors_as_problems(doc)
     _page_sizes(doc, settings.max_page_size)
+    _access(doc, settings)
     for op in _operations(doc):
         _max_events(op.get("requestBody"), settings.max_events_per_request)
     return doc

@@ -6,8 +6,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from paperwire_common.logging import get_logger
 from paperwire_common.search.query import QuerySyntaxError
@@ -84,7 +85,10 @@ def install(app: FastAPI, retry_after_s: int = 5) -> None:
         return problem(429, "Too Many Requests", str(exc), headers={"Retry-After": retry})
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 405:
+            return problem(405, "Method Not Allowed", f"{request.method} is not allowed here", headers=_allow(request))
+        # Keeps the exception's headers: a 405's `Allow`, a 401's `WWW-Authenticate`.
         return problem(
             exc.status_code,
             _title(exc.status_code),
@@ -92,10 +96,29 @@ def install(app: FastAPI, retry_after_s: int = 5) -> None:
             headers=dict(exc.headers) if exc.headers else None,
         )
 
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(_: Request, exc: ClientDisconnect) -> Response:
+        # The client left (or timeouts.py cut a slow body off with its 408): nobody reads an answer.
+        return Response(status_code=400)
+
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
         log.exception("gateway.unhandled", path=request.url.path)
         return problem(500, "Internal error", "the server failed; the error was logged")
+
+
+def _allow(request: Request) -> dict[str, str]:
+    """`Allow` with the methods of every route of this path (Starlette names only the first route's)."""
+    path = request.scope["path"]
+    methods = {m for regex, ms in request.app.state.route_methods if regex.match(path) for m in ms}
+    return {"Allow": ", ".join(sorted(methods))}
+
+
+def index_methods(app: FastAPI, routers: list[Any]) -> None:
+    """Remember each route's path pattern and methods, for `Allow` (FastAPI wraps included routers)."""
+    app.state.route_methods = [
+        (r.path_regex, frozenset(r.methods)) for router in routers for r in router.routes if getattr(r, "methods", None)
+    ]
 
 
 def _title(status: int) -> str:

@@ -19,7 +19,7 @@ from fastapi import APIRouter, HTTPException, Query
 
 from paperwire_common.trends.service import DAILY_DEPTH, DailyEntry, DailySort
 
-from .deps import TrendServiceDep
+from .deps import ISO_DATE, TrendServiceDep
 from .schemas import DailyPaper, problems
 
 router = APIRouter(tags=["compatibility"])
@@ -105,7 +105,7 @@ def arrival_window(date: dt.date | None, week: str | None, month: str | None) ->
 )
 async def daily_papers(
     trends: TrendServiceDep,
-    date: Annotated[dt.date | None, Query(description="the day papers arrived, YYYY-MM-DD (UTC)")] = None,
+    date: Annotated[dt.date | None, ISO_DATE, Query(description="the day papers arrived, YYYY-MM-DD (UTC)")] = None,
     week: Annotated[str | None, Query(pattern=r"^\d{4}-W\d{2}$", description="an ISO week, YYYY-Www")] = None,
     month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$", description="a month, YYYY-MM")] = None,
     sort: DailySort = "publishedAt",

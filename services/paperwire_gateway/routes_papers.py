@@ -7,10 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 
 from . import scholar
+from .bodies import JSON_ONLY
 from .deps import IndexDep, PageSize, PublicUrlDep, SearchServiceDep
 from .schemas import Paper, Recommendations, RecommendationsRequest, SimilarPapers, problems
 
 router = APIRouter(tags=["papers"])
+# Index-internal fields no answer carries (the raw vector: a search's `fields=embedding` is refused too).
+HIDDEN_FIELDS = frozenset({"embedding"})
 
 
 @router.get("/v1/papers/{paper_id}", response_model=Paper, response_model_exclude_unset=True, responses=problems(404))
@@ -19,8 +22,7 @@ async def get_paper(index: IndexDep, paper_id: str) -> dict[str, Any]:
     doc = await index.get(paper_id)
     if doc is None:
         raise HTTPException(404, f"no paper with id {paper_id!r}")
-    doc.pop("embedding", None)
-    return dict(doc)
+    return {k: v for k, v in doc.items() if k not in HIDDEN_FIELDS}
 
 
 @router.get(
@@ -39,7 +41,8 @@ async def similar_papers(svc: SearchServiceDep, paper_id: str, size: PageSize) -
     "/v1/recommendations",
     response_model=Recommendations,
     response_model_exclude_unset=True,
-    responses=problems(400, 404, 413, 422),
+    responses=problems(400, 404, 413, 415, 422),
+    dependencies=[JSON_ONLY],
 )
 async def recommendations(
     svc: SearchServiceDep,

@@ -10,7 +10,8 @@ from fastapi import APIRouter, HTTPException, Query
 from paperwire_common.search.port import Filters
 from paperwire_common.search.service import parse_facets
 
-from .deps import PageSize, SearchServiceDep
+from .deps import ISO_DATE, PageSize, SearchServiceDep
+from .routes_papers import HIDDEN_FIELDS
 from .schemas import SearchPage, Suggestions, problems
 
 router = APIRouter(tags=["search"])
@@ -29,8 +30,10 @@ async def search(
     topic: Annotated[str | None, Query(max_length=200)] = None,
     has_code: bool | None = None,
     source: Annotated[str | None, Query(max_length=50)] = None,
-    from_: Annotated[dt.date | None, Query(alias="from", description="published on or after (YYYY-MM-DD)")] = None,
-    to: Annotated[dt.date | None, Query(description="published on or before (YYYY-MM-DD)")] = None,
+    from_: Annotated[
+        dt.date | None, ISO_DATE, Query(alias="from", description="published on or after (YYYY-MM-DD)")
+    ] = None,
+    to: Annotated[dt.date | None, ISO_DATE, Query(description="published on or before (YYYY-MM-DD)")] = None,
     cursor: Annotated[str | None, Query(max_length=4000, description="next_cursor of the previous page")] = None,
     fields: Annotated[str | None, Query(max_length=500, description="comma-separated fields to return")] = None,
     explain: bool = False,
@@ -50,6 +53,8 @@ async def search(
         date_to=to.isoformat() if to else None,
     )
     want = tuple(f.strip() for f in fields.split(",") if f.strip()) if fields else None
+    if want and (hidden := sorted(HIDDEN_FIELDS & set(want))):
+        raise HTTPException(422, f"fields: {', '.join(hidden)} is not served (see /v1/papers/{{id}}/similar)")
     page = await svc.search(
         q,
         mode=mode,

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse
 
+from .bodies import JSON_ONLY
 from .deps import SubscriptionServiceDep
 from .schemas import EmailSignupIn, SignupAccepted, problems
 from .site import render
@@ -30,7 +31,16 @@ ONE_CLICK_BODY = {
     "required": False,
     "content": {
         "application/x-www-form-urlencoded": {
-            "schema": {"type": "object", "properties": {"List-Unsubscribe": {"type": "string", "enum": ["One-Click"]}}}
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "List-Unsubscribe": {
+                        "type": "string",
+                        "description": "`One-Click` as mail clients send it (RFC 8058); not checked: the token in "
+                        "the URL is the credential, and no unsubscribe is refused over its body",
+                    }
+                },
+            }
         }
     },
 }
@@ -48,13 +58,15 @@ def page(title: str, *paragraphs: str, one_click: bool = False) -> HTMLResponse:
     status_code=202,
     response_model=SignupAccepted,
     responses=problems(
-        400, 422, why={400: "the body is not JSON", 422: "not an e-mail address, or an invalid saved search"}
+        400, 415, 422, why={400: "the body is not JSON", 422: "not an e-mail address, or an invalid saved search"}
     ),
+    dependencies=[JSON_ONLY],
 )
 async def sign_up(subs: SubscriptionServiceDep, body: EmailSignupIn) -> dict[str, Any]:
-    """Sign up for the daily digest without a key (the site's form). A confirmation e-mail goes to the address
-    unless one went there in the current sign-up period (PAPERWIRE_NOTIFIER_SIGNUP_PERIOD_S); nothing is sent
-    until its link is followed. The answer is the same either way: it tells nobody whether an address is
+    """Sign up for the daily digest without a key (the site's form; it spends the client address's quota,
+    PAPERWIRE_GATEWAY_RATE_LIMIT_ANONYMOUS, like any request without a key). A confirmation e-mail goes to the
+    address unless one went there in the current sign-up period (PAPERWIRE_NOTIFIER_SIGNUP_PERIOD_S); nothing is
+    sent until its link is followed. The answer is the same either way: it tells nobody whether an address is
     subscribed."""
     await subs.sign_up(body.email, body.query, tuple(body.topics))
     return {

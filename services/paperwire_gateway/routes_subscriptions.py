@@ -1,17 +1,20 @@
 """Subscriptions, as their owner manages them: webhooks (signed, Standard Webhooks) and daily digest e-mails; the
-delivery log; and the operator's digest run. Every route but the digest run is owner-scoped: another owner's
-subscription id is a 404, as an unknown one is."""
+delivery log; and the operator's digest run. The owner is the API key (scope `subscriptions:write`): every route
+but the digest run (scope `admin`) is owner-scoped, and another key's subscription id is a 404, as an unknown
+one is."""
 
 # No `from __future__ import annotations`: FastAPI reads the dependencies from the annotations.
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Response
+from starlette.convertors import StringConvertor, register_url_convertor
 
 from paperwire_common.clock import iso
 from paperwire_common.mail.digest import digest_day
 from paperwire_common.subscriptions.service import NewSubscription, attempt_view, public_view
 
+from .bodies import JSON_ONLY
 from .deps import ClockDep, CurrentOwner, DigestsDep, Operator, SubscriptionServiceDep
 from .schemas import (
     DeliveryLog,
@@ -26,9 +29,19 @@ from .schemas import (
     problems,
 )
 
+
+class SubscriptionPath(StringConvertor):
+    """`{subscription_id:subscription}`: a path segment that is not `email`. OpenAPI matches the concrete path
+    /v1/subscriptions/email (the sign-up, POST) before the templated /v1/subscriptions/{subscription_id}, so a
+    GET there is a 405 with `Allow: POST`, not a lookup of a subscription called "email"."""
+
+    regex = r"(?!email$)[^/]+"
+
+
+register_url_convertor("subscription", SubscriptionPath())
 router = APIRouter(tags=["subscriptions"])
 SubscriptionId = Annotated[str, Path(min_length=1, max_length=64, description="the subscription's id (sub_...)")]
-OWNED = (401, 404, 422)
+OWNED = (401, 403, 404, 422)  # 403: the key lacks subscriptions:write
 REFUSED = {
     422: "invalid body, or a webhook URL the SSRF guard refuses (loopback, private, link-local, CGNAT, multicast, "
     "reserved or IPv4-mapped addresses, or http without PAPERWIRE_NOTIFIER_ALLOW_HTTP): `detail` says why",
@@ -56,7 +69,8 @@ def _new(body: Any) -> NewSubscription:
     status_code=201,
     response_model=SubscriptionCreated,
     response_model_exclude_unset=True,
-    responses=problems(400, 401, 422, 429, why=REFUSED),
+    responses=problems(400, 401, 403, 415, 422, 429, why=REFUSED),
+    dependencies=[JSON_ONLY],
 )
 async def create_subscription(
     subs: SubscriptionServiceDep, owner: CurrentOwner, body: Annotated[SubscriptionIn, Body()]
@@ -75,7 +89,7 @@ async def create_subscription(
     "/v1/subscriptions",
     response_model=SubscriptionList,
     response_model_exclude_unset=True,
-    responses=problems(401),
+    responses=problems(401, 403),
 )
 async def list_subscriptions(subs: SubscriptionServiceDep, owner: CurrentOwner) -> dict[str, Any]:
     """This owner's subscriptions, oldest first."""
@@ -83,7 +97,7 @@ async def list_subscriptions(subs: SubscriptionServiceDep, owner: CurrentOwner) 
 
 
 @router.get(
-    "/v1/subscriptions/{subscription_id}",
+    "/v1/subscriptions/{subscription_id:subscription}",
     response_model=Subscription,
     response_model_exclude_unset=True,
     responses=problems(*OWNED),
@@ -96,7 +110,10 @@ async def get_subscription(
 
 
 @router.delete(
-    "/v1/subscriptions/{subscription_id}", status_code=204, response_class=Response, responses=problems(*OWNED)
+    "/v1/subscriptions/{subscription_id:subscription}",
+    status_code=204,
+    response_class=Response,
+    responses=problems(*OWNED),
 )
 async def delete_subscription(
     subs: SubscriptionServiceDep, owner: CurrentOwner, subscription_id: SubscriptionId

@@ -10,9 +10,10 @@ here. Errors are `Problem` (RFC 9457), sent as application/problem+json.
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictFloat, StrictInt, model_validator
 
 from paperwire_common.events import EngagementType
+from paperwire_common.keys import Scope
 from paperwire_common.subscriptions.validation import EMAIL_PATTERN
 from paperwire_common.trends.port import MAX_STARS, MAX_TS
 
@@ -303,19 +304,28 @@ class TopicDetail(TopicSummary):
 # ------------------------------------------------------------------------------------------------ events
 
 
+# Ids the trend store could not dedupe (control characters are its separators) are refused at the door.
+_ID = r"^[^\x00-\x1f\x7f]+$"
+
+
 class EngagementIn(BaseModel):
-    """One event as clients send it; `id` makes retries idempotent (default: derived from the fields)."""
+    """One event as clients send it. Types are strict: `"5"` or `true` is no star count. `actor_id` is
+    scoped by the sending key (another key's actors cannot be impersonated); `id` makes retries idempotent
+    (default: derived from the fields; see the README on retries without `ts`)."""
 
     model_config = ConfigDict(extra="forbid")
-    id: Annotated[str | None, Field(min_length=1, max_length=128)] = None
-    paper_id: Annotated[str, Field(min_length=1, max_length=200)]
+    id: Annotated[str | None, Field(min_length=1, max_length=64, pattern=_ID)] = None
+    paper_id: Annotated[str, Field(min_length=1, max_length=200, pattern=_ID)]
     type: EngagementType
-    actor_id: Annotated[str, Field(min_length=1, max_length=200)]
+    actor_id: Annotated[str, Field(min_length=1, max_length=160, pattern=_ID)]
     # Bounds of the trend store (trends.port): a value it could not score is a 422 here, not a dead letter later.
     ts: Annotated[
-        float | None, Field(ge=0, le=MAX_TS, allow_inf_nan=False, description="epoch seconds; default: now")
+        StrictFloat | StrictInt | None,
+        Field(ge=0, le=MAX_TS, allow_inf_nan=False, description="epoch seconds; default: now"),
     ] = None
-    stars: Annotated[int | None, Field(ge=0, le=MAX_STARS, description="GitHub star count snapshot (type=star)")] = None
+    stars: Annotated[
+        StrictInt | None, Field(ge=0, le=MAX_STARS, description="GitHub star count snapshot (type=star)")
+    ] = None
 
     @model_validator(mode="after")
     def _stars_only_for_star(self) -> "EngagementIn":
@@ -329,6 +339,53 @@ class EngagementIn(BaseModel):
 class EventsAccepted(BaseModel):
     accepted: int
     ids: list[str] = Field(description="the event ids, in request order")
+
+
+# ------------------------------------------------------------------------------------------------ ingest
+
+
+class Rejection(BaseModel):
+    position: str = Field(description='where in the body: "line 3", "entry 2", ...')
+    reason: str
+
+
+class IngestAccepted(BaseModel):
+    """POST /v1/papers: what became of the body's records (new and updated ones are on their way to the index)."""
+
+    format: str = Field(description="the format read")
+    read: int
+    new: int
+    updated: int
+    unchanged: int
+    rejected: int
+    rejections: list[Rejection] = Field(description="the first rejections (at most 100), in input order")
+
+
+# ------------------------------------------------------------------------------------------------ keys
+
+
+class KeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Annotated[str, Field(min_length=1, max_length=200, pattern=_ID)]
+    scopes: list[Scope] = Field(min_length=1, max_length=4)
+    expires_at: AwareDatetime | None = Field(None, description="ISO-8601 with a UTC offset; unset = never")
+
+
+class KeyInfo(BaseModel):
+    id: str
+    name: str
+    scopes: list[Scope]
+    prefix: str = Field(description="the key's first characters, to recognise it")
+    created_at: str = Field(description="ISO-8601 UTC")
+    expires_at: str | None = Field(description="ISO-8601 UTC; null = never")
+
+
+class KeyCreated(KeyInfo):
+    key: str = Field(description="the key itself: shown this once, only its hash is stored")
+
+
+class KeyList(BaseModel):
+    keys: list[KeyInfo]
 
 
 # ------------------------------------------------------------------------------------------------ subscriptions
@@ -481,16 +538,18 @@ class Ready(BaseModel):
 def problems(*statuses: int, why: dict[int, str] | None = None) -> dict[int | str, dict[str, Any]]:
     """The `responses=` of a route: these error statuses, each a Problem (openapi.py sets the media type);
     `why` says what a status means on this route, where the general reason is too vague."""
-    return {s: {"model": Problem, "description": (why or {}).get(s) or _WHY.get(s, "error")} for s in statuses}
+    return {s: {"model": Problem, "description": (why or {}).get(s) or ERRORS.get(s, "error")} for s in statuses}
 
 
-_WHY = {
+ERRORS = {
     400: "invalid query syntax, cursor, body or fields",
-    401: "no credential (Authorization: Bearer ...)",
-    403: "the credential may not do this",
-    404: "no such paper, topic or subscription",
+    401: "no key, or a malformed, unknown, revoked or expired key (`WWW-Authenticate` says which)",
+    403: "the key lacks the scope this needs",
+    404: "no such paper, topic, subscription or key",
+    408: "the request body did not arrive in time",
     413: "request body or batch too large",
+    415: "the body's Content-Type is not one this accepts",
     422: "invalid parameters or body",
-    429: "too many requests of this kind (see Retry-After)",
+    429: "over the quota (`Retry-After`, `RateLimit` say when there is room again)",
     503: "a backend is unreachable (Retry-After says when to try again), or semantic search is unavailable",
 }

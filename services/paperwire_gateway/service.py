@@ -9,13 +9,15 @@ import uvicorn
 from paperwire_common.backends import Backends
 from paperwire_common.clock import Clock
 from paperwire_common.health import QuietServer
+from paperwire_common.keys.master import resolve_master_key
 from paperwire_common.logging import get_logger
 from paperwire_common.search.service import QueryEncoder
 from paperwire_common.subscriptions.settings import NotifySettings
 
 from .app import create_app
-from .deps import Readiness
+from .deps import PaperIngest, Readiness
 from .settings import GatewaySettings
+from .timeouts import deadline_protocol
 
 log = get_logger(__name__)
 
@@ -27,13 +29,29 @@ class Gateway:
         settings: GatewaySettings | None = None,
         readiness: Readiness | None = None,
         encoder: QueryEncoder | None = None,
+        ingest: PaperIngest | None = None,
         *,
         clock: Clock | None = None,
         notify_settings: NotifySettings | None = None,
+        master_key: str | None = None,
     ) -> None:
+        """`master_key`: default PAPERWIRE_MASTER_KEY (or the embedded data dir's master.key). Raises
+        MasterKeyMissing on the kafka backend without one (the gateway refuses to start: replicas must share it)."""
         self.settings = settings or GatewaySettings()
         self.backends = backends
-        self.app = create_app(backends, self.settings, readiness, encoder, clock=clock, notify_settings=notify_settings)
+        master = master_key or resolve_master_key(backends.settings)
+        self.app = create_app(
+            backends,
+            self.settings,
+            readiness,
+            encoder,
+            clock=clock,
+            notify_settings=notify_settings,
+            master_key=master,
+            ingest=ingest,
+        )
+        # One KeyService per process: REST and gRPC verify keys with the same cache.
+        self.keys = self.app.state.ctx.keys
         config = uvicorn.Config(
             self.app,
             host=self.settings.host,
@@ -41,6 +59,7 @@ class Gateway:
             log_config=None,
             access_log=False,
             lifespan="off",
+            http=deadline_protocol(self.settings.header_timeout_s, self.settings.body_timeout_s),
         )
         self.server = QuietServer(config)
 

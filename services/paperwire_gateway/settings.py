@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,6 +25,9 @@ class GatewaySettings(BaseSettings):
         "(set it when several gateways serve one URL)",
     )
     max_body_bytes: int = Field(262_144, ge=1024, description="largest request body accepted (413 above)")
+    max_ingest_bytes: int = Field(
+        33_554_432, ge=1024, description="largest body of POST /v1/papers (413 above; parsed off the event loop)"
+    )
     max_events_per_request: int = Field(1000, ge=1, le=100_000, description="events in one POST /v1/events")
     max_event_future_s: float = Field(300.0, ge=0, description="reject events stamped further ahead of now")
     backend_timeout_s: float = Field(
@@ -36,6 +39,45 @@ class GatewaySettings(BaseSettings):
     )
     retry_after_s: int = Field(
         5, ge=1, le=3600, description="Retry-After of a 503 (a backend unreachable); writes fail at once meanwhile"
+    )
+    max_star_gain_per_hour: float = Field(
+        1000.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="a star snapshot may exceed the paper's highest earlier one by at most this many stars per "
+        "hour between the two (422 above); a paper's first snapshot is its baseline",
+    )
+    event_dedupe_window_s: float = Field(
+        600.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="identical events without `ts` or `id` from one key within this window are one event "
+        "(a retried POST counts once); 0 = off",
+    )
+    idempotency_ttl_s: float = Field(
+        86_400.0, gt=0, allow_inf_nan=False, description="how long an `Idempotency-Key` of POST /v1/events is kept"
+    )
+    public_reads: bool = Field(True, description="reads need no key (false: every read needs a valid key)")
+    key_cache_ttl_s: float = Field(
+        2.0,
+        ge=0,
+        le=60,
+        allow_inf_nan=False,
+        description="how long a replica trusts a verified key: the most a revocation takes to reach every replica",
+    )
+    rate_limits: bool = Field(True, description="enforce the quotas below (RateLimit headers, 429 above)")
+    rate_limit_key: str = Field(
+        "600/minute", description="quota of each API key (`limits` notation: N/second|minute|hour|day)"
+    )
+    rate_limit_anonymous: str = Field("120/minute", description="quota of each client address without a key")
+    cors_origins: str = Field(
+        "", description="comma-separated origins allowed by CORS (`*` for any; unset = no CORS headers)"
+    )
+    header_timeout_s: float = Field(
+        10.0, gt=0, allow_inf_nan=False, description="a client must send a request's headers within this time"
+    )
+    body_timeout_s: float = Field(
+        60.0, gt=0, allow_inf_nan=False, description="a client must send a request's body within this time (408)"
     )
     hybrid_keyword_weight: float = Field(
         0.05, ge=0.0, le=1.0, description="weight α of the normalised keyword score in hybrid search (the rest: vector)"
@@ -60,8 +102,11 @@ class GatewaySettings(BaseSettings):
     search_budget_ms: int = Field(
         1000, ge=10, le=60_000, description="time budget of one search; past it, the answer is what was found"
     )
-    operator_token: str = Field(
-        "",
-        description="bearer token of operator routes (POST /v1/digests/send) until API keys exist; unset = those "
-        "routes answer 403",
-    )
+
+    @field_validator("rate_limit_key", "rate_limit_anonymous")
+    @classmethod
+    def _quota(cls, v: str) -> str:
+        from limits import parse
+
+        parse(v)  # ValueError: not a quota in `limits` notation
+        return v

@@ -17,17 +17,20 @@ Outcome = Literal["new", "updated", "unchanged", "rejected"]
 
 @dataclass
 class Summary:
+    format: str = ""
     read: int = 0
     new: int = 0
     updated: int = 0
     unchanged: int = 0
     rejected: int = 0
-    reasons: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)  # "position: reason", for the CLI
+    rejections: list[tuple[str, str]] = field(default_factory=list)  # (position, reason)
 
-    def add(self, outcome: Outcome, reason: str | None = None) -> None:
+    def add(self, outcome: Outcome, reason: str | None = None, position: str = "") -> None:
         setattr(self, outcome, getattr(self, outcome) + 1)
         if reason:
-            self.reasons.append(reason)
+            self.reasons.append(f"{position}: {reason}" if position else reason)
+            self.rejections.append((position, reason))
 
     def line(self) -> str:
         return (

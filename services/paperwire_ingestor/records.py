@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from paperwire_common.ingest import IngestFormatError
+
 
 @dataclass
 class SourceRecord:
@@ -34,5 +36,5 @@ class Rejected:
 ParseResult = SourceRecord | Rejected
 
 
-class FormatError(ValueError):
+class FormatError(IngestFormatError):
     """The whole input is unreadable in the requested format (non-zero exit with this message)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
@@ -30,6 +31,8 @@ class Ingestor:
         self.b = backends
         self.settings = settings or IngestorSettings()
         self.clock = clock or SystemClock()
+        # One ingest at a time per process: concurrent ones would race on the registry (versions).
+        self._lock = asyncio.Lock()
 
     async def _flush(self, chunk: list[SourceRecord], source: str, summary: Summary) -> None:
         keys = [paper_key(r) for r in chunk]
@@ -41,7 +44,8 @@ class Ingestor:
                 rec, existing=seen.get(key, known.get(key)), source=source, now=self.clock.now(), key=key
             )
             if outcome == "rejected":
-                summary.add("rejected", str(result))
+                reason = str(result).removeprefix(f"{rec.position}: ") if rec.position else str(result)
+                summary.add("rejected", reason, rec.position)
                 INGESTED.labels("rejected").inc()
                 continue
             summary.add(outcome)
@@ -73,7 +77,7 @@ class Ingestor:
         *,
         progress: bool | None = None,
     ) -> Summary:
-        summary = Summary()
+        summary = Summary(format=source)
         show = self.settings.progress if progress is None else progress
         bar = tqdm(desc=f"ingest {source}", unit=" papers", disable=not show, file=sys.stderr)
         chunk: list[SourceRecord] = []
@@ -82,7 +86,7 @@ class Ingestor:
             summary.read += 1
             bar.update(1)
             if isinstance(item, Rejected):
-                summary.add("rejected", f"{item.position}: {item.reason}")
+                summary.add("rejected", item.reason, item.position)
                 INGESTED.labels("rejected").inc()
                 return
             chunk.append(item)
@@ -109,6 +113,21 @@ class Ingestor:
             rejected=summary.rejected,
         )
         return summary
+
+    async def ingest_bytes(self, data: bytes, fmt: str = "auto") -> Summary:
+        """A document in memory (the gateway's POST /v1/papers). Detection and parsing run in a worker thread,
+        so a large body never stalls the event loop; FormatError for input unreadable as a whole."""
+        from . import parsers
+
+        def parse() -> tuple[str, list[ParseResult]]:
+            name = fmt if fmt != "auto" else parsers.detect(data)
+            if name not in parsers.FORMATS:
+                raise FormatError(f"unknown format {name!r}; known: auto, {', '.join(parsers.FORMATS)}")
+            return name, list(parsers.FORMATS[name](data))
+
+        name, records = await asyncio.to_thread(parse)
+        async with self._lock:
+            return await self.ingest(records, name, progress=False)
 
     async def ingest_path(self, target: str, fmt: str = "auto") -> Summary:
         """A file path, '-' for stdin, or an http(s) URL."""

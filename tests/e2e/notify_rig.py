@@ -22,6 +22,7 @@ from paperwire_gateway.service import Gateway
 from paperwire_gateway.settings import GatewaySettings
 from paperwire_notifier.service import Notifier
 from paperwire_notifier.settings import NotifierSettings
+from tests.conftest import TEST_MASTER_KEY
 
 FAST = {
     "retry_schedule_s": "0,0.3,0.3,0.3,0.3",
@@ -88,14 +89,12 @@ async def notify_rig(
             await b.stop()
 
 
-OPERATOR = "operator-token-for-tests"
-
-
 @asynccontextmanager
 async def served(backends: Backends, port: int, clock: Clock | None = None, **notify: Any) -> AsyncIterator[Gateway]:
-    """The gateway on 127.0.0.1:port (uvicorn, as `paperwire run gateway` serves it), operator token OPERATOR."""
-    settings = GatewaySettings(host="127.0.0.1", port=port, grpc_port=0, operator_token=OPERATOR)
-    gw = Gateway(backends, settings, clock=clock, notify_settings=NotifySettings(**notify))
+    """The gateway on 127.0.0.1:port (uvicorn, as `paperwire run gateway` serves it), master key TEST_MASTER_KEY
+    (tests.conftest.mint_key makes keys with it)."""
+    settings = GatewaySettings(host="127.0.0.1", port=port, grpc_port=0)
+    gw = Gateway(backends, settings, clock=clock, notify_settings=NotifySettings(**notify), master_key=TEST_MASTER_KEY)
     stop = asyncio.Event()
     task = asyncio.create_task(gw.run(stop))
     deadline = time.monotonic() + 30

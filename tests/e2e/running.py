@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import ROOT, free_port
+from tests.conftest import MASTER_AUTH, ROOT, TEST_MASTER_KEY, free_port
 
 
 class RunAll:
@@ -29,6 +29,7 @@ class RunAll:
             "PAPERWIRE_GATEWAY_PORT": str(self.port),
             "PAPERWIRE_GATEWAY_GRPC_PORT": "0",
             "PAPERWIRE_LOG_FORMAT": "console",
+            "PAPERWIRE_MASTER_KEY": TEST_MASTER_KEY,  # writes (POST /v1/events) need a key
             **env,
         }
         with self.log.open("wb") as out:
@@ -77,7 +78,7 @@ class RunAll:
         return r.json()
 
     def post_events(self, events: list[dict[str, Any]]) -> httpx.Response:
-        return self.http.post("/v1/events", json=events)
+        return self.http.post("/v1/events", json=events, headers=MASTER_AUTH)
 
 
 def epoch(iso: str) -> float:

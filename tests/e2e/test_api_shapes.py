@@ -16,7 +16,7 @@ from paperwire_common.clock import SystemClock
 from paperwire_gateway import schemas
 from paperwire_gateway.app import create_app
 from paperwire_trending.topic_job import recluster
-from tests.conftest import SAMPLE
+from tests.conftest import MASTER_AUTH, SAMPLE, TEST_MASTER_KEY
 from tests.unit.search.test_search_service import BagOfWords
 
 from .pipeline import Pipeline, pipeline
@@ -48,8 +48,8 @@ async def seeded() -> AsyncIterator[Pipeline]:
 
 @pytest_asyncio.fixture(loop_scope="module")
 async def client(seeded: Pipeline) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(seeded.backends, encoder=BagOfWords())
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+    app = create_app(seeded.backends, encoder=BagOfWords(), master_key=TEST_MASTER_KEY)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t", headers=MASTER_AUTH) as c:
         yield c
 
 
@@ -101,8 +101,8 @@ async def test_search_fields_filters_and_degraded(client: httpx.AsyncClient, see
     )
     assert page["items"] and all(set(i) <= {"id", "title", "year", "score", "highlights"} for i in page["items"])
     assert {"topics", "year", "has_code", "source"} <= set(page["facets"])
-    app = create_app(seeded.backends)  # no encoder: hybrid degrades to keyword and says why
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+    app = create_app(seeded.backends, master_key=TEST_MASTER_KEY)  # no encoder: hybrid degrades to keyword and says why
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t", headers=MASTER_AUTH) as c:
         page = await ok(c, schemas.SearchPage, "GET", "/v1/search", params={"q": "graphs"})
     assert page["mode"] == "keyword" and "semantic part unavailable" in page["degraded"]
     got = await ok(client, schemas.Suggestions, "GET", "/v1/suggest", params={"prefix": "tim"})

@@ -16,7 +16,7 @@ import pytest_asyncio
 from paperwire_common.clock import SystemClock
 from paperwire_gateway.app import create_app
 from paperwire_trending.topic_job import recluster
-from tests.conftest import SAMPLE
+from tests.conftest import MASTER_AUTH, SAMPLE, TEST_MASTER_KEY
 from tests.unit.search.test_search_service import BagOfWords
 
 from .pipeline import Pipeline, pipeline
@@ -56,7 +56,7 @@ async def seeded() -> AsyncIterator[Pipeline]:
 @pytest_asyncio.fixture(loop_scope="module")
 async def client(seeded: Pipeline) -> AsyncIterator[tuple[httpx.AsyncClient, SteppedClock]]:
     clock = SteppedClock()
-    app = create_app(seeded.backends, clock=clock)
+    app = create_app(seeded.backends, clock=clock, master_key=TEST_MASTER_KEY)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
         yield c, clock
 
@@ -182,7 +182,7 @@ async def test_conditional_get_gets_304_until_the_feed_changes(
     # Engagement moves a paper to the top: a new version, later than the one before, in the same second too.
     ids = sorted(await seeded.backends.index.snapshot())
     evs = [{"paper_id": ids[11], "type": "upvote", "actor_id": f"feed{i}", "ts": time.time()} for i in range(30)]
-    assert (await c.post("/v1/events", json=evs)).status_code == 202
+    assert (await c.post("/v1/events", json=evs, headers=MASTER_AUTH)).status_code == 202
     await seeded.settle()
     changed = await c.get(url, params=params, headers={"If-None-Match": etag, "If-Modified-Since": modified})
     assert changed.status_code == 200 and changed.headers["etag"] != etag

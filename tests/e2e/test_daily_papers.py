@@ -16,7 +16,7 @@ import pytest_asyncio
 from huggingface_hub.hf_api import PaperInfo
 
 from paperwire_gateway.app import create_app
-from tests.conftest import ROOT, SAMPLE
+from tests.conftest import MASTER_AUTH, ROOT, SAMPLE, TEST_MASTER_KEY
 
 from .pipeline import Pipeline, pipeline
 
@@ -36,7 +36,7 @@ async def seeded() -> AsyncIterator[Pipeline]:
 @pytest_asyncio.fixture(loop_scope="module")
 async def client(seeded: Pipeline) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=create_app(seeded.backends)), base_url="http://t"
+        transport=httpx.ASGITransport(app=create_app(seeded.backends, master_key=TEST_MASTER_KEY)), base_url="http://t"
     ) as c:
         yield c
 
@@ -103,7 +103,7 @@ async def test_trending_sort_within_a_day(client: httpx.AsyncClient, seeded: Pip
     last = (await daily(client, date=day, limit=100, p=2))[-1]["paper"]["id"]
     pid = next(i for i in await seeded.backends.index.snapshot() if i.removeprefix("arxiv:") == last or i == last)
     evs = [{"paper_id": pid, "type": "upvote", "actor_id": f"d{i}", "ts": time.time()} for i in range(4)]
-    assert (await client.post("/v1/events", json=evs)).status_code == 202
+    assert (await client.post("/v1/events", json=evs, headers=MASTER_AUTH)).status_code == 202
     await seeded.settle()
     top = await daily(client, date=day, sort="trending", limit=3)
     assert top[0]["paper"]["id"] == last and top[0]["paper"]["upvotes"] == 4

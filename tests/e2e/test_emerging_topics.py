@@ -35,7 +35,7 @@ from paperwire_gateway.app import create_app
 from paperwire_indexer.handlers import latest_assignments
 from paperwire_trending.detection import CREATED
 from paperwire_trending.topic_job import recluster
-from tests.conftest import SAMPLE
+from tests.conftest import SAMPLE, TEST_MASTER_KEY
 
 from .pipeline import Pipeline, pipeline
 
@@ -165,7 +165,7 @@ async def test_time_series_papers_emerge_as_exactly_one_new_topic(
             # The gateway's view: the read service, and the API on the same backends.
             listed = await TopicReadService(store, p.backends.index).list_topics(size=100)
             assert ev.topic_id in [t["id"] for t in listed] and len(listed) == len(state2.topics)
-            app = create_app(p.backends)
+            app = create_app(p.backends, master_key=TEST_MASTER_KEY)
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
                 assert (await c.get("/v1/topics", params={"size": 100})).json() == listed
                 got = await c.get(f"/v1/topics/{ev.topic_id}")

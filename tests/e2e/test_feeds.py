@@ -7,7 +7,7 @@ import time
 import httpx
 
 from paperwire_gateway.app import create_app
-from tests.conftest import SAMPLE
+from tests.conftest import MASTER_AUTH, SAMPLE, TEST_MASTER_KEY
 
 from .pipeline import pipeline
 
@@ -16,8 +16,10 @@ async def test_events_to_trending_feed_explain_and_daily_papers() -> None:
     async with pipeline("embedded", workers=("enricher", "indexer", "trending")) as p:
         await p.ingest(str(SAMPLE))
         await p.settle()
-        app = create_app(p.backends)
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        app = create_app(p.backends, master_key=TEST_MASTER_KEY)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t", headers=MASTER_AUTH
+        ) as c:
             ids = sorted(await p.backends.index.snapshot())
             hot, warm = ids[7], ids[42]
             now = time.time()

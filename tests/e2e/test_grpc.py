@@ -28,7 +28,7 @@ from paperwire_gateway.deps import GatewayContext
 from paperwire_gateway.grpc import serve_grpc
 from paperwire_gateway.settings import GatewaySettings
 from paperwire_trending.topic_job import recluster
-from tests.conftest import SAMPLE, free_port
+from tests.conftest import MASTER_AUTH, SAMPLE, TEST_MASTER_KEY, free_port
 from tests.unit.search.test_search_service import BagOfWords
 
 from .pipeline import Pipeline, pipeline
@@ -109,11 +109,11 @@ async def test_unary_reads_answer_what_rest_answers(stub: Any, served: Served) -
     assert near.paper_id == ids[0] and len(near.items) == 4 and ids[0] not in {h.paper.id for h in near.items}
 
     evs = [{"paper_id": ids[9], "type": "upvote", "actor_id": f"g{i}", "ts": time.time()} for i in range(5)]
-    app = create_app(served.p.backends)
+    app = create_app(served.p.backends, master_key=TEST_MASTER_KEY)
     import httpx
 
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
-        assert (await c.post("/v1/events", json=evs)).status_code == 202
+        assert (await c.post("/v1/events", json=evs, headers=MASTER_AUTH)).status_code == 202
         await served.p.settle()
         rest = (await c.get("/v1/feeds/trending", params={"size": 5})).json()
         latest = (await c.get("/v1/feeds/latest", params={"size": 4})).json()
@@ -270,7 +270,7 @@ async def test_watchers_are_bounded(stub: Any, served: Served) -> None:
 @pytest.mark.redis
 async def test_watch_on_kafka(kafka_bootstrap: str, es_url: str, redis_url: str, namespace: str) -> None:
     async with pipeline("kafka", namespace, workers=()) as p:
-        app = create_app(p.backends)
+        app = create_app(p.backends, master_key=TEST_MASTER_KEY)
         async with grpc_server(app.state.ctx) as target, grpc.aio.insecure_channel(target) as ch:
             stub = papers_pb2_grpc.PapersStub(ch)
             call = stub.WatchTopicEvents(topics_pb2.WatchTopicEventsRequest())

@@ -21,10 +21,10 @@ import httpx
 import pytest
 
 from paperwire_common.clock import FixedClock
-from tests.conftest import free_port
+from tests.conftest import free_port, mint_key
 from tests.notify_kit import Mailpit, eventually
 
-from .notify_rig import OPERATOR, backend_settings, notify_rig, served
+from .notify_rig import backend_settings, notify_rig, served
 from .pipeline import pipeline
 
 BACKENDS = ["embedded", pytest.param("kafka", marks=[pytest.mark.kafka, pytest.mark.elasticsearch, pytest.mark.redis])]
@@ -85,7 +85,7 @@ async def test_sign_up_confirm_digest_twice_one_click_unsubscribe(
             served(p.backends, port, clock=clock),
             httpx.AsyncClient(base_url=public) as c,
         ):
-            operator = {"Authorization": f"Bearer {OPERATOR}"}
+            operator = await mint_key(c, "admin", name="cron")
 
             async def send() -> int:
                 r = await c.post("/v1/digests/send", headers=operator)
@@ -97,7 +97,7 @@ async def test_sign_up_confirm_digest_twice_one_click_unsubscribe(
                 r = await c.post("/v1/subscriptions/email", json={"email": me, "query": "diffusion"})
                 assert r.status_code == 202 and r.json()["status"] == "pending_confirmation", r.text
             # A key holder's e-mail subscription; a second one to the same address within the period: 429.
-            alice = {"Authorization": "Bearer alice-token"}
+            alice = await mint_key(c, "subscriptions:write", name="alice")
             r = await c.post("/v1/subscriptions", json={"channel": "email", "email": control}, headers=alice)
             assert r.status_code == 201 and r.json()["status"] == "pending_confirmation", r.text
             again = await c.post("/v1/subscriptions", json={"channel": "email", "email": control}, headers=alice)

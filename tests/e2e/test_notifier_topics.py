@@ -22,7 +22,7 @@ from paperwire_common.clock import SystemClock
 from paperwire_common.events import PaperEnriched
 from paperwire_common.streams import PAPERS_ENRICHED
 from paperwire_trending.topic_job import recluster
-from tests.conftest import free_port
+from tests.conftest import free_port, mint_key
 from tests.notify_kit import Receivers, eventually
 
 from .notify_rig import backend_settings, notify_rig, served
@@ -84,11 +84,12 @@ async def test_new_topic_reaches_each_subscriber_once(
                 served(p.backends, port, **loopback),
                 httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as c,
             ):
+                key = await mint_key(c, "subscriptions:write")
 
                 async def subscribe(**filters: Any) -> Any:
                     r = receivers.add()
                     body = {"channel": "webhook", "url": r.url, "events": ["topic.created"], **filters}
-                    got = await c.post("/v1/subscriptions", json=body, headers={"Authorization": "Bearer t"})
+                    got = await c.post("/v1/subscriptions", json=body, headers=key)
                     assert got.status_code == 201, got.text
                     r.secret = got.json()["secret"]
                     return r

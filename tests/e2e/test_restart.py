@@ -63,7 +63,12 @@ def test_ctrl_c_then_restart_serves_the_same_trending_and_topics(tmp_path: Path)
     data = tmp_path / "data"
     # The topic job runs right away and every few seconds on the first start, not at all on the second: what the
     # second serves is what the first stored.
-    first = RunAll(data, PAPERWIRE_TRENDING_TOPICS_INITIAL_DELAY_S="0", PAPERWIRE_TRENDING_TOPICS_INTERVAL_S="3")
+    first = RunAll(
+        data,
+        PAPERWIRE_TRENDING_TOPICS_INITIAL_DELAY_S="0",
+        PAPERWIRE_TRENDING_TOPICS_INTERVAL_S="3",
+        PAPERWIRE_GATEWAY_MAX_STAR_GAIN_PER_HOUR="1000000",  # the engagement jumps stars 10 at a time
+    )
     try:
         first.wait_ready()
         latest = [i["id"] for i in first.get("/v1/feeds/latest", size=12)["items"]]

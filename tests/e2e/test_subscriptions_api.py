@@ -19,13 +19,12 @@ from paperwire_common.backends import Backends, make_backends
 from paperwire_common.events import TopicEvent
 from paperwire_common.settings import CommonSettings
 from paperwire_common.webhooks.ssrf import IPAddress, resolve
-from tests.conftest import free_port
+from tests.conftest import MASTER_AUTH, free_port, mint_key
 from tests.notify_kit import ConnectionCounter, Receivers, eventually
 
 from .notify_rig import backend_settings, notify_rig, served
 
 BACKENDS = ["embedded", pytest.param("kafka", marks=[pytest.mark.kafka, pytest.mark.elasticsearch, pytest.mark.redis])]
-ALICE, BOB = {"Authorization": "Bearer alice-token"}, {"Authorization": "Bearer bob-token"}
 PROBLEM = "application/problem+json"
 
 
@@ -71,19 +70,20 @@ async def test_ssrf_targets_are_refused_with_422_saying_why_and_nothing_connects
     async with backends(common) as b, served(b, port, allow_http=True) as gw:
         gw.app.state.ctx.subscriptions.resolver = hostile_dns
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as c:
+            alice = await mint_key(c, "subscriptions:write", name="alice")
             for url, why in REFUSED:
                 body = {"channel": "webhook", "url": url.format(port=counter.port), "events": ["topic.created"]}
-                r = await c.post("/v1/subscriptions", json=body, headers=ALICE)
+                r = await c.post("/v1/subscriptions", json=body, headers=alice)
                 assert r.status_code == 422 and r.headers["content-type"] == PROBLEM, (url, r.text)
                 detail = r.json()["detail"]
                 assert why in detail and detail.startswith(("url: ", "body.webhook.url: ")), (url, detail)
-            assert (await c.get("/v1/subscriptions", headers=ALICE)).json() == {"items": []}
+            assert (await c.get("/v1/subscriptions", headers=alice)).json() == {"items": []}
             # https is required unless PAPERWIRE_NOTIFIER_ALLOW_HTTP: the gateway's own settings say so.
             gw.app.state.ctx.subscriptions.settings = gw.app.state.ctx.subscriptions.settings.model_copy(
                 update={"allow_http": False}
             )
             body = {"channel": "webhook", "url": "http://example.org/hook", "events": ["topic.created"]}
-            r = await c.post("/v1/subscriptions", json=body, headers=ALICE)
+            r = await c.post("/v1/subscriptions", json=body, headers=alice)
             assert r.status_code == 422 and "http is not allowed" in r.json()["detail"]
     assert counter.connections == 0
     _, writer = await asyncio.open_connection("127.0.0.1", counter.port)  # the counter does count
@@ -114,23 +114,24 @@ async def test_delivery_log_after_three_503s_then_200_and_ping_and_rotation(
         served(rig.backends, port, **loopback),
         httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as c,
     ):
+        alice = await mint_key(c, "subscriptions:write", name="alice")
         r = await c.post(
             "/v1/subscriptions",
             json={"channel": "webhook", "url": flaky.url, "events": ["topic.created"]},
-            headers=ALICE,
+            headers=alice,
         )
         assert r.status_code == 201, r.text
         created = r.json()
         sid, flaky.secret = created["id"], created["secret"]
         assert flaky.secret.startswith("whsec_") and created["status"] == "active"
-        assert "secret" not in (await c.get(f"/v1/subscriptions/{sid}", headers=ALICE)).json()  # shown once
+        assert "secret" not in (await c.get(f"/v1/subscriptions/{sid}", headers=alice)).json()  # shown once
 
         ev = topic_event("tp-api")
         await rig.publish_topic(ev)
         await eventually(flaky.ok, timeout_s=30)
 
         async def attempts(n: int) -> list[dict[str, Any]] | None:
-            got = (await c.get(f"/v1/subscriptions/{sid}/deliveries", headers=ALICE)).json()["attempts"]
+            got = (await c.get(f"/v1/subscriptions/{sid}/deliveries", headers=alice)).json()["attempts"]
             return got if len(got) >= n else None
 
         log = await eventually(lambda: attempts(4), timeout_s=10)
@@ -149,7 +150,7 @@ async def test_delivery_log_after_three_503s_then_200_and_ping_and_rotation(
         assert [a["at"] for a in log] == sorted((a["at"] for a in log), reverse=True)
 
         # The test ping, signed with the secret.
-        r = await c.post(f"/v1/subscriptions/{sid}/test", headers=ALICE)
+        r = await c.post(f"/v1/subscriptions/{sid}/test", headers=alice)
         assert r.status_code == 202 and r.json()["event_type"] == "ping"
         await eventually(lambda: len(flaky.ok()) == 2, timeout_s=10)
         assert flaky.requests[-1].payload["type"] == "ping"
@@ -157,11 +158,11 @@ async def test_delivery_log_after_three_503s_then_200_and_ping_and_rotation(
 
         # Rotation: the new secret, and during the grace period both signatures on every delivery.
         old = flaky.secret
-        r = await c.post(f"/v1/subscriptions/{sid}/rotate-secret", headers=ALICE)
+        r = await c.post(f"/v1/subscriptions/{sid}/rotate-secret", headers=alice)
         assert r.status_code == 200, r.text
         flaky.secret = r.json()["secret"]
         assert flaky.secret != old and r.json()["previous_secret_expires_at"]
-        await c.post(f"/v1/subscriptions/{sid}/test", headers=ALICE)
+        await c.post(f"/v1/subscriptions/{sid}/test", headers=alice)
         await eventually(lambda: len(flaky.ok()) == 3, timeout_s=10)
         last = flaky.requests[-1]
         assert not flaky.rejected and len(last.headers["webhook-signature"].split(" ")) == 2
@@ -176,12 +177,14 @@ async def test_an_owner_sees_and_changes_only_its_own(common: dict[str, Any]) ->
         httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as c,
     ):
         gw.app.state.ctx.subscriptions.resolver = hostile_dns
+        alice = await mint_key(c, "subscriptions:write", name="alice")
+        bob = await mint_key(c, "subscriptions:write", name="bob")
         hook = {"channel": "webhook", "url": "https://example.org/hook", "events": ["topic.created"]}
-        r = await c.post("/v1/subscriptions", json=hook, headers=ALICE)
+        r = await c.post("/v1/subscriptions", json=hook, headers=alice)
         assert r.status_code == 201, r.text
         sid = r.json()["id"]
-        mine = await c.post("/v1/subscriptions", json=hook, headers=BOB)
-        assert (await c.get("/v1/subscriptions", headers=BOB)).json()["items"] == [
+        mine = await c.post("/v1/subscriptions", json=hook, headers=bob)
+        assert (await c.get("/v1/subscriptions", headers=bob)).json()["items"] == [
             {k: v for k, v in mine.json().items() if k != "secret"}
         ]
         for method, path in [
@@ -191,17 +194,25 @@ async def test_an_owner_sees_and_changes_only_its_own(common: dict[str, Any]) ->
             ("POST", f"/v1/subscriptions/{sid}/rotate-secret"),
             ("GET", f"/v1/subscriptions/{sid}/deliveries"),
         ]:
-            r = await c.request(method, path, headers=BOB)
+            r = await c.request(method, path, headers=bob)
             assert r.status_code == 404 and r.headers["content-type"] == PROBLEM, (method, path, r.text)
-            unknown = await c.request(method, path.replace(sid, "sub_unknown"), headers=BOB)
+            unknown = await c.request(method, path.replace(sid, "sub_unknown"), headers=bob)
             assert (unknown.status_code, unknown.json()["title"]) == (404, r.json()["title"])  # no difference
             r = await c.request(method, path)
-            assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer", (method, path)
-        assert (await c.get(f"/v1/subscriptions/{sid}", headers=ALICE)).json()["id"] == sid  # untouched
+            assert r.status_code == 401 and r.headers["www-authenticate"].startswith("Bearer"), (method, path)
+        assert (await c.get(f"/v1/subscriptions/{sid}", headers=alice)).json()["id"] == sid  # untouched
         assert (await c.get("/v1/subscriptions")).status_code == 401
-        assert (await c.delete(f"/v1/subscriptions/{sid}", headers=ALICE)).status_code == 204
-        assert (await c.get(f"/v1/subscriptions/{sid}", headers=ALICE)).status_code == 404
-        assert (await c.get("/v1/subscriptions", headers=ALICE)).json() == {"items": []}
-        # The operator's route wants the operator's credential.
+        assert (await c.delete(f"/v1/subscriptions/{sid}", headers=alice)).status_code == 204
+        assert (await c.get(f"/v1/subscriptions/{sid}", headers=alice)).status_code == 404
+        assert (await c.get("/v1/subscriptions", headers=alice)).json() == {"items": []}
+        # The operator's route wants a key with scope admin.
         assert (await c.post("/v1/digests/send")).status_code == 401
-        assert (await c.post("/v1/digests/send", headers=ALICE)).status_code == 403
+        assert (await c.post("/v1/digests/send", headers=alice)).status_code == 403
+        assert (await c.post("/v1/digests/send", headers=await mint_key(c, "admin"))).status_code == 200
+        # A revoked key owns nothing any more: its subscriptions are out of reach (401), bob's untouched.
+        bob_id = (await c.get("/v1/subscriptions", headers=bob)).json()["items"][0]["id"]
+        keys = (await c.get("/v1/keys", headers=MASTER_AUTH)).json()["keys"]
+        (bob_key,) = [k["id"] for k in keys if k["name"] == "bob"]
+        assert (await c.delete(f"/v1/keys/{bob_key}", headers=MASTER_AUTH)).status_code == 204
+        assert (await c.get(f"/v1/subscriptions/{bob_id}", headers=bob)).status_code == 401
+        assert bob_id in {s.id for s in await gw.app.state.ctx.subscriptions.list_for(bob_key)}

@@ -24,7 +24,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
-from tests.conftest import ROOT, SAMPLE, free_port
+from tests.conftest import MASTER_AUTH, ROOT, SAMPLE, TEST_MASTER_KEY, free_port
 from tests.tools import need_tool
 
 SCREENSHOTS = Path(__file__).parent / "screenshots"
@@ -104,7 +104,7 @@ def _engage(base: str, ids: list[str]) -> None:
             {"paper_id": pid, "type": "star", "actor_id": "github", "ts": now - 3000, "stars": 50},
             {"paper_id": pid, "type": "star", "actor_id": "github", "ts": now - 120, "stars": 50 + 20 * (5 - k)},
         ]
-    r = httpx.post(f"{base}/v1/events", json=events, timeout=30)
+    r = httpx.post(f"{base}/v1/events", json=events, headers=MASTER_AUTH, timeout=30)
     assert r.status_code == 202, r.text
 
 
@@ -120,6 +120,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         "PAPERWIRE_GATEWAY_PORT": str(port),
         "PAPERWIRE_GATEWAY_GRPC_PORT": "0",
         "PAPERWIRE_LOG_LEVEL": "WARNING",
+        "PAPERWIRE_MASTER_KEY": TEST_MASTER_KEY,  # the engagement below is a write
+        "PAPERWIRE_GATEWAY_RATE_LIMIT_ANONYMOUS": "100000/minute",  # a browser driven by tests outpaces a reader
     }
     log = (tmp / "run-all.log").open("wb")
     cmd = [sys.executable, "-m", "paperwire_cli.main", "run", "all", "--ingest", str(SAMPLE), "--ingest", str(xss)]

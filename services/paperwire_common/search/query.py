@@ -32,6 +32,7 @@ What a parse means for search (ParsedQuery), the same in every mode and on every
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -118,11 +119,16 @@ class ParsedQuery:
         return ParsedQuery(BoolQuery(must=[phrase, *self.root.must], must_not=list(self.root.must_not)))
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def parse(q: str) -> ParsedQuery:
     if len(q) > MAX_QUERY_CHARS:
         raise QuerySyntaxError(f"query is {len(q)} characters long; the limit is {MAX_QUERY_CHARS}")
     if q.count('"') % 2:
         raise QuerySyntaxError('unbalanced quote: every " needs a closing "')
+    if _CONTROL.search(q):
+        raise QuerySyntaxError("the query contains a control character (such as NUL); remove it")
     p = Parser(tokens(q))
     root = p.sequence()
     if (t := p.peek()) is not None:

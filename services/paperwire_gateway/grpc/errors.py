@@ -1,7 +1,8 @@
 """Failures as gRPC status codes, the way problems.py turns them into HTTP statuses.
 
 INVALID_ARGUMENT: a bad request (query syntax, cursor, parameter); NOT_FOUND: no such paper or topic;
-UNAVAILABLE: the embedding model or a backend is down (retry later); RESOURCE_EXHAUSTED: over a limit. Anything
+UNAVAILABLE: the embedding model or a backend is down (retry later); RESOURCE_EXHAUSTED: over a limit
+(UNAUTHENTICATED and PERMISSION_DENIED come from the key checks, auth.py). Anything
 else is INTERNAL with a fixed message: the exception is logged, its class and text never reach the client
 (grpc's default would send `Unexpected <class ...>: <message>` as UNKNOWN).
 """

@@ -1,6 +1,6 @@
 """The gRPC server: paperwire.v1.Papers (papers.py + watch.py), grpc.health.v1.Health and server reflection
 (so grpcurl and other generic clients need no .proto files), plaintext on PAPERWIRE_GATEWAY_GRPC_HOST
-(127.0.0.1 by default) : PAPERWIRE_GATEWAY_GRPC_PORT.
+(127.0.0.1 by default) : PAPERWIRE_GATEWAY_GRPC_PORT; keys and quotas as on REST (auth.py).
 
 Health tells the truth: SERVING only while the gateway is ready (the checks of /readyz: the index answers and
 every in-process service has started), for the whole server ("") and for paperwire.v1.Papers. Check looks at
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import grpc
@@ -20,9 +20,11 @@ from grpc_reflection.v1alpha import reflection
 
 from paperwire.v1 import papers_pb2, papers_pb2_grpc
 from paperwire_common import readiness as probing
+from paperwire_common.keys import Scope
 from paperwire_common.logging import get_logger
 
 from ..deps import GatewayContext
+from .auth import METHOD_SCOPES, KeyInterceptor
 from .papers import PapersReads
 from .watch import TopicEventWatch
 
@@ -84,8 +86,20 @@ class PapersService(PapersReads, papers_pb2_grpc.PapersServicer):
             yield event
 
 
-def build(ctx: GatewayContext) -> tuple[grpc.aio.Server, PapersService, ReadinessHealth]:
-    server = grpc.aio.server()
+def build(
+    ctx: GatewayContext, scopes: Mapping[str, Scope] = METHOD_SCOPES
+) -> tuple[grpc.aio.Server, PapersService, ReadinessHealth]:
+    """The server with its services, behind the key and quota checks of REST (auth.py; `scopes`: the methods that
+    need one)."""
+    keys = KeyInterceptor(
+        ctx.keys,
+        ctx.limits,
+        ctx.settings.public_reads,
+        scopes,
+        timeout_s=ctx.settings.backend_timeout_s,
+        retry_after_s=ctx.settings.retry_after_s,
+    )
+    server = grpc.aio.server(interceptors=[keys])
     papers = PapersService(ctx)
     health = ReadinessHealth(ctx)
     papers_pb2_grpc.add_PapersServicer_to_server(papers, server)
@@ -95,9 +109,11 @@ def build(ctx: GatewayContext) -> tuple[grpc.aio.Server, PapersService, Readines
     return server, papers, health
 
 
-async def serve_grpc(ctx: GatewayContext, host: str, port: int, stop: asyncio.Event) -> None:
+async def serve_grpc(
+    ctx: GatewayContext, host: str, port: int, stop: asyncio.Event, scopes: Mapping[str, Scope] = METHOD_SCOPES
+) -> None:
     """Serve until `stop`: then health says NOT_SERVING, open streams end, calls in flight get a grace."""
-    server, papers, health = build(ctx)
+    server, papers, health = build(ctx, scopes)
     where = f"[{host}]" if ":" in host else host  # an IPv6 address
     bound = server.add_insecure_port(f"{where}:{port}")
     if not bound:

@@ -16,6 +16,7 @@ from paperwire_common.trends.service import DailyEntry
 from paperwire_gateway import deps, routes_compat, routes_topics, routes_trending
 from paperwire_gateway.app import create_app
 from paperwire_gateway.settings import GatewaySettings
+from tests.conftest import TEST_MASTER_KEY
 
 NOW = 1_767_225_600.0
 
@@ -54,7 +55,7 @@ class FakeTrends:
 async def app_and_client() -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
     b = make_backends(CommonSettings(backend="embedded"))
     await b.start()
-    app = create_app(b, GatewaySettings(max_page_size=5), clock=FixedClock(NOW))
+    app = create_app(b, GatewaySettings(max_page_size=5), clock=FixedClock(NOW), master_key=TEST_MASTER_KEY)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
         yield app, c
     await b.stop()
@@ -152,7 +153,7 @@ async def test_a_default_page_size_above_the_setting_is_not_refused() -> None:
     b = make_backends(CommonSettings(backend="embedded"))
     await b.start()
     try:
-        app = create_app(b, GatewaySettings(max_page_size=5))
+        app = create_app(b, GatewaySettings(max_page_size=5), master_key=TEST_MASTER_KEY)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
             assert (await c.get("/v1/topics")).status_code == 200
     finally:

@@ -8,6 +8,7 @@ from prometheus_client import REGISTRY
 from paperwire_common.backends import make_backends
 from paperwire_common.settings import CommonSettings
 from paperwire_gateway.app import create_app
+from tests.conftest import TEST_MASTER_KEY
 
 
 def count(route: str, status: str) -> float:
@@ -25,7 +26,7 @@ async def test_requests_are_counted_per_route_template() -> None:
             count("/v1/papers/{paper_id}", "404"),
             count("unmatched", "404"),
         )
-        transport = httpx.ASGITransport(app=create_app(b))
+        transport = httpx.ASGITransport(app=create_app(b, master_key=TEST_MASTER_KEY))
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
             assert (await c.get("/v1/papers/p1")).status_code == 200
             assert (await c.get("/v1/papers/nope")).status_code == 404

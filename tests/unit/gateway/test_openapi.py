@@ -72,14 +72,17 @@ def test_errors_are_problem_json_and_fastapi_validation_error_is_gone(doc: dict[
         ("/v1/search", "get"): {"400", "422", "503"},
         ("/v1/papers/{paper_id}", "get"): {"404"},
         ("/v1/topics/{topic_id}", "get"): {"404", "422"},
-        ("/v1/events", "post"): {"400", "413", "422"},
-        ("/v1/recommendations", "post"): {"404", "413", "422"},
-        ("/v1/subscriptions", "post"): {"401", "422", "429"},
-        ("/v1/subscriptions/{subscription_id}", "get"): {"401", "404", "422"},
-        ("/v1/subscriptions/{subscription_id}/deliveries", "get"): {"401", "404", "422"},
+        ("/v1/events", "post"): {"400", "401", "403", "413", "415", "422", "429"},
+        ("/v1/recommendations", "post"): {"404", "413", "415", "422"},
+        ("/v1/papers", "post"): {"401", "403", "413", "415", "422", "429", "503"},
+        ("/v1/keys", "post"): {"401", "403", "415", "422"},
+        ("/v1/keys/{key_id}", "delete"): {"401", "403", "404"},
+        ("/v1/subscriptions", "post"): {"401", "403", "415", "422", "429"},
+        ("/v1/subscriptions/{subscription_id}", "get"): {"401", "403", "404", "422"},
+        ("/v1/subscriptions/{subscription_id}/deliveries", "get"): {"401", "403", "404", "422"},
         ("/v1/subscriptions/{subscription_id}/unsubscribe", "post"): {"404", "422"},
         ("/v1/digests/send", "post"): {"401", "403"},
-        ("/v1/subscriptions/email", "post"): {"422"},
+        ("/v1/subscriptions/email", "post"): {"415", "422", "429"},
     }
     for (path, method), statuses in want.items():
         assert statuses <= set(doc["paths"][path][method]["responses"]), (path, statuses)
@@ -96,3 +99,25 @@ def test_settings_bounds_are_in_the_document(doc: dict[str, Any]) -> None:
     ]
     assert len(sizes) >= 6 and all(p["schema"]["maximum"] == 100 for p in sizes)
     assert "x-paperwire" not in str(doc), "a mark was left in the document"
+
+
+def test_keys_and_quotas_are_in_the_document(doc: dict[str, Any]) -> None:
+    assert doc["components"]["securitySchemes"]["bearerKey"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "an API key (POST /v1/keys with the master key), or the master key",
+    }
+    for path, method, op in operations(doc):
+        if path in ("/healthz", "/readyz"):
+            assert "401" not in op["responses"] and "security" not in op, "probes need no key and spend no quota"
+            continue
+        answers = op["responses"]
+        assert {"401", "429"} <= set(answers), (method, path)
+        assert "WWW-Authenticate" in answers["401"]["headers"] and "Retry-After" in answers["429"]["headers"]
+        for status, answer in answers.items():
+            if status != "401":
+                assert {"RateLimit", "RateLimit-Policy"} <= set(answer["headers"]), (method, path, status)
+        writes = "403" in answers
+        assert op["security"] == ([{"bearerKey": []}] if writes else [{}, {"bearerKey": []}]), (method, path)
+    assert doc["paths"]["/v1/events"]["post"]["security"] == [{"bearerKey": []}]
+    assert doc["paths"]["/v1/search"]["get"]["security"] == [{}, {"bearerKey": []}], "reads are public by default"

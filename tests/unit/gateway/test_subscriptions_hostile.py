@@ -8,14 +8,17 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
 from paperwire_common.backends import make_backends
+from paperwire_common.keys import KeyRecord
 from paperwire_common.settings import CommonSettings
+from paperwire_common.subscriptions.service import ANONYMOUS
 from paperwire_common.subscriptions.settings import NotifySettings
 from paperwire_gateway.app import create_app
 from paperwire_gateway.settings import GatewaySettings
+from tests.conftest import MASTER_AUTH, TEST_MASTER_KEY, mint_key
 
-ALICE = {"Authorization": "Bearer alice"}
 HOOK = {"channel": "webhook", "events": ["topic.created"]}
 PUBLIC = "https://93.184.215.14/hook"  # a public address literal: no DNS needed
 LONG_LABEL = "a" * 70  # more than the 63 characters a DNS label (and IDNA) allows
@@ -25,10 +28,15 @@ LONG_LABEL = "a" * 70  # more than the 63 characters a DNS label (and IDNA) allo
 async def client() -> AsyncIterator[httpx.AsyncClient]:
     b = make_backends(CommonSettings(backend="embedded", embeddings=False))
     await b.start()
-    app = create_app(b, GatewaySettings(operator_token="op"), notify_settings=NotifySettings(allow_http=True))
+    app = create_app(b, master_key=TEST_MASTER_KEY, notify_settings=NotifySettings(allow_http=True))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
         yield c
     await b.stop()
+
+
+@pytest.fixture
+async def alice(client: httpx.AsyncClient) -> dict[str, str]:
+    return await mint_key(client, "subscriptions:write", name="alice")
 
 
 def problem(r: httpx.Response, status: int, detail: str = "") -> None:
@@ -72,9 +80,11 @@ def problem(r: httpx.Response, status: int, detail: str = "") -> None:
         ("webhook", "body"),
     ],
 )
-async def test_create_refuses_hostile_bodies_with_a_reason(client: httpx.AsyncClient, body: Any, detail: str) -> None:
-    problem(await client.post("/v1/subscriptions", json=body, headers=ALICE), 422, detail)
-    assert (await client.get("/v1/subscriptions", headers=ALICE)).json() == {"items": []}
+async def test_create_refuses_hostile_bodies_with_a_reason(
+    client: httpx.AsyncClient, alice: dict[str, str], body: Any, detail: str
+) -> None:
+    problem(await client.post("/v1/subscriptions", json=body, headers=alice), 422, detail)
+    assert (await client.get("/v1/subscriptions", headers=alice)).json() == {"items": []}
 
 
 @pytest.mark.parametrize(
@@ -83,13 +93,16 @@ async def test_create_refuses_hostile_bodies_with_a_reason(client: httpx.AsyncCl
         (b"{", "application/json", 422),
         (b"\xff\xfe\x00", "application/json", 400),
         (b"", "application/json", 422),
-        (b"channel=webhook", "application/x-www-form-urlencoded", 422),
+        (b"channel=webhook", "application/x-www-form-urlencoded", 415),
+        (b'{"channel": "email", "email": "a@b.org"}', "text/plain", 415),
         (b'{"channel": "webhook", "url": "https://e.org", "events": ["topic.created"]' * 5000, "application/json", 413),
     ],
 )
-async def test_broken_bodies(client: httpx.AsyncClient, content: bytes, ctype: str, status: int) -> None:
+async def test_broken_bodies(
+    client: httpx.AsyncClient, alice: dict[str, str], content: bytes, ctype: str, status: int
+) -> None:
     for path in ("/v1/subscriptions", "/v1/subscriptions/email"):
-        r = await client.post(path, content=content, headers={**ALICE, "Content-Type": ctype})
+        r = await client.post(path, content=content, headers={**alice, "Content-Type": ctype})
         assert r.status_code == status and r.headers["content-type"] == "application/problem+json", (path, r.text)
 
 
@@ -99,10 +112,19 @@ async def test_broken_bodies(client: httpx.AsyncClient, content: bytes, ctype: s
 )
 async def test_no_credential_is_401_with_the_challenge(client: httpx.AsyncClient, headers: dict[str, str]) -> None:
     r = await client.get("/v1/subscriptions", headers=headers)
-    problem(r, 401, "Authorization: Bearer")
-    assert r.headers["www-authenticate"] == "Bearer"
+    problem(r, 401)
+    assert r.headers["www-authenticate"].startswith('Bearer realm="paperwire"')
     problem(await client.post("/v1/digests/send", headers=headers), 401)
-    problem(await client.post("/v1/digests/send", headers={"Authorization": "Bearer " + "x" * 3000}), 403)
+    problem(await client.post("/v1/digests/send", headers={"Authorization": "Bearer " + "x" * 3000}), 401, "unknown")
+
+
+async def test_subscriptions_need_their_scope_and_the_digest_run_admin(client: httpx.AsyncClient) -> None:
+    events_only = await mint_key(client, "events:write")
+    problem(await client.get("/v1/subscriptions", headers=events_only), 403, "subscriptions:write")
+    subscriber = await mint_key(client, "subscriptions:write")
+    problem(await client.post("/v1/digests/send", headers=subscriber), 403, "admin")
+    r = await client.post("/v1/digests/send", headers=await mint_key(client, "admin"))
+    assert r.status_code == 200 and r.json()["queued"] == 0, r.text
 
 
 @pytest.mark.parametrize(
@@ -124,8 +146,68 @@ async def test_no_credential_is_401_with_the_challenge(client: httpx.AsyncClient
         ("POST", "/v1/subscriptions/sub_1/unsubscribe", 422),
     ],
 )
-async def test_hostile_paths_and_tokens(client: httpx.AsyncClient, method: str, path: str, status: int) -> None:
-    problem(await client.request(method, path, headers=ALICE), status)
+async def test_hostile_paths_and_tokens(
+    client: httpx.AsyncClient, alice: dict[str, str], method: str, path: str, status: int
+) -> None:
+    problem(await client.request(method, path, headers=alice), status)
+
+
+async def test_no_key_owns_the_anonymous_sign_ups(client: httpx.AsyncClient) -> None:
+    r = await client.post("/v1/subscriptions/email", json={"email": "reader@example.org"})
+    assert r.status_code == 202, r.text
+    svc = client._transport.app.state.ctx.subscriptions  # type: ignore[attr-defined]
+    assert [s.email for s in await svc.list_for(ANONYMOUS)] == ["reader@example.org"]
+    named = await mint_key(client, "subscriptions:write", name=ANONYMOUS)  # a name is no id
+    assert (await client.get("/v1/subscriptions", headers=named)).json() == {"items": []}
+    assert (await client.get("/v1/subscriptions", headers=MASTER_AUTH)).json() == {"items": []}
+    with pytest.raises(ValidationError):
+        KeyRecord(id=ANONYMOUS, name="x", scopes=("admin",), prefix="pw_", hash="h", created_at=0.0)
+
+
+async def test_the_emailed_links_and_the_sign_up_need_no_key_when_reads_do() -> None:
+    b = make_backends(CommonSettings(backend="embedded", embeddings=False))
+    await b.start()
+    app = create_app(b, GatewaySettings(public_reads=False), master_key=TEST_MASTER_KEY)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        assert (await c.post("/v1/subscriptions/email", json={"email": "r@example.org"})).status_code == 202
+        (sub,) = await app.state.ctx.subscriptions.store.list()
+        unsubscribe = f"/v1/subscriptions/{sub.id}/unsubscribe?token={sub.unsubscribe_token}"
+        assert (await c.get(unsubscribe)).status_code == 200, "the e-mailed page: its token is the credential"
+        confirm = await c.get(f"/v1/subscriptions/{sub.id}/confirm", params={"token": sub.confirm_token})
+        assert confirm.status_code == 200 and "confirmed" in confirm.text
+        assert (await c.get("/v1/subscriptions")).status_code == 401
+        assert (await c.get(f"/v1/subscriptions/{sub.id}")).status_code == 401
+        assert (await c.post(unsubscribe)).status_code == 200
+        paths = app.openapi()["paths"]
+        assert paths["/v1/subscriptions/{subscription_id}/confirm"]["get"]["security"] == [{}, {"bearerKey": []}]
+        assert paths["/v1/subscriptions/email"]["post"]["security"] == [{}, {"bearerKey": []}]
+        assert paths["/v1/subscriptions"]["get"]["security"] == [{"bearerKey": []}]
+    await b.stop()
+
+
+async def test_the_sign_up_spends_the_anonymous_quota() -> None:
+    b = make_backends(CommonSettings(backend="embedded", embeddings=False))
+    await b.start()
+    app = create_app(b, GatewaySettings(rate_limit_anonymous="2/minute"), master_key=TEST_MASTER_KEY)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        for i in range(2):
+            r = await c.post("/v1/subscriptions/email", json={"email": f"r{i}@example.org"})
+            assert r.status_code == 202 and r.headers["ratelimit-policy"] == '"anonymous";q=2;w=60', r.text
+        r = await c.post("/v1/subscriptions/email", json={"email": "r3@example.org"})
+        problem(r, 429, "client address")
+        assert int(r.headers["retry-after"]) > 0
+    assert len(await app.state.ctx.subscriptions.store.list()) == 2, "the third sign-up stored nothing"
+    await b.stop()
+
+
+async def test_the_sign_up_path_is_no_subscription_id(client: httpx.AsyncClient, alice: dict[str, str]) -> None:
+    # OpenAPI matches the concrete /v1/subscriptions/email before /v1/subscriptions/{subscription_id}.
+    for method in ("GET", "DELETE", "OPTIONS"):
+        r = await client.request(method, "/v1/subscriptions/email", headers=alice)
+        problem(r, 405)
+        assert r.headers["allow"] == "POST"
+    problem(await client.get("/v1/subscriptions/emails", headers=alice), 404, "no subscription")
+    problem(await client.get("/v1/subscriptions/email/deliveries", headers=alice), 404, "no subscription")
 
 
 async def test_pages_escape_what_they_show(client: httpx.AsyncClient) -> None:

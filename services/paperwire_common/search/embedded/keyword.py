@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Collection
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from ..document import FACET_SIZE, fold_words
@@ -241,7 +241,8 @@ def filter_sql(f: Filters) -> tuple[str, list[Any]]:
     if f.date_to:
         # Inclusive of the whole day, also for datetimes: before the next day.
         sql.append("d.published_at <> '' AND d.published_at < ?")
-        params.append((check_date(f.date_to, "date_to") + timedelta(days=1)).isoformat())
+        last = check_date(f.date_to, "date_to")  # inclusive; the last day has no next day
+        params.append((last + timedelta(days=1)).isoformat() if last < date.max else "A")  # "A" sorts after digits
     if f.arrived_from is not None:
         sql.append("d.arrived >= ?")
         params.append(float(f.arrived_from))

@@ -1,4 +1,5 @@
-"""Request body size limit: a 1 MB body is refused with 413 before it is read into memory."""
+"""Request body size limit: a body over the limit is refused with 413 before it is read into memory. The limit
+is PAPERWIRE_GATEWAY_MAX_BODY_BYTES, or a larger one for the routes that take documents (POST /v1/papers)."""
 
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -13,13 +14,13 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
 class BodyLimit:
-    def __init__(self, app: Any, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
+    def __init__(self, app: Any, max_bytes: int, per_path: dict[str, int] | None = None) -> None:
+        self.app, self.max_bytes, self.per_path = app, max_bytes, per_path or {}
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, send: Send, limit: int) -> None:
         body = (
             b'{"type":"about:blank","title":"Content Too Large","status":413,'
-            b'"detail":"request body over %d bytes"}' % self.max_bytes
+            b'"detail":"request body over %d bytes"}' % limit
         )
         await send(
             {
@@ -34,9 +35,10 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.per_path.get(scope["path"], self.max_bytes)
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(send, limit)
             return
         seen = 0
 
@@ -46,19 +48,19 @@ class BodyLimit:
             msg = await receive()
             if msg["type"] == "http.request":
                 seen += len(msg.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     raise _TooLarge
             return msg
 
         try:
             await self.app(scope, limited, send)
         except _TooLarge:
-            await self._refuse(send)
+            await self._refuse(send, limit)
 
 
 class _TooLarge(Exception):
     pass
 
 
-def install(app: FastAPI, max_bytes: int) -> None:
-    app.add_middleware(BodyLimit, max_bytes=max_bytes)
+def install(app: FastAPI, max_bytes: int, per_path: dict[str, int] | None = None) -> None:
+    app.add_middleware(BodyLimit, max_bytes=max_bytes, per_path=per_path)
