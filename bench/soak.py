@@ -74,7 +74,7 @@ async def run(a: argparse.Namespace) -> None:
     from tests.faults import check
     from tests.faults.dashboards import panel_queries
     from tests.faults.prom import Prometheus
-    from tests.faults.stack import Stack
+    from tests.faults.stack import MASTER_AUTH, Stack
     from tests.faults.workload import corpus
 
     ns = f"soak{uuid.uuid4().hex[:6]}-"
@@ -115,7 +115,13 @@ async def run(a: argparse.Namespace) -> None:
     try:
         for name in ("enricher", "indexer", "trending"):
             stack.add(name, PAPERWIRE_LOG_LEVEL="WARNING")
-        stack.add("gateway", PAPERWIRE_LOG_LEVEL="WARNING", grpc_port=str(grpc_port))
+        # A key of its own with a quota the load never reaches: every request is verified and counted in Redis.
+        stack.add(
+            "gateway",
+            PAPERWIRE_LOG_LEVEL="WARNING",
+            PAPERWIRE_GATEWAY_RATE_LIMIT_KEY="100000/minute",
+            grpc_port=str(grpc_port),
+        )
         await asyncio.to_thread(stack.wait_ready, 180)
         gateway = stack.by_name("gateway")[0]
         ing = Ingestor(b, IngestorSettings(progress=False, batch_size=100))
@@ -127,7 +133,13 @@ async def run(a: argparse.Namespace) -> None:
         rng = random.Random(5)
         next_paper = a.seed_papers
         start = time.time()
-        http = httpx.AsyncClient(base_url=gateway.url, timeout=30)
+        made = httpx.post(
+            f"{gateway.url}/v1/keys", json={"name": "soak", "scopes": ["events:write"]}, headers=MASTER_AUTH
+        )
+        made.raise_for_status()
+        auth = {"Authorization": f"Bearer {made.json()['key']}"}
+        grpc_auth = (("authorization", auth["Authorization"]),)
+        http = httpx.AsyncClient(base_url=gateway.url, timeout=30, headers=auth)
 
         async def ingest_one() -> None:
             nonlocal next_paper
@@ -167,7 +179,7 @@ async def run(a: argparse.Namespace) -> None:
             t = time.monotonic()
             try:
                 if searches % 5 == 0:  # one in five through gRPC
-                    await papers_rpc.Search(papers_pb2.SearchRequest(q=q, mode="keyword"))
+                    await papers_rpc.Search(papers_pb2.SearchRequest(q=q, mode="keyword"), metadata=grpc_auth)
                 else:
                     r = await http.get("/v1/search", params={"q": q, "mode": "keyword"})
                     if r.status_code != 200:

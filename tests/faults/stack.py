@@ -19,6 +19,10 @@ from tests.conftest import ROOT, free_port
 
 from .prom import Prometheus
 
+# The master key of every stack (the kafka backend's gateway refuses to start without one): every scope, no quota.
+MASTER_KEY = "faults-master-key-0123456789abcdef"
+MASTER_AUTH = {"Authorization": f"Bearer {MASTER_KEY}"}
+
 _SEQ = itertools.count(1)
 
 
@@ -110,6 +114,7 @@ class Stack:
             "PAPERWIRE_ENRICHER_KEYPHRASES": "off",
             "PAPERWIRE_TRENDING_TOPICS_ENABLED": "false",
             "PAPERWIRE_LOG_LEVEL": "INFO",
+            "PAPERWIRE_MASTER_KEY": MASTER_KEY,
             **self.extra_env,
             **{k: v for k, v in extra.items() if k.startswith("PAPERWIRE_")},
         }

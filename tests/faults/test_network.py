@@ -36,7 +36,7 @@ from .dashboards import panel_queries
 from .drive import Progress, ingest, publish_events, verify, wait_until
 from .prom import Prometheus
 from .servers import FaultServers, logdir
-from .stack import Service, Stack
+from .stack import MASTER_AUTH, Service, Stack
 from .workload import Workload, make_workload
 
 pytestmark = [pytest.mark.faults, pytest.mark.kafka, pytest.mark.elasticsearch, pytest.mark.redis, pytest.mark.slow]
@@ -223,7 +223,7 @@ async def post_through_gateway(
     body = ev.model_dump(exclude={"schema_version"}, exclude_none=True)
     first: tuple[int, float, str] | None = None
     t0 = time.monotonic()
-    async with httpx.AsyncClient(base_url=net.gateway.url, timeout=60) as http:
+    async with httpx.AsyncClient(base_url=net.gateway.url, timeout=60, headers=MASTER_AUTH) as http:
         while time.monotonic() - t0 < deadline_s:
             t1 = time.monotonic()
             try:
@@ -233,6 +233,10 @@ async def post_through_gateway(
                 status, retry_after = 0, repr(e)
             first = first or (status, time.monotonic() - t1, retry_after)
             if status == 202:
+                # The gateway scopes the event's id and actor by the key that sent it ("<key id>/...").
+                scoped = resp.json()["ids"][0]
+                key_id = scoped.split("/", 1)[0]
+                ev = ev.model_copy(update={"id": scoped, "actor_id": f"{key_id}/{ev.actor_id}"})
                 w.via_gateway.append(ev)
                 net.progress.events_acked.add(ev.id)
                 r.notes.append(
@@ -309,7 +313,7 @@ async def test_every_dashboard_panel_returns_data(
     fault_result.workload, fault_result.fault = "the module's workloads so far", "none (dashboard queries)"
     # The gateway's panels need traffic of their own (searches, over REST and gRPC), the notifier's a webhook
     # delivery (a saved search, and its test ping) and an e-mail (a sign-up's confirmation).
-    auth = {"Authorization": "Bearer faults-dashboard"}
+    auth = MASTER_AUTH
     async with httpx.AsyncClient(base_url=net.gateway.url, timeout=30) as http:
         for q in ("graph learning", "language models", "transformer"):
             assert (await http.get("/v1/search", params={"q": q})).status_code == 200
