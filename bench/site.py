@@ -48,6 +48,10 @@ from bench.cleanup import drop_namespace_topics
 from bench.pipeline import _free_port, corpus
 
 SAMPLE = ROOT / "data" / "sample" / "seed_papers.jsonl"
+MASTER_KEY = os.environ.get("PAPERWIRE_MASTER_KEY") or "bench-master-key-0123456789abcdef"
+MASTER_AUTH = {"Authorization": f"Bearer {MASTER_KEY}"}
+# The events that make the trending pages need a key; the measured loads are anonymous and never throttled.
+ACCESS = {"PAPERWIRE_MASTER_KEY": MASTER_KEY, "PAPERWIRE_GATEWAY_RATE_LIMIT_ANONYMOUS": "1000000/minute"}
 QUERIES = [
     "time series",
     "language models",
@@ -192,7 +196,7 @@ def engage(base: str, ids: Sequence[str], seed: int = 3) -> None:
                 {"paper_id": pid, "type": "star", "actor_id": "gh", "ts": now - 600, "stars": 10 + rng.randint(1, 300)},
             ]
     for i in range(0, len(events), 1000):
-        r = httpx.post(f"{base}/v1/events", json=events[i : i + 1000], timeout=60)
+        r = httpx.post(f"{base}/v1/events", json=events[i : i + 1000], timeout=60, headers=MASTER_AUTH)
         r.raise_for_status()
 
 
@@ -214,6 +218,7 @@ def run_embedded(loads: int) -> list[dict[str, Any]]:
         "PAPERWIRE_GATEWAY_PORT": str(port),
         "PAPERWIRE_GATEWAY_GRPC_PORT": "0",
         "PAPERWIRE_LOG_LEVEL": "WARNING",
+        **ACCESS,
     }
     proc = subprocess.Popen([sys.executable, "-m", "paperwire_cli.main", "run", "all"], cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
@@ -352,6 +357,7 @@ def run_kafka(loads: int, papers: int, keep: bool) -> list[dict[str, Any]]:
         "PAPERWIRE_GATEWAY_PORT": str(port),
         "PAPERWIRE_GATEWAY_GRPC_PORT": "0",
         "PAPERWIRE_LOG_LEVEL": "WARNING",
+        **ACCESS,
     }
     proc = subprocess.Popen([sys.executable, "-m", "paperwire_cli.main", "run", "gateway"], cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Start, stop or inspect the real local servers (no Docker), each through its own deploy/local/<server>.sh.
 # usage: infra.sh up|down|status [server...]
-#   servers: kafka elasticsearch redis (the default set) and prometheus (optional: only when named).
+#   servers: kafka elasticsearch redis prometheus mailpit toxiproxy (the default set), and kafka-cluster (the
+#            fault suite's three-node cluster: tests start it themselves; `down` stops it too, `status` lists it).
 #   up      starts the servers in parallel (INFRA_PARALLEL=0: one after the other), prints a summary table and
 #           exits non-zero naming the server and its log if one fails. Running servers are left alone.
 #   down    stops the named servers (default: all, prometheus included) and fails if a server process of ours
@@ -10,8 +11,8 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-DEFAULT=(kafka elasticsearch redis)
-KNOWN=(kafka elasticsearch redis prometheus)
+DEFAULT=(kafka elasticsearch redis prometheus mailpit toxiproxy)
+KNOWN=("${DEFAULT[@]}" kafka-cluster)
 INFRA_PARALLEL=${INFRA_PARALLEL:-1}
 OUT="$INFRA_HOME/infra-up"
 servers=()
@@ -96,8 +97,8 @@ status() {
   local s rc=0; pick "${KNOWN[@]}"
   for s in "${servers[@]}"; do
     if ! bash "$LOCAL_DIR/$s.sh" status; then
-      # Prometheus is optional: its being stopped only counts when it was asked about.
-      [[ $s == prometheus && ${#named[@]} == 0 ]] || rc=3
+      # The fault suite's cluster is usually stopped: that only counts when it was asked about.
+      [[ $s == kafka-cluster && ${#named[@]} == 0 ]] || rc=3
     fi
   done
   return $rc
@@ -107,5 +108,5 @@ case "$cmd" in
   up) up ;;
   down) down ;;
   status) status ;;
-  *) echo "usage: $0 up|down|status [kafka|elasticsearch|redis|prometheus...]" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|status [${KNOWN[*]}]" >&2; exit 2 ;;
 esac

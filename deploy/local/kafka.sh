@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # Real Apache Kafka (KRaft, one JVM as broker + controller) on 127.0.0.1, without Docker or the release tarball:
 # the jars come from Maven Central (deploy/local/kafka/pom.xml), state and logs live under $INFRA_HOME/kafka/.
-# usage: kafka.sh up|down|status      env: KAFKA_HEAP (512m), KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093)
+# usage: kafka.sh up|down|status|classpath
+#   classpath  resolve the jars (cached) and print the file holding the classpath (kafka-cluster.sh uses it)
+# env: KAFKA_HEAP (512m), KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093);
+#      KAFKA_PROXIED_PORT + KAFKA_PROXIED_ADVERTISE (unset): a second listener on KAFKA_PROXIED_PORT that
+#      advertises 127.0.0.1:KAFKA_PROXIED_ADVERTISE, where a TCP proxy (Toxiproxy, in the fault suite) forwards
+#      to it. Clients bootstrapping through the proxy then reach the broker only through the proxy, while
+#      KAFKA_PORT stays direct.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -64,6 +70,14 @@ up() {
   # Rendered on every start, so that edits of the template take effect.
   sed -e "s|@LOG_DIR@|$DATA|" -e "s|@KAFKA_PORT@|$KAFKA_PORT|g" -e "s|@CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
       "$SRC/server.properties" >"$CONF"
+  if [[ -n ${KAFKA_PROXIED_PORT:-} ]]; then
+    [[ -n ${KAFKA_PROXIED_ADVERTISE:-} ]] || die "KAFKA_PROXIED_PORT needs KAFKA_PROXIED_ADVERTISE (the proxy's port)"
+    # Kafka answers metadata with the advertised address of the listener a request came in on.
+    sed -i -e "s|^listeners=.*|&,PROXIED://127.0.0.1:$KAFKA_PROXIED_PORT|" \
+        -e "s|^advertised.listeners=.*|&,PROXIED://127.0.0.1:$KAFKA_PROXIED_ADVERTISE|" \
+        -e "s|^listener.security.protocol.map=.*|&,PROXIED:PLAINTEXT|" "$CONF"
+    log "second listener 127.0.0.1:$KAFKA_PROXIED_PORT, advertised as 127.0.0.1:$KAFKA_PROXIED_ADVERTISE (a proxy)"
+  fi
   # Probe's client gives up quickly, so a probe against a half-started broker does not block the wait loop.
   printf 'request.timeout.ms=3000\ndefault.api.timeout.ms=5000\n' >"$DIR/probe.properties"
   # KRaft refuses to start on an unformatted log dir. Format once, with a cluster id kept next to the data;
@@ -103,5 +117,6 @@ case "${1:-}" in
   up) up ;;
   down) forget_stale_pid; stop_pidfile kafka "$PIDFILE" ;;
   status) status ;;
-  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+  classpath) need_java; resolve_classpath; echo "$CP_FILE" ;;
+  *) echo "usage: $0 up|down|status|classpath" >&2; exit 2 ;;
 esac

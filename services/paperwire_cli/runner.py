@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from paperwire_common import readiness
 from paperwire_common.backends import Backends, make_backends
 from paperwire_common.bus.port import EventBus
 from paperwire_common.consumer import ConsumerLoop
@@ -204,12 +205,15 @@ async def run_one(name: str) -> int:
         svc, lp = build_worker(name, b, common)
         port = lp.settings.health_port or REGISTRY[name].health_port
 
+        parts = readiness.probes(b, REGISTRY[name].needs)
         method = REGISTRY[name].ready
         own = getattr(svc, method) if method else None
 
-        async def ready() -> dict[str, bool]:
-            checks = {"consumer": lp.started and lp.halted is None, "index": await b.index.ready()}
-            return checks | (await own() if own else {})
+        async def ready() -> tuple[bool, dict[str, Any]]:
+            states = {"consumer": readiness.consumer_state(lp)}
+            if own is not None:  # the worker's own checks (the notifier's subscription view)
+                states |= {part: None if ok else "not ready" for part, ok in (await own()).items()}
+            return await readiness.readiness(parts, states)
 
         tasks[name] = asyncio.create_task(lp.run(stop))
         tasks.update(worker_tasks(name, svc, stop))

@@ -107,7 +107,12 @@ def make_backends(
         from .search.elastic import ElasticIndex
 
         redis = Redis.from_url(settings.redis_url)
-        bus = KafkaBus(settings.kafka_bootstrap, client_id=client_id, namespace=settings.namespace)
+        bus = KafkaBus(
+            settings.kafka_bootstrap,
+            client_id=client_id,
+            namespace=settings.namespace,
+            replication_factor=settings.kafka_replication_factor,
+        )
         index = ElasticIndex(settings.elasticsearch_url, settings.namespace + settings.index_alias)
         registry = RedisRegistry(redis, prefix=settings.namespace)
     # With a data dir the embedded stores persist beside the log: the trend store as a snapshot rolled forward

@@ -63,9 +63,12 @@ class ConsumerLoop:
         handler: Handler,
         settings: ConsumerSettings,
         clock: Clock | None = None,
+        observe: Callable[[], Awaitable[None]] | None = None,
         on_start: Callable[[Consumer], Awaitable[object]] | None = None,
     ) -> None:
         self.service, self.group = service, group
+        # Refreshes the service's own gauges (the index size), on the lag gauge's cadence, busy or idle.
+        self.observe = observe
         # Runs once the consumer has started, before the first poll (trending: resume where its store stands).
         self.on_start = on_start
         self.consumer, self.producer, self.handler = consumer, producer, handler
@@ -73,6 +76,8 @@ class ConsumerLoop:
         self.clock = clock or SystemClock()
         self.stats = LoopStats()
         self.halted: str | None = None
+        # Why the last batch failed (a sink or the broker unreachable), until a batch succeeds again.
+        self.failing: str | None = None
         self.started = False
         self._lag_at = -1e9
         self.committed: dict[tuple[str, int], int] = {}  # what this loop committed, per (topic, partition)
@@ -210,12 +215,33 @@ class ConsumerLoop:
             await self.consumer.stop()
         return done
 
-    async def _observe_lag(self) -> None:
-        # committed() is a broker round trip per partition on Kafka: refresh the gauge at most every 5 s.
+    async def _observe(self) -> None:
+        # committed() is a broker round trip per partition on Kafka: refresh the gauge at most every 5 s. Also
+        # while batches fail (a sink down), when the lag is what grows; with the broker unreachable too the
+        # gauge keeps its last value rather than stalling the loop.
         now = asyncio.get_running_loop().time()
-        if now - self._lag_at >= 5.0:
-            self._lag_at = now
-            CONSUMER_LAG.labels(self.service, self.group).set(await self.consumer.lag())
+        if now - self._lag_at < 5.0:
+            return
+        self._lag_at = now
+        try:
+            async with asyncio.timeout(5.0):
+                CONSUMER_LAG.labels(self.service, self.group).set(await self.consumer.lag())
+        except Exception as e:
+            log.warning("consumer.lag_unknown", service=self.service, error=repr(e))
+        if self.observe is not None:
+            try:
+                async with asyncio.timeout(5.0):
+                    await self.observe()
+            except Exception as e:  # a sink down: the gauge keeps its last value
+                log.warning("consumer.observe_failed", service=self.service, error=repr(e))
+
+    def _init_metrics(self) -> None:
+        """Every series of this loop exists from the start, at 0: a rate over a counter that appears only with
+        its first failure would read "no data" instead of 0 (dashboards, `absent()`-free alerts)."""
+        HALTED.labels(self.service).set(0)
+        for topic in self.consumer.topics:
+            for counter in (PROCESSED, FAILED, DEAD_LETTERED):
+                counter.labels(self.service, topic)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until `stop` is set: the batch in flight is finished and committed before returning (drain).
@@ -223,6 +249,7 @@ class ConsumerLoop:
         On a poison halt the loop stops consuming but the process stays up (readiness fails, the
         `paperwire_consumer_halted` gauge is 1) so the alert fires and an operator can look.
         """
+        self._init_metrics()
         await self._start()
         backoff = self.settings.retry_backoff_s
         try:
@@ -230,13 +257,16 @@ class ConsumerLoop:
                 try:
                     await self.run_once()
                     backoff = self.settings.retry_backoff_s
-                    await self._observe_lag()
+                    self.failing = None
+                    await self._observe()
                 except PoisonHalt:
                     await self._drop_ahead()
                     await stop.wait()
-                except Exception:
+                except Exception as e:
                     # Transient failure (sink down, broker blip): uncommitted records come again after a wait.
+                    self.failing = f"{type(e).__name__}: {e}"[:300]
                     self._rewind_pending = True
+                    await self._observe()
                     try:
                         await asyncio.wait_for(stop.wait(), timeout=backoff)
                     except TimeoutError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Generator
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Response
@@ -20,7 +21,8 @@ class QuietServer(uvicorn.Server):
         yield
 
 
-def health_app(name: str, ready: Callable[[], Awaitable[dict[str, bool]]]) -> FastAPI:
+def health_app(name: str, ready: Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]) -> FastAPI:
+    """`ready()` gives (ready?, the body of /readyz): paperwire_common.readiness.readiness."""
     app = FastAPI(title=f"paperwire {name}", docs_url=None, redoc_url=None, openapi_url=None)
 
     @app.get("/healthz")
@@ -29,11 +31,8 @@ def health_app(name: str, ready: Callable[[], Awaitable[dict[str, bool]]]) -> Fa
 
     @app.get("/readyz")
     async def readyz() -> JSONResponse:
-        checks = await ready()
-        ok = all(checks.values())
-        return JSONResponse(
-            {"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503
-        )
+        ok, body = await ready()
+        return JSONResponse({**body, "service": name}, status_code=200 if ok else 503)
 
     @app.get("/metrics")
     async def metrics() -> Response:

@@ -18,7 +18,9 @@ BATCH_SECONDS = Histogram(
 )
 HALTED = Gauge("paperwire_consumer_halted", "1 when a consumer halted on a poison batch", ["service"])
 INGESTED = Counter("paperwire_ingest_records_total", "Records read by the ingestor by outcome", ["outcome"])
-INDEX_DOCS = Gauge("paperwire_index_documents", "Documents in the search index")
+# Labelled by the service that counts (the indexer), so that a process which never counts exports no series rather
+# than a 0 that max() over the targets would have to outvote.
+INDEX_DOCS = Gauge("paperwire_index_documents", "Documents in the search index", ["service"])
 GRPC_REQUESTS = Counter("paperwire_grpc_requests_total", "Gateway gRPC calls by outcome", ["method", "code"])
 GRPC_WATCHERS = Gauge("paperwire_grpc_watchers", "Open WatchTopicEvents streams")
 HTTP_REQUESTS = Counter("paperwire_http_requests_total", "Gateway HTTP requests", ["route", "method", "status"])

@@ -20,6 +20,9 @@ class CommonSettings(BaseSettings):
         "embedded", description="embedded: in-process bus/index/store; kafka: Kafka + Elasticsearch + Redis"
     )
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers")
+    kafka_replication_factor: int = Field(
+        1, ge=1, le=32, description="replicas of each stream the services create (3 on a cluster of three or more)"
+    )
     elasticsearch_url: str = Field("http://127.0.0.1:9200", description="Elasticsearch URL")
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis URL")
     namespace: str = Field(

@@ -29,6 +29,8 @@ class Worker:
     run_all: bool = True  # started by `paperwire run all`
     encoder: bool = False  # gets the process's sentence encoder (encoder=...)
     tasks: tuple[tuple[str, str], ...] = ()  # (task name, coroutine method) started beside the loop
+    # What /readyz probes besides the consumer (paperwire_common.readiness): "bus", "index", "redis".
+    needs: tuple[str, ...] = ("bus",)
     ready: str | None = None  # coroutine method: its checks join the consumer's in /readyz
 
     def service_class(self) -> type[Any]:
@@ -54,13 +56,20 @@ WORKERS: dict[str, Worker] = {
             9101,
             encoder=True,
         ),
-        Worker("indexer", "paperwire_indexer.service:Indexer", "paperwire_indexer.settings:IndexerSettings", 9102),
+        Worker(
+            "indexer",
+            "paperwire_indexer.service:Indexer",
+            "paperwire_indexer.settings:IndexerSettings",
+            9102,
+            needs=("bus", "index"),
+        ),
         Worker(
             "trending",
             "paperwire_trending.service:Trending",
             "paperwire_trending.settings:TrendingSettings",
             9103,
             tasks=(("topics", "run_topics"),),
+            needs=("bus", "redis"),
         ),
         Worker(
             "notifier",
@@ -69,6 +78,7 @@ WORKERS: dict[str, Worker] = {
             9104,
             tasks=(("deliveries", "run_deliveries"),),
             ready="ready",
+            needs=("bus", "index", "redis"),  # the digest reads the index and the trend store
         ),
     )
 }

@@ -6,6 +6,11 @@ Without a key a request is anonymous: reads are public unless PAPERWIRE_GATEWAY_
 refused by their route's scope (401). Then the quota of the key, or of the client address without one, is
 counted (ratelimit.py). The master key has no quota. Operations endpoints (health, readiness, metrics) are
 neither authenticated nor limited, so probes and scrapes never spend a quota.
+
+Keys and quotas live in Redis on the kafka backend, and every call to it is bounded: a key that cannot be
+verified because Redis is unreachable is a 503 with Retry-After (never a hang or a 500); quotas fail open while
+their store is unreachable (reads keep working on Elasticsearch alone; a warning is logged, the answers carry no
+RateLimit headers meanwhile), and a breaker skips the store for Retry-After seconds after a failure.
 """
 
 from __future__ import annotations
@@ -16,8 +21,10 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paperwire_common.keys import KeyService, Principal
+from paperwire_common.logging import get_logger
 
-from .problems import problem
+from .availability import Breaker, Unavailable, bounded
+from .problems import problem, unavailable
 from .ratelimit import RateLimits, Verdict
 
 OPERATIONS = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -28,6 +35,8 @@ STATIC = ("/docs", "/redoc", "/openapi.json", "/docs-assets", "/favicon.ico", "/
 EMAILED_LINKS = re.compile(r"/v1/subscriptions/[^/]+/(?:confirm|unsubscribe)")
 READS = frozenset({"GET", "HEAD"})
 CHALLENGE = 'Bearer realm="paperwire"'
+UNCOUNTED = Verdict(True, [], 0)  # a request the quota store could not count
+log = get_logger(__name__)
 
 
 def bearer(scope: Scope) -> str | None:
@@ -44,8 +53,20 @@ def unauthorized(detail: str, error: str | None = None) -> Any:
 
 
 class Access:
-    def __init__(self, app: ASGIApp, keys: KeyService, limits: RateLimits | None, public_reads: bool) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        keys: KeyService,
+        limits: RateLimits | None,
+        public_reads: bool,
+        *,
+        timeout_s: float = 5.0,
+        retry_after_s: int = 5,
+    ) -> None:
         self.app, self.keys, self.limits, self.public_reads = app, keys, limits, public_reads
+        self.timeout_s, self.retry_after_s = timeout_s, retry_after_s
+        self.keys_breaker = Breaker("redis", retry_after_s)
+        self.quota_breaker = Breaker("redis", retry_after_s)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in OPERATIONS:
@@ -61,7 +82,19 @@ class Access:
                     scope, receive, send
                 )
                 return
-            principal = await self.keys.verify(token)
+            try:
+                done, principal = self.keys.known(token)  # the master key and cached keys need no store
+                if not done:
+                    principal = await bounded(
+                        "redis",
+                        self.keys.verify(token),
+                        timeout_s=self.timeout_s,
+                        retry_after_s=self.retry_after_s,
+                        breaker=self.keys_breaker,
+                    )
+            except Unavailable as exc:
+                await unavailable(exc)(scope, receive, send)
+                return
             if principal is None:
                 # Counted against the address's quota: a stream of made-up keys is throttled like any other.
                 refused = await self._over_quota(scope, None)
@@ -92,7 +125,17 @@ class Access:
     async def _count(self, scope: Scope, principal: Principal | None) -> Verdict:
         assert self.limits is not None
         client = scope.get("client")
-        return await self.limits.count(principal, client[0] if client else None)
+        try:
+            return await bounded(
+                "redis",
+                self.limits.count(principal, client[0] if client else None),
+                timeout_s=self.timeout_s,
+                retry_after_s=self.retry_after_s,
+                breaker=self.quota_breaker,
+            )
+        except Unavailable as exc:
+            log.warning("ratelimit.uncounted", reason=exc.detail)
+            return UNCOUNTED
 
     async def _over_quota(self, scope: Scope, principal: Principal | None) -> Any:
         """The 429 answer when this request is over its quota, else None (the request was counted)."""

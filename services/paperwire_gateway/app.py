@@ -22,6 +22,7 @@ from paperwire_common.keys import KeyService
 from paperwire_common.keys.master import resolve_master_key
 from paperwire_common.logging import get_logger
 from paperwire_common.mail.digest import DigestBuilder
+from paperwire_common.readiness import probes
 from paperwire_common.search.service import Fusion, QueryEncoder, SearchService
 from paperwire_common.subscriptions.service import SubscriptionService
 from paperwire_common.subscriptions.settings import NotifySettings
@@ -50,6 +51,7 @@ from . import (
 )
 from . import metrics as http_metrics
 from .access import Access
+from .availability import Breaker
 from .deps import GatewayContext, PaperIngest, Readiness
 from .ratelimit import RateLimits, make_rate_limits
 from .settings import GatewaySettings
@@ -155,13 +157,22 @@ def create_app(
         keys=keys,
         intake=backends.intake,
         readiness=readiness,
+        probes=probes(backends, ("bus", "index", "redis")),
+        kafka_breaker=Breaker("kafka", settings.retry_after_s),
         ingest=ingest,
         limits=limits,
     )
-    problems.install(app)
+    problems.install(app, settings.retry_after_s)
     # add_middleware wraps: the last added is the outermost.
     body_limit.install(app, settings.max_body_bytes, {"/v1/papers": settings.max_ingest_bytes})
-    app.add_middleware(Access, keys=keys, limits=limits, public_reads=settings.public_reads)
+    app.add_middleware(
+        Access,
+        keys=keys,
+        limits=limits,
+        public_reads=settings.public_reads,
+        timeout_s=settings.backend_timeout_s,
+        retry_after_s=settings.retry_after_s,
+    )
     http_metrics.install(app)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:

@@ -25,12 +25,14 @@ from paperwire_common.ingest import IngestSummary
 from paperwire_common.intake import IntakeStore
 from paperwire_common.keys import KeyService, Principal, Scope
 from paperwire_common.mail.digest import DigestBuilder
+from paperwire_common.readiness import Probe
 from paperwire_common.search.port import SearchIndex
 from paperwire_common.search.service import SearchService
 from paperwire_common.subscriptions.service import ANONYMOUS, SubscriptionService
 from paperwire_common.topics.service import TopicReadService
 from paperwire_common.trends.service import TrendReadService
 
+from .availability import Breaker
 from .ratelimit import RateLimits
 from .revalidation import FeedVersions
 from .settings import GatewaySettings
@@ -60,7 +62,9 @@ class GatewayContext:
     intake: IntakeStore
     public_url: str = "http://127.0.0.1:8000"  # base of links to the site (PAPERWIRE_PUBLIC_URL), no trailing /
     feed_versions: FeedVersions = field(default_factory=FeedVersions)
-    readiness: Readiness | None = None  # in-process services' readiness (run all), besides the index
+    readiness: Readiness | None = None  # in-process services' readiness (run all), besides the backends
+    probes: dict[str, Probe] = field(default_factory=dict)  # the backends /readyz probes (kafka, elasticsearch, ...)
+    kafka_breaker: Breaker = field(default_factory=lambda: Breaker("kafka", 5.0))  # writes fail fast while down
     ingest: PaperIngest | None = None  # None: this gateway cannot take papers (503)
     limits: RateLimits | None = None  # the quotas REST (access.py) and gRPC (grpc/auth.py) both count; None = off
     topic_labels: TopicLabels = field(default_factory=TopicLabels)  # the site's cache of topic labels
@@ -113,6 +117,14 @@ async def get_readiness(request: Request) -> Readiness | None:
     return context(request).readiness
 
 
+async def get_probes(request: Request) -> dict[str, Probe]:
+    return context(request).probes
+
+
+async def get_kafka_breaker(request: Request) -> Breaker:
+    return context(request).kafka_breaker
+
+
 async def get_topic_labels(request: Request) -> TopicLabels:
     ctx = context(request)
     return await ctx.topic_labels.current(ctx.topics)
@@ -146,6 +158,8 @@ SearchServiceDep = Annotated[SearchService, Depends(get_search_service)]
 TrendServiceDep = Annotated[TrendReadService, Depends(get_trend_service)]
 TopicServiceDep = Annotated[TopicReadService, Depends(get_topic_service)]
 ReadinessDep = Annotated[Readiness | None, Depends(get_readiness)]
+ProbesDep = Annotated[dict[str, Probe], Depends(get_probes)]
+KafkaBreakerDep = Annotated[Breaker, Depends(get_kafka_breaker)]
 TopicLabelsDep = Annotated[TopicLabels, Depends(get_topic_labels)]
 PublicUrlDep = Annotated[str, Depends(get_public_url)]
 FeedVersionsDep = Annotated[FeedVersions, Depends(get_feed_versions)]

@@ -15,6 +15,8 @@ from paperwire_common.search.query import QuerySyntaxError
 from paperwire_common.search.service import CursorError, NotFound, SemanticUnavailable
 from paperwire_common.subscriptions.service import ConfirmationPending, SubscriptionInvalid, SubscriptionNotFound
 
+from .availability import UNREACHABLE, Unavailable
+
 log = get_logger(__name__)
 PROBLEM = "application/problem+json"
 
@@ -24,7 +26,28 @@ def problem(status: int, title: str, detail: str, headers: dict[str, str] | None
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
-def install(app: FastAPI) -> None:
+def unavailable(exc: Unavailable) -> JSONResponse:
+    return problem(
+        503, "Service Unavailable", exc.detail, {"Retry-After": str(exc.retry_after_s)}, unavailable=exc.part
+    )
+
+
+def install(app: FastAPI, retry_after_s: int = 5) -> None:
+    @app.exception_handler(Unavailable)
+    async def _unavailable(_: Request, exc: Unavailable) -> JSONResponse:
+        return unavailable(exc)
+
+    # A backend that fails under a route that does not bound its calls itself (a search while Elasticsearch is
+    # down): still a 503 naming it, with Retry-After, not an internal error.
+    for part, errors in UNREACHABLE.items():
+        for error in errors:
+
+            async def _unreachable(_: Request, exc: Exception, part: str = part) -> JSONResponse:
+                detail = f"{part} is unreachable: {type(exc).__name__}"
+                return unavailable(Unavailable(part, detail, retry_after_s))
+
+            app.add_exception_handler(error, _unreachable)
+
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]

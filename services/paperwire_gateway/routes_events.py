@@ -27,8 +27,18 @@ from paperwire_common.intake import StarSnapshot
 from paperwire_common.keys import Principal
 from paperwire_common.streams import ENGAGEMENT
 
+from .availability import bounded
 from .bodies import json_body
-from .deps import BusDep, ClockDep, EventsWriter, IndexDep, IntakeDep, SettingsDep, TrendServiceDep
+from .deps import (
+    BusDep,
+    ClockDep,
+    EventsWriter,
+    IndexDep,
+    IntakeDep,
+    KafkaBreakerDep,
+    SettingsDep,
+    TrendServiceDep,
+)
 from .schemas import EngagementIn, EventsAccepted, problems
 
 # openapi.py replaces this mark with maxItems = PAPERWIRE_GATEWAY_MAX_EVENTS_PER_REQUEST.
@@ -87,7 +97,7 @@ async def event_times(
     "/v1/events",
     status_code=202,
     response_model=EventsAccepted,
-    responses=problems(400, 401, 403, 413, 415, 422),
+    responses=problems(400, 401, 403, 413, 415, 422, 503),
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": BODY_SCHEMA}}}},
 )
 async def post_events(
@@ -99,6 +109,7 @@ async def post_events(
     bus: BusDep,
     intake: IntakeDep,
     trends: TrendServiceDep,
+    breaker: KafkaBreakerDep,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -111,7 +122,9 @@ async def post_events(
 ) -> dict[str, Any]:
     """Accept one event or a batch (at most `PAPERWIRE_GATEWAY_MAX_EVENTS_PER_REQUEST`), with the scope
     events:write. Every event is checked first — schema, unknown paper, time too far ahead or behind, star
-    jump — and nothing is accepted if one is bad."""
+    jump — and nothing is accepted if one is bad. 503 with Retry-After when Kafka (or Elasticsearch, for the
+    known-paper check) does not answer within `PAPERWIRE_GATEWAY_BACKEND_TIMEOUT_S`: retrying is safe, an event
+    counts once by its id."""
     raw = await json_body(request)
     items = raw if isinstance(raw, list) else [raw]
     if not items:
@@ -131,7 +144,12 @@ async def post_events(
                 f"events[{i}].ts is {now - e.ts:.0f}s old: beyond the trending dedupe horizon "
                 f"({now - oldest:.0f}s), it could not be counted exactly once"
             )
-    known = await index.get_versions(list({e.paper_id for e in events}))
+    known = await bounded(
+        "elasticsearch",
+        index.get_versions(list({e.paper_id for e in events})),
+        timeout_s=settings.backend_timeout_s,
+        retry_after_s=settings.retry_after_s,
+    )
     errors += [
         f"events[{i}].paper_id {e.paper_id!r} is not a known paper"
         for i, e in enumerate(events)
@@ -158,5 +176,11 @@ async def post_events(
         ev = Engagement(id=eid, paper_id=e.paper_id, type=e.type, actor_id=actor, ts=ts, stars=e.stars)
         out.append(encode(ENGAGEMENT, ev, key=e.paper_id, event_id=eid, source="paperwire/gateway", time=now))
         ids.append(eid)
-    await bus.publish(out)
+    await bounded(
+        "kafka",
+        bus.publish(out),
+        timeout_s=settings.backend_timeout_s,
+        retry_after_s=settings.retry_after_s,
+        breaker=breaker,
+    )
     return {"accepted": len(out), "ids": ids}

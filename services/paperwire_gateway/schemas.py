@@ -529,8 +529,10 @@ class Health(BaseModel):
 class Ready(BaseModel):
     status: Literal["ready", "not ready"]
     checks: dict[str, bool] = Field(
-        description="each check: the index, the subscription store, and every in-process service"
+        description="each part: the backends this process reaches (kafka, elasticsearch, redis; bus and index when "
+        "embedded), the subscription store and every in-process service"
     )
+    failing: dict[str, str] | None = Field(None, description="the parts that are not ready, and why")
 
 
 def problems(*statuses: int, why: dict[int, str] | None = None) -> dict[int | str, dict[str, Any]]:
@@ -549,5 +551,5 @@ ERRORS = {
     415: "the body's Content-Type is not one this accepts",
     422: "invalid parameters or body",
     429: "over the quota (`Retry-After`, `RateLimit` say when there is room again)",
-    503: "semantic search unavailable (no embedding model)",
+    503: "a backend is unreachable (Retry-After says when to try again), or semantic search is unavailable",
 }

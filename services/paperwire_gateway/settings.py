@@ -30,6 +30,16 @@ class GatewaySettings(BaseSettings):
     )
     max_events_per_request: int = Field(1000, ge=1, le=100_000, description="events in one POST /v1/events")
     max_event_future_s: float = Field(300.0, ge=0, description="reject events stamped further ahead of now")
+    backend_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        le=120,
+        description="longest a write waits for Kafka's acknowledgement (and for Elasticsearch's known-paper check) "
+        "before answering 503 with Retry-After",
+    )
+    retry_after_s: int = Field(
+        5, ge=1, le=3600, description="Retry-After of a 503 (a backend unreachable); writes fail at once meanwhile"
+    )
     max_star_gain_per_hour: float = Field(
         1000.0,
         ge=0,

@@ -43,7 +43,7 @@ class Indexer:
         ]
 
     async def observe(self) -> None:
-        INDEX_DOCS.set(await self.b.index.count())
+        INDEX_DOCS.labels(NAME).set(await self.b.index.count())
 
     def loop(self) -> ConsumerLoop:
         group = self.settings.group or f"paperwire-{NAME}"
@@ -55,4 +55,5 @@ class Indexer:
             handler=self.handle,
             settings=self.settings,
             clock=self.clock,
+            observe=self.observe,
         )

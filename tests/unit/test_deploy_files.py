@@ -41,6 +41,8 @@ DOCKERIGNORE = ROOT / ".dockerignore"
 PROM_DIR = ROOT / "deploy" / "prometheus"
 PROMETHEUS = PROM_DIR / "prometheus.yml"
 PROMETHEUS_LOCAL = PROM_DIR / "prometheus.local.yml"
+PROMETHEUS_TEST = PROM_DIR / "prometheus.test.yml"
+PROMETHEUS_SH = ROOT / "deploy" / "local" / "prometheus.sh"
 ALERTS = PROM_DIR / "alerts.yml"
 ALERTS_TEST = PROM_DIR / "alerts_test.yml"
 GRAFANA = ROOT / "deploy" / "grafana"
@@ -550,7 +552,7 @@ def test_local_scrape_targets_match_service_ports() -> None:
 
 
 def test_prometheus_configs_load_the_alerts() -> None:
-    for config in (PROMETHEUS, PROMETHEUS_LOCAL):
+    for config in (PROMETHEUS, PROMETHEUS_LOCAL, PROMETHEUS_TEST):
         rule_files = load_yaml(config).get("rule_files", [])
         assert [(config.parent / f).resolve() for f in rule_files] == [ALERTS.resolve()], config
     mounts = [v for v in services()["prometheus"]["volumes"] if isinstance(v, str)]
@@ -625,6 +627,67 @@ def _promtool(promtool: str, *args: str) -> None:
 def test_promtool_check_config(promtool: str) -> None:
     _promtool(promtool, "check", "config", str(PROMETHEUS))
     _promtool(promtool, "check", "config", str(PROMETHEUS_LOCAL))
+    _promtool(promtool, "check", "config", str(PROMETHEUS_TEST))
+
+
+def profile_rules(tmp_path: Path, profile: str, scale: str = "10") -> str:
+    """The alert rules deploy/local/prometheus.sh loads for a profile (what `up` writes to conf/alerts.yml)."""
+    env = {
+        **os.environ,
+        "PAPERWIRE_INFRA_HOME": str(tmp_path / "infra"),
+        "PROMETHEUS_PROFILE": profile,
+        "PROMETHEUS_TIME_SCALE": scale,
+    }
+    r = subprocess.run(["bash", str(PROMETHEUS_SH), "rules"], capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def seconds(duration: str) -> float:
+    """A Prometheus duration (5m, 1h30m, 90s) in seconds."""
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+    parts = re.findall(r"(\d+)(ms|s|m|h|d)", duration)
+    assert parts and "".join(n + u for n, u in parts) == duration, duration
+    return sum(int(n) * units[u] for n, u in parts)
+
+
+def test_test_profile_rules_are_the_alerts_time_scaled(promtool: str, tmp_path: Path) -> None:
+    assert profile_rules(tmp_path, "local") == ALERTS.read_text()
+    scaled = profile_rules(tmp_path, "test")
+    path = tmp_path / "alerts.scaled.yml"
+    path.write_text(scaled)
+    _promtool(promtool, "check", "rules", str(path))
+    fast = {r["alert"]: r for g in yaml.safe_load(scaled)["groups"] for r in g["rules"]}
+    for rule in alert_rules():
+        got = fast.pop(rule["alert"])
+        # Same rule, labels and annotations; only the durations differ, each divided by 10.
+        assert {k: v for k, v in got.items() if k not in ("expr", "for")} == {
+            k: v for k, v in rule.items() if k not in ("expr", "for")
+        }
+        window = r"\[(\w+)(?::(\w+))?\]"
+        assert re.sub(window, "[]", got["expr"]) == re.sub(window, "[]", rule["expr"])
+        windows = zip(re.findall(window, got["expr"]), re.findall(window, rule["expr"]), strict=True)
+        for fast_pair, slow_pair in windows:
+            for fast_w, slow_w in zip(fast_pair, slow_pair, strict=True):
+                if slow_w:
+                    assert seconds(fast_w) * 10 == seconds(slow_w), (rule["alert"], fast_w, slow_w)
+        if "for" in rule:
+            assert seconds(got["for"]) * 10 == seconds(rule["for"]), (rule["alert"], got["for"], rule["for"])
+    assert not fast, f"rules that alerts.yml does not have: {sorted(fast)}"
+
+
+def test_test_profile_scrapes_the_same_jobs_from_file_sd() -> None:
+    test_jobs = {j["job_name"]: j for j in load_yaml(PROMETHEUS_TEST)["scrape_configs"]}
+    compose_jobs = {j["job_name"] for j in load_yaml(PROMETHEUS)["scrape_configs"]}
+    assert set(test_jobs) == compose_jobs
+    for name, job in test_jobs.items():
+        if name.startswith("paperwire-"):
+            # Tests add their services as targets/<job>/*.json: the job (and so alerts and dashboard) match.
+            assert job["file_sd_configs"] == [{"files": [f"targets/{name}/*.json"], "refresh_interval": "5s"}], name
+            assert "static_configs" not in job, f"{name}: the test profile scrapes only what tests register"
+    local_jobs = {j["job_name"]: j for j in load_yaml(PROMETHEUS_LOCAL)["scrape_configs"]}
+    for name in ("paperwire-workers", "paperwire-gateway"):
+        assert local_jobs[name]["file_sd_configs"] == [{"files": [f"targets/{name}/*.json"]}], name
 
 
 def test_promtool_check_and_test_rules(promtool: str) -> None:

@@ -38,8 +38,10 @@ class KafkaBus:
         max_batch_bytes: int = 1_048_576,
         compression: str | None = None,
         namespace: str = "",
+        replication_factor: int = 1,
     ) -> None:
         self.bootstrap = bootstrap
+        self.replication_factor = replication_factor
         # A namespace prefixes topics and groups on the broker (tests, staging beside production).
         self.ns = namespace
         self.client_id = client_id
@@ -60,6 +62,13 @@ class KafkaBus:
         )
         await asyncio.wait_for(self._producer.start(), timeout=self.send_timeout_s)
 
+    async def ready(self) -> bool:
+        """A broker answers a metadata request now (readiness; the caller bounds the wait)."""
+        if self._producer is None:
+            return False
+        await self._producer.client.fetch_all_metadata()
+        return True
+
     async def stop(self) -> None:
         if self._producer is not None:
             await self._producer.stop()
@@ -74,7 +83,12 @@ class KafkaBus:
             existing = set(await admin.list_topics())
             wanted = [self.ns + n for n in names]
             missing = [
-                NewTopic(n, num_partitions=partitions, replication_factor=1, topic_configs=dict(configs or {}))
+                NewTopic(
+                    n,
+                    num_partitions=partitions,
+                    replication_factor=self.replication_factor,
+                    topic_configs=dict(configs or {}),
+                )
                 for n in wanted
                 if n not in existing
             ]
@@ -87,12 +101,16 @@ class KafkaBus:
     async def publish(self, messages: Sequence[Message]) -> None:
         if self._producer is None:
             raise RuntimeError("KafkaBus.publish before start()")
-        futures = [
-            await self._producer.send(self.ns + m.topic, m.value, key=m.key.encode(), headers=list(m.headers))
-            for m in messages
-        ]
+        send = self._producer.send
         try:
-            await asyncio.wait_for(asyncio.gather(*futures), timeout=self.send_timeout_s)
+            # send() itself waits while the accumulator is full or metadata is missing (a broker down), so the
+            # bound covers the sends as well as their acknowledgements.
+            async with asyncio.timeout(self.send_timeout_s):
+                futures = [
+                    await send(self.ns + m.topic, m.value, key=m.key.encode(), headers=list(m.headers))
+                    for m in messages
+                ]
+                await asyncio.gather(*futures)
         except TimeoutError as e:
             raise BusUnavailable(f"kafka at {self.bootstrap} did not acknowledge within {self.send_timeout_s}s") from e
 

@@ -74,21 +74,33 @@ class KeyService:
                 del self._cache[h]
         return gone
 
-    async def verify(self, token: str) -> Principal | None:
-        """The Principal of a token, or None for an unknown, revoked or expired key."""
+    def known(self, token: str) -> tuple[bool, Principal | None]:
+        """(True, the token's Principal or None) when it is answered without the store: the master key, or a
+        verification younger than the cache TTL; (False, None) when verify() must ask the store."""
         h = key_hash(token)
         if hmac.compare_digest(h, self._master_hash):
-            return self._master
+            return True, self._master
         now = self.clock.now()
         hit = self._cache.get(h)
         if hit is not None and now - hit[0] < self.ttl:
-            record = hit[1]
-        else:
-            record = await self.store.by_hash(h)
-            self._cache[h] = (now, record)
-            self._cache.move_to_end(h)
-            while len(self._cache) > self.size:
-                self._cache.popitem(last=False)
+            return True, self._principal(hit[1], now)
+        return False, None
+
+    async def verify(self, token: str) -> Principal | None:
+        """The Principal of a token, or None for an unknown, revoked or expired key."""
+        done, principal = self.known(token)
+        if done:
+            return principal
+        h, now = key_hash(token), self.clock.now()
+        record = await self.store.by_hash(h)
+        self._cache[h] = (now, record)
+        self._cache.move_to_end(h)
+        while len(self._cache) > self.size:
+            self._cache.popitem(last=False)
+        return self._principal(record, now)
+
+    @staticmethod
+    def _principal(record: KeyRecord | None, now: float) -> Principal | None:
         if record is None or record.expired(now):
             return None
         return Principal(record.id, record.name, frozenset(record.scopes))

@@ -7,7 +7,8 @@ spends the address's quota first); no key while PAPERWIRE_GATEWAY_PUBLIC_READS=f
 that needs a scope the key lacks → PERMISSION_DENIED (every method of paperwire.v1.Papers is a read: none needs a
 scope today); over the quota → RESOURCE_EXHAUSTED. Every answer carries the RateLimit fields in its trailing
 metadata (`ratelimit-policy`, `ratelimit`; `retry-after` when refused). Health and reflection are exempt, as
-/healthz and the OpenAPI document are on REST. The master key has no quota.
+/healthz and the OpenAPI document are on REST. The master key has no quota. Redis unreachable, as on REST:
+a key that cannot be verified → UNAVAILABLE; quotas fail open.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from urllib.parse import unquote
 import grpc
 
 from paperwire_common.keys import KeyService, Principal, Scope
+from paperwire_common.logging import get_logger
 from paperwire_common.metrics import GRPC_REQUESTS
 
+from ..availability import Breaker, Unavailable, bounded
 from ..ratelimit import RateLimits, Verdict
 from .errors import Context
 
@@ -29,6 +32,7 @@ EXEMPT = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 # Methods that need a scope: "/package.Service/Method" -> scope. Papers only reads.
 METHOD_SCOPES: Mapping[str, Scope] = {}
 READS_NEED_A_KEY = "reads need a key here (PAPERWIRE_GATEWAY_PUBLIC_READS=false)"
+log = get_logger(__name__)
 
 
 def peer_address(peer: str) -> str | None:
@@ -46,8 +50,14 @@ class KeyInterceptor(grpc.aio.ServerInterceptor):
         limits: RateLimits | None,
         public_reads: bool,
         scopes: Mapping[str, Scope] = METHOD_SCOPES,
+        *,
+        timeout_s: float = 5.0,
+        retry_after_s: int = 5,
     ) -> None:
         self.keys, self.limits, self.public_reads, self.scopes = keys, limits, public_reads, scopes
+        self.timeout_s, self.retry_after_s = timeout_s, retry_after_s
+        self.keys_breaker = Breaker("redis", retry_after_s)
+        self.quota_breaker = Breaker("redis", retry_after_s)
 
     async def intercept_service(
         self,
@@ -94,7 +104,19 @@ class KeyInterceptor(grpc.aio.ServerInterceptor):
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 await _refuse(context, method, grpc.StatusCode.UNAUTHENTICATED, "authorization must be `Bearer <key>`")
-            principal = await self.keys.verify(token.strip())
+            try:
+                done, principal = self.keys.known(token.strip())  # the master key and cached keys need no store
+                if not done:
+                    principal = await bounded(
+                        "redis",
+                        self.keys.verify(token.strip()),
+                        timeout_s=self.timeout_s,
+                        retry_after_s=self.retry_after_s,
+                        breaker=self.keys_breaker,
+                    )
+            except Unavailable as exc:
+                trailing = (("retry-after", str(exc.retry_after_s)),)
+                await _refuse(context, method, grpc.StatusCode.UNAVAILABLE, exc.detail, trailing)
             if principal is None:
                 # Counted against the address's quota: a stream of made-up keys is throttled like any other.
                 await self._count(context, method, None)
@@ -118,7 +140,17 @@ class KeyInterceptor(grpc.aio.ServerInterceptor):
     async def _count(self, context: Context, method: str, principal: Principal | None) -> None:
         if self.limits is None or (principal is not None and principal.master):
             return
-        verdict = await self.limits.count(principal, peer_address(context.peer()))
+        try:
+            verdict = await bounded(
+                "redis",
+                self.limits.count(principal, peer_address(context.peer())),
+                timeout_s=self.timeout_s,
+                retry_after_s=self.retry_after_s,
+                breaker=self.quota_breaker,
+            )
+        except Unavailable as exc:
+            log.warning("ratelimit.uncounted", reason=exc.detail)
+            return
         fields = _fields(verdict)
         if not verdict.allowed:
             who = "key" if principal else "client address"

@@ -19,6 +19,7 @@ from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
 from paperwire.v1 import papers_pb2, papers_pb2_grpc
+from paperwire_common import readiness as probing
 from paperwire_common.keys import Scope
 from paperwire_common.logging import get_logger
 
@@ -41,12 +42,15 @@ class ReadinessHealth(health_aio.HealthServicer):
         self._lock = asyncio.Lock()
 
     async def ready(self) -> bool:
+        """What /readyz says: the backends answer (bounded probes) and every in-process service is ready."""
         try:
-            checks = {"index": await self.ctx.index.ready(), **(self.ctx.readiness() if self.ctx.readiness else {})}
+            in_process = self.ctx.readiness() if self.ctx.readiness else {}
+            states = {name: None if ok else "not ready" for name, ok in in_process.items()}
+            ok, _ = await probing.readiness(self.ctx.probes, states)
         except Exception:
             log.warning("grpc.health_check_failed", exc_info=True)
             return False
-        return all(checks.values())
+        return ok
 
     async def refresh(self) -> None:
         async with self._lock:
@@ -87,7 +91,14 @@ def build(
 ) -> tuple[grpc.aio.Server, PapersService, ReadinessHealth]:
     """The server with its services, behind the key and quota checks of REST (auth.py; `scopes`: the methods that
     need one)."""
-    keys = KeyInterceptor(ctx.keys, ctx.limits, ctx.settings.public_reads, scopes)
+    keys = KeyInterceptor(
+        ctx.keys,
+        ctx.limits,
+        ctx.settings.public_reads,
+        scopes,
+        timeout_s=ctx.settings.backend_timeout_s,
+        retry_after_s=ctx.settings.retry_after_s,
+    )
     server = grpc.aio.server(interceptors=[keys])
     papers = PapersService(ctx)
     health = ReadinessHealth(ctx)

@@ -145,3 +145,46 @@ async def test_a_rebalance_drops_the_read_ahead_batch() -> None:
     assert later
     owned_keys = {r.key for r in bus.records(PAPERS_RAW.name) if (r.topic, r.partition) in owned}
     assert all(f"title:{e.removeprefix('e')}" in owned_keys for e in later)
+
+
+def sample(name: str, **labels: str) -> float | None:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels)
+
+
+async def test_gauges_tell_the_truth_while_the_sink_is_down() -> None:
+    # Regression: the lag gauge was refreshed only after a successful batch, so while a sink was down (the time
+    # the lag grows) it kept its last value, and the series of a loop appeared only with its first event.
+    bus, sink = EmbeddedBus(), Sink(fail_times=10**6)
+    await bus.ensure_topics([PAPERS_RAW.name, PAPERS_RAW.dlq])
+    await bus.publish([good(i) for i in range(7)])
+    observed: list[int] = []
+
+    async def observe() -> None:
+        observed.append(1)
+
+    loop = ConsumerLoop(
+        service="gauges",
+        group="gg",
+        consumer=bus.consumer("gg", [PAPERS_RAW.name]),
+        producer=bus,
+        handler=sink,
+        settings=ConsumerSettings(batch_size=100, retry_backoff_s=0.01),
+        observe=observe,
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(loop.run(stop))
+    try:
+        async with asyncio.timeout(10):
+            while sample("paperwire_consumer_lag", service="gauges", group="gg") != 7:
+                await asyncio.sleep(0.01)
+        assert loop.failing and "sink down" in loop.failing
+        assert observed, "the service's own gauges are refreshed while batches fail"
+        assert sample("paperwire_consumer_halted", service="gauges") == 0
+        for name in ("paperwire_events_processed_total", "paperwire_events_dead_lettered_total"):
+            assert sample(name, service="gauges", topic=PAPERS_RAW.name) == 0, name
+        assert (sample("paperwire_events_failed_total", service="gauges", topic=PAPERS_RAW.name) or 0) >= 1
+    finally:
+        stop.set()
+        await task

@@ -177,6 +177,51 @@ async def test_concurrent_searches_probe_a_new_word_once() -> None:
         await real.close()
 
 
+class _Refusing:
+    """An Elasticsearch client whose bulk answers a fixed status per document id, every time."""
+
+    def __init__(self, **statuses: int) -> None:
+        self.statuses, self.calls = statuses, 0
+
+    async def bulk(self, operations: list[dict[str, Any]]) -> dict[str, Any]:
+        self.calls += 1
+        kinds = {429: "es_rejected_execution_exception", 400: "mapper_parsing_exception", 201: ""}
+        items = []
+        for op in operations[0::2]:
+            doc_id = op["index"]["_id"]
+            st = self.statuses[doc_id]
+            items.append({"index": {"_id": doc_id, "status": st, "error": {"type": kinds[st], "reason": "x"}}})
+        return {"errors": True, "items": items}
+
+
+async def test_transient_refusals_fail_the_batch_instead_of_dead_lettering(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Regression: documents still refused with 429/5xx after the retries came back as failures, which the indexer
+    # dead-letters: a busy Elasticsearch turned good papers into dead letters. Now the batch fails (the consumer
+    # loop retries it after its backoff); only a document's own error (4xx) is a failure to dead-letter.
+    from paperwire_common.search.elastic import ElasticIndex, IndexUnavailable
+
+    monkeypatch.setattr("paperwire_common.search.elastic.asyncio.sleep", _no_sleep)
+    ix = ElasticIndex("http://127.0.0.1:1", "papers", max_retries=2)
+    real = ix.es
+    docs = [{"id": f"p{i}", "version": 1, "content_hash": "h", "title": "t", "abstract": ""} for i in range(3)]
+    try:
+        busy = _Refusing(p0=201, p1=429, p2=400)
+        ix.es = busy  # type: ignore[assignment]
+        with pytest.raises(IndexUnavailable, match="429"):
+            await ix.upsert(docs)
+        assert busy.calls == 3  # the first try and two retries
+        bad = _Refusing(p0=201, p1=400, p2=201)
+        ix.es = bad  # type: ignore[assignment]
+        [failure] = await ix.upsert(docs)
+        assert failure.paper_id == "p1" and "mapper_parsing_exception" in failure.reason and bad.calls == 1
+    finally:
+        await real.close()
+
+
+async def _no_sleep(_: float) -> None:
+    return None
+
+
 async def test_a_v2_embedded_index_gains_the_arrival_column_from_its_documents(tmp_path: Path) -> None:
     path = str(tmp_path / "index.sqlite")
     ix = EmbeddedIndex(path)

@@ -32,6 +32,10 @@ NO_FILTERS = Filters()
 HIDDEN = ["embedding", "suggest", *SUGGEST_FIELDS]  # never in a returned document unless asked for by name
 
 
+class IndexUnavailable(RuntimeError):
+    """Elasticsearch kept refusing writes with a transient status (429, 5xx): retry the batch later."""
+
+
 class _OrjsonNdjson(NdjsonSerializer):
     def json_dumps(self, data: Any) -> bytes:
         return orjson.dumps(data, default=self.default, option=orjson.OPT_SERIALIZE_NUMPY)
@@ -74,7 +78,8 @@ class ElasticIndex:
 
     async def ready(self) -> bool:
         try:
-            h = await self.es.cluster.health(timeout="1s")
+            # One quick attempt: readiness must not wait out the client's retries against a server that is gone.
+            h = await self.es.options(request_timeout=2, max_retries=0).cluster.health(timeout="1s")
             return h["status"] in ("yellow", "green")
         except Exception:
             return False
@@ -137,20 +142,30 @@ class ElasticIndex:
                 ops.append(stored_body(d))
             resp = await self.es.bulk(operations=ops)
             retry: list[dict[str, Any]] = []
+            last: dict[str, Any] = {}
             if resp.get("errors"):
                 for d, item in zip(pending, resp["items"], strict=True):
                     r = item["index"]
                     status = r.get("status", 500)
                     if status < 300 or status == 409:  # 409: same or newer version already stored
                         continue
-                    if status in RETRYABLE and attempt < self.max_retries:
+                    if status in RETRYABLE:
                         retry.append(d)
+                        last = r
                     else:
                         err = r.get("error", {})
                         reason = f"elasticsearch {status}: {err.get('type', '')}: {err.get('reason', '')}"
                         failures.append(IndexFailure(d["id"], reason))
             if not retry:
                 break
+            if attempt == self.max_retries:
+                # Still overloaded (429) or unavailable (5xx): that says nothing about the documents, so they are
+                # not failures to dead-letter; the batch fails and the consumer retries it after its backoff.
+                err = last.get("error", {})
+                raise IndexUnavailable(
+                    f"elasticsearch answered {last.get('status')} ({err.get('type', '')}) for {len(retry)} documents "
+                    f"after {self.max_retries} retries"
+                )
             log.warning("elasticsearch.bulk_retry", items=len(retry), attempt=attempt + 1)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10)
