@@ -23,6 +23,18 @@ from .port import Message, Record
 log = get_logger(__name__)
 
 
+async def stop_consumer(consumer: AIOKafkaConsumer) -> None:
+    """consumer.stop(), without the CancelledError aiokafka's Fetcher.close leaks: it awaits the fetch tasks it
+    has just cancelled (seen when a broker was down). A cancellation of the caller itself still propagates."""
+    try:
+        await consumer.stop()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+        log.warning("kafka.consumer_stop_cancelled", hint="aiokafka's fetcher leaked a CancelledError at close")
+
+
 class BusUnavailable(RuntimeError):
     """The broker did not acknowledge in time; nothing of the batch may be assumed written."""
 
@@ -127,7 +139,7 @@ class KafkaBus:
             ends = await c.end_offsets(tps) if tps else {}
             return {tp.partition: off for tp, off in ends.items()}
         finally:
-            await c.stop()
+            await stop_consumer(c)
 
     def consumer(self, group: str, topics: Sequence[str], *, from_beginning: bool = True) -> KafkaConsumer:
         return KafkaConsumer(self.bootstrap, group, list(topics), from_beginning, self.client_id, self.ns)
@@ -163,7 +175,7 @@ class KafkaReader:
         self._c.seek(self.tp, self.position)
 
     async def stop(self) -> None:
-        await self._c.stop()
+        await stop_consumer(self._c)
 
     async def poll(self, max_records: int, timeout_s: float) -> list[Record]:
         got = await self._c.getmany(self.tp, timeout_ms=int(timeout_s * 1000), max_records=max_records)
@@ -232,7 +244,7 @@ class KafkaConsumer:
         await self._c.start()
 
     async def stop(self) -> None:
-        await self._c.stop()
+        await stop_consumer(self._c)
 
     async def poll(self, max_records: int, timeout_s: float) -> list[Record]:
         batches = await self._c.getmany(timeout_ms=int(timeout_s * 1000), max_records=max_records)

@@ -19,6 +19,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from ..bus.kafka import stop_consumer
 from ..bus.port import EventBus
 from ..envelope import PoisonMessage, decode, encode
 from ..events import SubscriptionRecord
@@ -70,7 +71,7 @@ class StreamSubscriptionStore:
             self._task = None
         self._caught_up = False
         if self._consumer is not None:
-            await self._consumer.stop()
+            await stop_consumer(self._consumer)
             self._consumer = None
 
     async def ready(self) -> bool:

@@ -17,9 +17,10 @@ from paperwire_common.bus.port import Message
 from paperwire_common.settings import CommonSettings
 from paperwire_gateway.app import create_app
 from paperwire_gateway.settings import GatewaySettings
+from tests.conftest import MASTER_AUTH, TEST_MASTER_KEY
 
 PAPER = "arxiv:2301.00001"
-EVENT = {"paper_id": PAPER, "type": "view", "actor_id": "u1", "ts": 1_700_000_000}
+EVENT = {"paper_id": PAPER, "type": "view", "actor_id": "u1", "ts": time.time() - 60}  # within the horizon
 
 
 class Broker:
@@ -50,8 +51,9 @@ async def env() -> AsyncIterator[tuple[httpx.AsyncClient, Backends, Broker]]:
     await b.index.upsert([{"id": PAPER, "version": 1, "content_hash": "h", "title": "A paper", "abstract": "x"}])
     broker = Broker(b.bus)
     b.bus = broker
-    app = create_app(b, GatewaySettings(backend_timeout_s=0.3, retry_after_s=2))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+    app = create_app(b, GatewaySettings(backend_timeout_s=0.3, retry_after_s=2), master_key=TEST_MASTER_KEY)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t", headers=MASTER_AUTH) as c:
         yield c, b, broker
     await b.stop()
 

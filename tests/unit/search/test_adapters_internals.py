@@ -200,9 +200,15 @@ async def test_transient_refusals_fail_the_batch_instead_of_dead_lettering(monke
     # loop retries it after its backoff); only a document's own error (4xx) is a failure to dead-letter.
     from paperwire_common.search.elastic import ElasticIndex, IndexUnavailable
 
-    monkeypatch.setattr("paperwire_common.search.elastic.asyncio.sleep", _no_sleep)
+    monkeypatch.setattr("paperwire_common.search.elastic.index.asyncio.sleep", _no_sleep)
     ix = ElasticIndex("http://127.0.0.1:1", "papers", max_retries=2)
     real = ix.es
+
+    async def no_topics(*_: Any) -> Any:  # the topic assignments index is not what this test is about
+        return {}
+
+    monkeypatch.setattr(ix.assignments, "read", no_topics)
+    monkeypatch.setattr(ix.assignments, "settle", no_topics)
     docs = [{"id": f"p{i}", "version": 1, "content_hash": "h", "title": "t", "abstract": ""} for i in range(3)]
     try:
         busy = _Refusing(p0=201, p1=429, p2=400)
