@@ -175,6 +175,9 @@ class Notifier:
             asyncio.create_task(self._every(5.0, stop, self._gauges, "gauges"), name="notifier-gauges"),
         ]
         if self.settings.digest_enabled:
+            # The alert's clock starts now: every process exports this gauge (one registry), at 0 unless it runs a
+            # digest schedule, and the rule ignores zeros; a schedule that never completes still alerts in 25 h.
+            NOTIFY_DIGEST_RUN.set(self.clock.now())
             tasks.append(
                 asyncio.create_task(
                     self._every(self.settings.digest_check_interval_s, stop, self.digest_once, "digest"),
