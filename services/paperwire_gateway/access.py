@@ -52,21 +52,50 @@ def unauthorized(detail: str, error: str | None = None) -> Any:
     return problem(401, "Unauthorized", detail, headers={"WWW-Authenticate": challenge})
 
 
-class Access:
+class Guard:
+    """Keys and quotas on their store, every call bounded: one per gateway, shared by REST (Access) and gRPC
+    (grpc/auth.py), so both see one breaker per part."""
+
     def __init__(
-        self,
-        app: ASGIApp,
-        keys: KeyService,
-        limits: RateLimits | None,
-        public_reads: bool,
-        *,
-        timeout_s: float = 5.0,
-        retry_after_s: int = 5,
+        self, keys: KeyService, limits: RateLimits | None, *, timeout_s: float = 5.0, retry_after_s: int = 5
     ) -> None:
-        self.app, self.keys, self.limits, self.public_reads = app, keys, limits, public_reads
+        self.keys, self.limits = keys, limits
         self.timeout_s, self.retry_after_s = timeout_s, retry_after_s
         self.keys_breaker = Breaker("redis", retry_after_s)
         self.quota_breaker = Breaker("redis", retry_after_s)
+
+    async def verify(self, token: str) -> Principal | None:
+        """The token's Principal (None: unknown, revoked or expired); Unavailable when the store cannot say."""
+        done, principal = self.keys.known(token)  # the master key and cached keys need no store
+        if done:
+            return principal
+        return await bounded(
+            "redis",
+            self.keys.verify(token),
+            timeout_s=self.timeout_s,
+            retry_after_s=self.retry_after_s,
+            breaker=self.keys_breaker,
+        )
+
+    async def count(self, principal: Principal | None, address: str | None) -> Verdict:
+        """One request against its quota (limits must be on); UNCOUNTED while the store is unreachable."""
+        assert self.limits is not None
+        try:
+            return await bounded(
+                "redis",
+                self.limits.count(principal, address),
+                timeout_s=self.timeout_s,
+                retry_after_s=self.retry_after_s,
+                breaker=self.quota_breaker,
+            )
+        except Unavailable as exc:
+            log.warning("ratelimit.uncounted", reason=exc.detail)
+            return UNCOUNTED
+
+
+class Access:
+    def __init__(self, app: ASGIApp, guard: Guard, public_reads: bool) -> None:
+        self.app, self.guard, self.limits, self.public_reads = app, guard, guard.limits, public_reads
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in OPERATIONS:
@@ -83,15 +112,7 @@ class Access:
                 )
                 return
             try:
-                done, principal = self.keys.known(token)  # the master key and cached keys need no store
-                if not done:
-                    principal = await bounded(
-                        "redis",
-                        self.keys.verify(token),
-                        timeout_s=self.timeout_s,
-                        retry_after_s=self.retry_after_s,
-                        breaker=self.keys_breaker,
-                    )
+                principal = await self.guard.verify(token)
             except Unavailable as exc:
                 await unavailable(exc)(scope, receive, send)
                 return
@@ -123,19 +144,8 @@ class Access:
         await self.app(scope, receive, with_headers)
 
     async def _count(self, scope: Scope, principal: Principal | None) -> Verdict:
-        assert self.limits is not None
         client = scope.get("client")
-        try:
-            return await bounded(
-                "redis",
-                self.limits.count(principal, client[0] if client else None),
-                timeout_s=self.timeout_s,
-                retry_after_s=self.retry_after_s,
-                breaker=self.quota_breaker,
-            )
-        except Unavailable as exc:
-            log.warning("ratelimit.uncounted", reason=exc.detail)
-            return UNCOUNTED
+        return await self.guard.count(principal, client[0] if client else None)
 
     async def _over_quota(self, scope: Scope, principal: Principal | None) -> Any:
         """The 429 answer when this request is over its quota, else None (the request was counted)."""

@@ -50,7 +50,7 @@ from . import (
     routes_trending,
 )
 from . import metrics as http_metrics
-from .access import Access
+from .access import Access, Guard
 from .availability import Breaker
 from .deps import GatewayContext, PaperIngest, Readiness
 from .ratelimit import RateLimits, make_rate_limits
@@ -156,6 +156,7 @@ def create_app(
         digests=DigestBuilder(backends.index, backends.trends, backends.topics, notify, public),
         keys=keys,
         intake=backends.intake,
+        guard=Guard(keys, limits, timeout_s=settings.backend_timeout_s, retry_after_s=settings.retry_after_s),
         readiness=readiness,
         probes=probes(backends, ("bus", "index", "redis")),
         kafka_breaker=Breaker("kafka", settings.retry_after_s),
@@ -165,14 +166,7 @@ def create_app(
     problems.install(app, settings.retry_after_s)
     # add_middleware wraps: the last added is the outermost.
     body_limit.install(app, settings.max_body_bytes, {"/v1/papers": settings.max_ingest_bytes})
-    app.add_middleware(
-        Access,
-        keys=keys,
-        limits=limits,
-        public_reads=settings.public_reads,
-        timeout_s=settings.backend_timeout_s,
-        retry_after_s=settings.retry_after_s,
-    )
+    app.add_middleware(Access, guard=app.state.ctx.guard, public_reads=settings.public_reads)
     http_metrics.install(app)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:

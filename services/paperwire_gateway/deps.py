@@ -32,6 +32,7 @@ from paperwire_common.subscriptions.service import ANONYMOUS, SubscriptionServic
 from paperwire_common.topics.service import TopicReadService
 from paperwire_common.trends.service import TrendReadService
 
+from .access import Guard
 from .availability import Breaker
 from .ratelimit import RateLimits
 from .revalidation import FeedVersions
@@ -60,6 +61,7 @@ class GatewayContext:
     digests: DigestBuilder
     keys: KeyService
     intake: IntakeStore
+    guard: Guard  # keys and quotas on their store, bounded: REST's Access and gRPC's KeyInterceptor share it
     public_url: str = "http://127.0.0.1:8000"  # base of links to the site (PAPERWIRE_PUBLIC_URL), no trailing /
     feed_versions: FeedVersions = field(default_factory=FeedVersions)
     readiness: Readiness | None = None  # in-process services' readiness (run all), besides the backends

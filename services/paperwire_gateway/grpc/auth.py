@@ -19,12 +19,12 @@ from urllib.parse import unquote
 
 import grpc
 
-from paperwire_common.keys import KeyService, Principal, Scope
-from paperwire_common.logging import get_logger
+from paperwire_common.keys import Principal, Scope
 from paperwire_common.metrics import GRPC_REQUESTS
 
-from ..availability import Breaker, Unavailable, bounded
-from ..ratelimit import RateLimits, Verdict
+from ..access import Guard
+from ..availability import Unavailable
+from ..ratelimit import Verdict
 from .errors import Context
 
 # Services every client may call without a key or quota (probes, and the schema that reflection serves).
@@ -32,7 +32,6 @@ EXEMPT = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 # Methods that need a scope: "/package.Service/Method" -> scope. Papers only reads.
 METHOD_SCOPES: Mapping[str, Scope] = {}
 READS_NEED_A_KEY = "reads need a key here (PAPERWIRE_GATEWAY_PUBLIC_READS=false)"
-log = get_logger(__name__)
 
 
 def peer_address(peer: str) -> str | None:
@@ -46,18 +45,11 @@ def peer_address(peer: str) -> str | None:
 class KeyInterceptor(grpc.aio.ServerInterceptor):
     def __init__(
         self,
-        keys: KeyService,
-        limits: RateLimits | None,
+        guard: Guard,
         public_reads: bool,
         scopes: Mapping[str, Scope] = METHOD_SCOPES,
-        *,
-        timeout_s: float = 5.0,
-        retry_after_s: int = 5,
     ) -> None:
-        self.keys, self.limits, self.public_reads, self.scopes = keys, limits, public_reads, scopes
-        self.timeout_s, self.retry_after_s = timeout_s, retry_after_s
-        self.keys_breaker = Breaker("redis", retry_after_s)
-        self.quota_breaker = Breaker("redis", retry_after_s)
+        self.guard, self.limits, self.public_reads, self.scopes = guard, guard.limits, public_reads, scopes
 
     async def intercept_service(
         self,
@@ -105,15 +97,7 @@ class KeyInterceptor(grpc.aio.ServerInterceptor):
             if scheme.lower() != "bearer" or not token.strip():
                 await _refuse(context, method, grpc.StatusCode.UNAUTHENTICATED, "authorization must be `Bearer <key>`")
             try:
-                done, principal = self.keys.known(token.strip())  # the master key and cached keys need no store
-                if not done:
-                    principal = await bounded(
-                        "redis",
-                        self.keys.verify(token.strip()),
-                        timeout_s=self.timeout_s,
-                        retry_after_s=self.retry_after_s,
-                        breaker=self.keys_breaker,
-                    )
+                principal = await self.guard.verify(token.strip())
             except Unavailable as exc:
                 trailing = (("retry-after", str(exc.retry_after_s)),)
                 await _refuse(context, method, grpc.StatusCode.UNAVAILABLE, exc.detail, trailing)
@@ -140,17 +124,7 @@ class KeyInterceptor(grpc.aio.ServerInterceptor):
     async def _count(self, context: Context, method: str, principal: Principal | None) -> None:
         if self.limits is None or (principal is not None and principal.master):
             return
-        try:
-            verdict = await bounded(
-                "redis",
-                self.limits.count(principal, peer_address(context.peer())),
-                timeout_s=self.timeout_s,
-                retry_after_s=self.retry_after_s,
-                breaker=self.quota_breaker,
-            )
-        except Unavailable as exc:
-            log.warning("ratelimit.uncounted", reason=exc.detail)
-            return
+        verdict = await self.guard.count(principal, peer_address(context.peer()))
         fields = _fields(verdict)
         if not verdict.allowed:
             who = "key" if principal else "client address"

@@ -91,14 +91,7 @@ def build(
 ) -> tuple[grpc.aio.Server, PapersService, ReadinessHealth]:
     """The server with its services, behind the key and quota checks of REST (auth.py; `scopes`: the methods that
     need one)."""
-    keys = KeyInterceptor(
-        ctx.keys,
-        ctx.limits,
-        ctx.settings.public_reads,
-        scopes,
-        timeout_s=ctx.settings.backend_timeout_s,
-        retry_after_s=ctx.settings.retry_after_s,
-    )
+    keys = KeyInterceptor(ctx.guard, ctx.settings.public_reads, scopes)
     server = grpc.aio.server(interceptors=[keys])
     papers = PapersService(ctx)
     health = ReadinessHealth(ctx)

@@ -16,7 +16,7 @@ from starlette.types import Receive, Scope, Send
 from paperwire_common.keys import KeyService
 from paperwire_common.keys.redis import RedisKeyStore
 from paperwire_common.settings import CommonSettings
-from paperwire_gateway.access import Access
+from paperwire_gateway.access import Access, Guard
 from paperwire_gateway.ratelimit import make_rate_limits
 from paperwire_gateway.settings import GatewaySettings
 from tests.conftest import TEST_MASTER_KEY, free_port
@@ -46,7 +46,7 @@ async def test_redis_unreachable(redis_url: str) -> None:
     settings = GatewaySettings(backend_timeout_s=0.5, retry_after_s=7)
     limits = make_rate_limits(common, settings)
     keys = KeyService(RedisKeyStore(Redis.from_url(redis_url)), TEST_MASTER_KEY)
-    app = Access(ok, keys=keys, limits=limits, public_reads=True, timeout_s=0.5, retry_after_s=7)
+    app = Access(ok, Guard(keys, limits, timeout_s=0.5, retry_after_s=7), public_reads=True)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
         t0 = time.monotonic()
         r = await c.get("/v1/search")  # anonymous: only the quota needs Redis, and it fails open
